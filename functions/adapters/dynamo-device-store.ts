@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TooManyDevicesError } from '../core/errors.js';
+import type { DeviceStore, RegisteredDevice } from '../core/ports.js';
+import { isTransactionCanceled } from './dynamo-errors.js';
+
+/**
+ * The device registry in the single table:
+ * - one item per user, pk `USER#<tenantId>#<userId>`, sk `DEVICES`: a map of the user's devices
+ *   and a version. A ring reads it in one GetItem; every change is a versioned write, so the
+ *   per-user limit holds under concurrency;
+ * - one item per push token, pk `PUSHTOKEN#<tenantId>#<sha256(token)>`, sk `OWNER`: which device
+ *   holds the token, so a reinstalled app's token moves instead of leaving a twin.
+ * Changes that touch both are one transaction; a lost race re-reads and tries again.
+ */
+type Stored = Omit<RegisteredDevice, 'deviceId'>;
+interface UserItem {
+  devices: Record<string, Stored>;
+  version: number;
+}
+interface OwnerItem {
+  userId: string;
+  deviceId: string;
+}
+
+const MAX_ATTEMPTS = 8;
+const userKey = (tenantId: string, userId: string) => ({ pk: `USER#${tenantId}#${userId}`, sk: 'DEVICES' });
+const ownerKey = (tenantId: string, pushToken: string) => ({
+  pk: `PUSHTOKEN#${tenantId}#${createHash('sha256').update(pushToken).digest('hex')}`,
+  sk: 'OWNER',
+});
+
+export class DynamoDeviceStore implements DeviceStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async list(tenantId: string, userId: string): Promise<RegisteredDevice[]> {
+    const user = await this.readUser(tenantId, userId);
+    return Object.entries(user?.devices ?? {})
+      .map(([deviceId, d]) => ({ ...d, deviceId }))
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+  }
+
+  async put(tenantId: string, userId: string, device: RegisteredDevice, maxDevices: number): Promise<{ created: boolean }> {
+    const { deviceId, ...stored } = device;
+    for (let attempt = 0; ; attempt++) {
+      const [user, owner] = await Promise.all([this.readUser(tenantId, userId), this.readOwner(tenantId, device.pushToken)]);
+      const devices = { ...(user?.devices ?? {}) };
+      const created = devices[deviceId] === undefined;
+      const previousToken = devices[deviceId]?.pushToken;
+      const movesFrom = owner && !(owner.userId === userId && owner.deviceId === deviceId) ? owner : undefined;
+      if (movesFrom?.userId === userId) delete devices[movesFrom.deviceId];
+      devices[deviceId] = stored;
+      if (Object.keys(devices).length > maxDevices) throw new TooManyDevicesError(maxDevices);
+
+      const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+        this.putUser(tenantId, userId, devices, user),
+        {
+          Put: {
+            TableName: this.table,
+            Item: { ...ownerKey(tenantId, device.pushToken), userId, deviceId },
+            ...this.ownerUnchanged(owner),
+          },
+        },
+      ];
+      if (movesFrom && movesFrom.userId !== userId) {
+        items.push({
+          Update: {
+            TableName: this.table,
+            Key: userKey(tenantId, movesFrom.userId),
+            UpdateExpression: 'REMOVE devices.#d SET version = version + :one',
+            ConditionExpression: 'devices.#d.pushToken = :token',
+            ExpressionAttributeNames: { '#d': movesFrom.deviceId },
+            ExpressionAttributeValues: { ':token': device.pushToken, ':one': 1 },
+          },
+        });
+      }
+      if (previousToken !== undefined && previousToken !== device.pushToken) {
+        items.push(this.releaseOwner(tenantId, previousToken, userId, deviceId));
+      }
+      if (await this.commit(items, attempt)) return { created };
+    }
+  }
+
+  async remove(tenantId: string, userId: string, deviceId: string): Promise<void> {
+    await this.removeWhere(tenantId, userId, deviceId, () => true);
+  }
+
+  async prune(tenantId: string, userId: string, deviceId: string, pushToken: string): Promise<void> {
+    await this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken);
+  }
+
+  private async removeWhere(tenantId: string, userId: string, deviceId: string, applies: (d: Stored) => boolean) {
+    for (let attempt = 0; ; attempt++) {
+      const user = await this.readUser(tenantId, userId);
+      const current = user?.devices[deviceId];
+      if (!user || !current || !applies(current)) return;
+      const devices = { ...user.devices };
+      delete devices[deviceId];
+      const items = [this.putUser(tenantId, userId, devices, user), this.releaseOwner(tenantId, current.pushToken, userId, deviceId)];
+      if (await this.commit(items, attempt)) return;
+    }
+  }
+
+  private putUser(tenantId: string, userId: string, devices: Record<string, Stored>, before: UserItem | undefined) {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { ...userKey(tenantId, userId), devices, version: (before?.version ?? 0) + 1 },
+        ...(before
+          ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } }
+          : { ConditionExpression: 'attribute_not_exists(pk)' }),
+      },
+    };
+  }
+
+  /** The owner record must still say what we read, or another writer got there first. */
+  private ownerUnchanged(owner: OwnerItem | undefined) {
+    return owner
+      ? {
+          ConditionExpression: 'userId = :ou AND deviceId = :od',
+          ExpressionAttributeValues: { ':ou': owner.userId, ':od': owner.deviceId },
+        }
+      : { ConditionExpression: 'attribute_not_exists(pk)' };
+  }
+
+  /**
+   * Forget a token's owner record. While a device holds a token its owner record names it
+   * (every change to either is one transaction), so anything else is a race: retry.
+   */
+  private releaseOwner(tenantId: string, pushToken: string, userId: string, deviceId: string) {
+    return {
+      Delete: {
+        TableName: this.table,
+        Key: ownerKey(tenantId, pushToken),
+        ConditionExpression: 'attribute_not_exists(pk) OR (userId = :u AND deviceId = :d)',
+        ExpressionAttributeValues: { ':u': userId, ':d': deviceId },
+      },
+    };
+  }
+
+  private async commit(items: unknown[], attempt: number): Promise<boolean> {
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
+      return true;
+    } catch (e) {
+      if (!isTransactionCanceled(e) || attempt + 1 >= MAX_ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
+      return false;
+    }
+  }
+
+  private async readUser(tenantId: string, userId: string): Promise<UserItem | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: userKey(tenantId, userId), ConsistentRead: true }));
+    return out.Item as UserItem | undefined;
+  }
+
+  private async readOwner(tenantId: string, pushToken: string): Promise<OwnerItem | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: ownerKey(tenantId, pushToken), ConsistentRead: true }));
+    return out.Item as OwnerItem | undefined;
+  }
+}

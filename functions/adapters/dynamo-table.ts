@@ -1,0 +1,50 @@
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** The one table's shape; the CDK stack declares the same (test/infra checks it). */
+export const TABLE_KEY = { partition: 'pk', sort: 'sk' } as const;
+export const TTL_ATTRIBUTE = 'ttl';
+
+export interface DynamoOptions {
+  endpoint?: string;
+  region?: string;
+}
+
+/** Clients are built once per container; the document client drops undefined members. */
+export function documentClient(opts: DynamoOptions = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.endpoint
+      ? { endpoint: opts.endpoint, region: opts.region ?? 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+    maxAttempts: 3,
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** Local development and tests: create the table (with TTL) when it is missing. */
+export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string): Promise<void> {
+  try {
+    await doc.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (e) {
+    if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException') throw e;
+  }
+  await doc.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: TABLE_KEY.partition, AttributeType: 'S' },
+        { AttributeName: TABLE_KEY.sort, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: TABLE_KEY.partition, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEY.sort, KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  await doc.send(
+    new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
+  );
+}

@@ -1,0 +1,234 @@
+import { iso } from './clock.js';
+
+/** A call's stored state. `expired` is never stored: it is decided when read. */
+export type StoredStatus = 'ringing' | 'answered' | 'declined' | 'cancelled' | 'unreachable';
+export type PbxStatus = StoredStatus | 'expired';
+export type AppStatus = 'ringing' | 'answered' | 'declined' | 'ended';
+
+/** CallKit's CXCallEndedReason names. */
+export type EndReason = 'remoteEnded' | 'answeredElsewhere' | 'declinedElsewhere' | 'unanswered' | 'failed';
+
+export type CancelReason = 'caller_hangup' | 'answered_elsewhere' | 'declined_elsewhere' | 'timeout' | 'error';
+
+export const END_REASON_OF_CANCEL: Record<CancelReason, EndReason> = {
+  caller_hangup: 'remoteEnded',
+  answered_elsewhere: 'answeredElsewhere',
+  declined_elsewhere: 'declinedElsewhere',
+  timeout: 'unanswered',
+  error: 'failed',
+};
+
+export type PushType = 'voip' | 'alert';
+export type ApnsEnvironment = 'production' | 'sandbox';
+export type Delivery = 'pending' | 'sent' | 'failed';
+
+export interface Caller {
+  number?: string;
+  displayName?: string;
+  uri?: string;
+}
+
+/** One pushed device of a call. Its slot (`d0`, `d1`, …) is what the device's call token names. */
+export interface CallDevice {
+  deviceId: string;
+  pushType: PushType;
+  delivery: Delivery;
+  reason?: string;
+  apnsId?: string;
+  confirmedAt?: number;
+  answeredAt?: number;
+  declinedAt?: number;
+}
+
+export interface Call {
+  tenantId: string;
+  callId: string;
+  callUuid: string;
+  status: StoredStatus;
+  /** Set by a cancel for a call that was never created here: it only makes a late create fail. */
+  tombstone: boolean;
+  endReason?: EndReason;
+  createdAt: number;
+  /** When the call stops ringing: createdAt + ring timeout. */
+  expiresAt: number;
+  /** After this the call is gone, whatever DynamoDB's TTL has done yet. */
+  lifetimeEnd: number;
+  requestHash?: string;
+  caller: Caller;
+  userId?: string;
+  hasVideo: boolean;
+  metadata?: Record<string, string>;
+  devices: Record<string, CallDevice>;
+  /** The 201 answer's status, replayed to a retried create. */
+  answerStatus?: 'ringing' | 'unreachable';
+  answeredBy?: string;
+  declinedBy?: string;
+  endedAt?: number;
+}
+
+export const slotName = (index: number): string => `d${index}`;
+export const slotIndex = (slot: string): number => Number(slot.slice(1));
+
+export const orderedSlots = (call: Call): [string, CallDevice][] =>
+  Object.entries(call.devices).sort(([a], [b]) => slotIndex(a) - slotIndex(b));
+
+export const isGone = (call: Call, now: number): boolean => call.lifetimeEnd <= now;
+
+/** Still ringing past its ring timeout: `expired` for the PBX, `ended`/`unanswered` for the app. */
+export const isExpiredRinging = (call: Call, now: number): boolean =>
+  call.status === 'ringing' && call.expiresAt <= now;
+
+export const pbxStatusOf = (call: Call, now: number): PbxStatus =>
+  isExpiredRinging(call, now) ? 'expired' : call.status;
+
+export function endReasonOf(call: Call, now: number): EndReason | null {
+  switch (pbxStatusOf(call, now)) {
+    case 'cancelled':
+      return call.endReason ?? 'remoteEnded';
+    case 'expired':
+      return 'unanswered';
+    case 'unreachable':
+      return 'failed';
+    default:
+      return null;
+  }
+}
+
+export interface PbxDeviceView {
+  deviceId: string;
+  delivery: Delivery;
+  confirmedAt: string | null;
+  answeredAt: string | null;
+  declinedAt: string | null;
+}
+
+export interface PbxView {
+  callId: string;
+  callUuid: string;
+  status: PbxStatus;
+  endReason: EndReason | null;
+  createdAt: string;
+  expiresAt: string | null;
+  answeredBy: string | null;
+  declinedBy: string | null;
+  devices: PbxDeviceView[];
+}
+
+const isoOrNull = (ms: number | undefined): string | null => (ms === undefined ? null : iso(ms));
+
+export function pbxViewOf(call: Call, now: number): PbxView {
+  return {
+    callId: call.callId,
+    callUuid: call.callUuid,
+    status: pbxStatusOf(call, now),
+    endReason: endReasonOf(call, now),
+    createdAt: iso(call.createdAt),
+    // A tombstone never rang, so it has no ring end.
+    expiresAt: call.tombstone ? null : iso(call.expiresAt),
+    answeredBy: call.answeredBy ?? null,
+    declinedBy: call.declinedBy ?? null,
+    devices: orderedSlots(call).map(([, d]) => ({
+      deviceId: d.deviceId,
+      delivery: d.delivery,
+      confirmedAt: isoOrNull(d.confirmedAt),
+      answeredAt: isoOrNull(d.answeredAt),
+      declinedAt: isoOrNull(d.declinedAt),
+    })),
+  };
+}
+
+export interface DeliveryView {
+  deviceId: string;
+  pushType: PushType;
+  result: 'sent' | 'failed' | 'pending';
+  apnsId?: string;
+  reason?: string;
+}
+
+export interface CreateAnswer {
+  callId: string;
+  callUuid: string;
+  status: 'ringing' | 'unreachable' | PbxStatus;
+  createdAt: string;
+  expiresAt: string;
+  deliveries: DeliveryView[];
+}
+
+export function createAnswerOf(call: Call, now: number): CreateAnswer {
+  return {
+    callId: call.callId,
+    callUuid: call.callUuid,
+    status: call.answerStatus ?? pbxStatusOf(call, now),
+    createdAt: iso(call.createdAt),
+    expiresAt: iso(call.expiresAt),
+    deliveries: orderedSlots(call).map(([, d]) => ({
+      deviceId: d.deviceId,
+      pushType: d.pushType,
+      result: d.delivery,
+      ...(d.apnsId === undefined ? {} : { apnsId: d.apnsId }),
+      ...(d.reason === undefined ? {} : { reason: d.reason }),
+    })),
+  };
+}
+
+export interface AppView {
+  callId: string;
+  callUuid: string;
+  status: AppStatus;
+  endReason: EndReason | null;
+  caller: { number: string | null; displayName: string | null; uri: string | null } | null;
+  hasVideo: boolean | null;
+  expiresAt: string | null;
+  metadata: Record<string, string> | null;
+}
+
+/** What one device of the call should show: its own answer/decline, or how the call ended for it. */
+export function appStateOf(call: Call, slot: string, now: number): { status: AppStatus; endReason: EndReason | null } {
+  const deviceId = call.devices[slot]?.deviceId;
+  switch (pbxStatusOf(call, now)) {
+    case 'ringing':
+      return { status: 'ringing', endReason: null };
+    case 'answered':
+      return call.answeredBy === deviceId
+        ? { status: 'answered', endReason: null }
+        : { status: 'ended', endReason: 'answeredElsewhere' };
+    case 'declined':
+      return call.declinedBy === deviceId
+        ? { status: 'declined', endReason: null }
+        : { status: 'ended', endReason: 'declinedElsewhere' };
+    case 'cancelled':
+      return { status: 'ended', endReason: call.endReason ?? 'remoteEnded' };
+    case 'expired':
+      return { status: 'ended', endReason: 'unanswered' };
+    case 'unreachable':
+      return { status: 'ended', endReason: 'failed' };
+  }
+}
+
+export function appViewOf(call: Call, slot: string, now: number): AppView {
+  return {
+    callId: call.callId,
+    callUuid: call.callUuid,
+    ...appStateOf(call, slot, now),
+    caller: {
+      number: call.caller.number ?? null,
+      displayName: call.caller.displayName ?? null,
+      uri: call.caller.uri ?? null,
+    },
+    hasVideo: call.hasVideo,
+    expiresAt: iso(call.expiresAt),
+    metadata: call.metadata ?? {},
+  };
+}
+
+/** A call the app can no longer find: it ends its CallKit call as unanswered. */
+export const vanishedAppView = (callId: string, callUuid: string): AppView => ({
+  callId,
+  callUuid,
+  status: 'ended',
+  endReason: 'unanswered',
+  caller: null,
+  hasVideo: null,
+  expiresAt: null,
+  metadata: null,
+});

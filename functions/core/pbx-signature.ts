@@ -1,0 +1,57 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * PBX request signing: `v1=<hex HMAC-SHA256(secret, "<timestamp>.<METHOD>.<path>.<raw body>")>`.
+ * Exported for PBX integrators and tests as well as for the verifier.
+ */
+export const MAX_SKEW_SECONDS = 300;
+
+export function signatureOf(secret: string, timestamp: string, method: string, path: string, body: Buffer | string): string {
+  const mac = createHmac('sha256', secret);
+  mac.update(`${timestamp}.${method.toUpperCase()}.${path}.`);
+  mac.update(body);
+  return `v1=${mac.digest('hex')}`;
+}
+
+export interface SignedRequest {
+  tenantId: string | undefined;
+  timestamp: string | undefined;
+  signature: string | undefined;
+  method: string;
+  path: string;
+  body: Buffer;
+}
+
+export type SignatureVerdict = { ok: true; tenantId: string } | { ok: false; code: 'bad_signature' | 'stale_signature' };
+
+const TIMESTAMP = /^[0-9]{1,12}$/;
+const SIGNATURE = /^v1=[0-9a-f]{64}$/;
+// Compared against when the tenant is unknown, so its timing matches a wrong signature's.
+const DECOY_SECRET = 'callwake-decoy-secret-for-constant-time';
+
+/**
+ * Every failure before the skew check gets the same answer (`bad_signature`), so a caller
+ * cannot tell an unknown tenant from a wrong signature. Each of the tenant's secrets is
+ * compared (rotation), all of them, in constant time.
+ */
+export function verifySignature(
+  req: SignedRequest,
+  secretsOf: (tenantId: string) => readonly string[] | undefined,
+  nowMs: number,
+): SignatureVerdict {
+  const { tenantId, timestamp, signature } = req;
+  if (!tenantId || !timestamp || !signature || !TIMESTAMP.test(timestamp) || !SIGNATURE.test(signature)) {
+    return { ok: false, code: 'bad_signature' };
+  }
+  const known = secretsOf(tenantId);
+  const secrets = known && known.length > 0 ? known : [DECOY_SECRET];
+  const given = Buffer.from(signature, 'latin1');
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = Buffer.from(signatureOf(secret, timestamp, req.method, req.path, req.body), 'latin1');
+    if (timingSafeEqual(given, expected)) matched = true;
+  }
+  if (!matched || !known || known.length === 0) return { ok: false, code: 'bad_signature' };
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) return { ok: false, code: 'stale_signature' };
+  return { ok: true, tenantId };
+}

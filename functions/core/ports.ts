@@ -1,0 +1,98 @@
+import type { ApnsEnvironment, Call, CallDevice, EndReason, PushType } from './call.js';
+import type { Clock } from './clock.js';
+import type { TokenKeyRing } from './call-token.js';
+
+/** Where calls live. Every method treats an item past its lifetime as absent. */
+export interface CallStore {
+  /** Creates the call unless a live one holds its callUuid; then returns that one. */
+  create(call: Call): Promise<{ created: true } | { created: false; existing: Call }>;
+  get(callUuid: string): Promise<Call | undefined>;
+  /** Records push results; marks the call `unreachable` when nothing was sent and it still rings. */
+  recordDeliveries(
+    callUuid: string,
+    results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>,
+    answerStatus: 'ringing' | 'unreachable',
+  ): Promise<Call | undefined>;
+  /** A ringing (not yet expired) or answered call becomes cancelled; anything else is left alone. */
+  cancel(callUuid: string, endReason: EndReason, now: number): Promise<TransitionResult>;
+  /** Stores a tombstone unless a live call holds the key. */
+  putTombstone(tombstone: Call): Promise<boolean>;
+  /** Ringing -> answered by this slot's device (again true for the same device). */
+  answer(callUuid: string, slot: string, now: number): Promise<TransitionResult>;
+  /** Ringing -> declined by this slot's device (again true for the same device). */
+  decline(callUuid: string, slot: string, now: number): Promise<TransitionResult>;
+  /** Records the slot's first confirmation; returns the call as it is now. */
+  confirm(callUuid: string, slot: string, now: number): Promise<Call | undefined>;
+}
+
+export type TransitionResult =
+  | { outcome: 'changed'; call: Call }
+  | { outcome: 'unchanged'; call: Call }
+  | { outcome: 'absent' };
+
+export interface RegisteredDevice {
+  deviceId: string;
+  platform: 'ios';
+  pushToken: string;
+  bundleId: string;
+  teamId: string;
+  environment: ApnsEnvironment;
+  pushType: PushType;
+  updatedAt: number;
+}
+
+export interface DeviceStore {
+  list(tenantId: string, userId: string): Promise<RegisteredDevice[]>;
+  /**
+   * Registers or replaces a device. A push token already registered under another deviceId of
+   * the tenant moves here. Throws TooManyDevicesError past `maxDevices`.
+   */
+  put(tenantId: string, userId: string, device: RegisteredDevice, maxDevices: number): Promise<{ created: boolean }>;
+  remove(tenantId: string, userId: string, deviceId: string): Promise<void>;
+  /** Removes the device only if it still has this push token (a dead token must not evict a fresh one). */
+  prune(tenantId: string, userId: string, deviceId: string, pushToken: string): Promise<void>;
+}
+
+export interface PushRequest {
+  pushToken: string;
+  teamId: string;
+  environment: ApnsEnvironment;
+  pushType: PushType;
+  topic: string;
+  /** apns-expiration, epoch seconds; 0 = deliver now or never. */
+  expiration: number;
+  collapseId?: string;
+  payload: string;
+}
+
+export type PushOutcome =
+  | { result: 'sent'; apnsId: string }
+  | { result: 'failed'; reason: string; permanent: boolean };
+
+export interface Pusher {
+  /** Configured Apple teams: a push for any other team is not attempted. */
+  readonly teams: readonly string[];
+  /** Never throws; gives up by `deadline` (epoch ms) with reason `Timeout`. */
+  send(request: PushRequest, deadline: number): Promise<PushOutcome>;
+}
+
+/** Only what is safe to log: no numbers, URIs, tokens or secrets. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export const silentLog: Log = { info() {}, warn() {}, error() {} };
+
+export interface Deps {
+  calls: CallStore;
+  devices: DeviceStore;
+  pusher: Pusher;
+  clock: Clock;
+  tokenKeys: () => TokenKeyRing;
+  defaultEnvironment: ApnsEnvironment;
+  /** How long the webhook waits for APNs before reporting a device `Timeout`. */
+  pushDeadlineMs: number;
+  log: Log;
+}

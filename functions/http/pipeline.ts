@@ -1,0 +1,175 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DomainError } from '../core/errors.js';
+import type { Log } from '../core/ports.js';
+import { ProblemError, problemResponse } from './problem.js';
+import { type HttpRequest, requestOf } from './request.js';
+import type { Router } from './router.js';
+import { type FieldError, fieldErrors, withoutNulls } from './validation.js';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+type Event = APIGatewayProxyEventV2;
+type Result = APIGatewayProxyStructuredResultV2;
+
+interface Internal<D, A> {
+  deps: D;
+  req: HttpRequest;
+  auth: A;
+  json: unknown;
+  startedAt: number;
+}
+
+export interface HttpApiOptions<D extends { log: Log }, A> {
+  name: string;
+  router: Router<D, A>;
+  /** Built once per container and reused; a promise so secrets can load at init. */
+  deps: () => Promise<D>;
+  /** Throws a 401 ProblemError for a request it does not accept. */
+  authenticate(req: HttpRequest, deps: D): A | Promise<A>;
+  /** Domain errors this API turns into problems (the rest are 500s). */
+  mapError(e: DomainError): ProblemError | undefined;
+}
+
+type Mw<D, A> = MiddlewareObj<Event, Result, Error, CallwakeContext<D, A>>;
+
+/**
+ * The contract's order of checks, one middleware each: 413 size, 401 authentication,
+ * 415 media type, 400 malformed JSON; then the handler: 404/405 routing, 400 validation,
+ * the use case. Problems are rendered by one error middleware.
+ */
+export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D, A>) {
+  // Per-request state lives on the Lambda context: middy hands the handler only (event, context).
+  const internal = (request: { context: Context }): Internal<D, A> => {
+    const ctx = request.context as CallwakeContext<D, A>;
+    ctx.callwake ??= {} as Internal<D, A>;
+    return ctx.callwake;
+  };
+
+  const load: Mw<D, A> = {
+    before: async (request) => {
+      const it = internal(request);
+      it.startedAt = Date.now();
+      it.deps = await opts.deps();
+      it.req = requestOf(request.event);
+      if (it.req.body.length > MAX_BODY_BYTES) {
+        throw new ProblemError(413, 'payload_too_large', `The body is over ${MAX_BODY_BYTES} bytes.`);
+      }
+    },
+  };
+
+  const authenticate: Mw<D, A> = {
+    before: async (request) => {
+      const it = internal(request);
+      it.auth = await opts.authenticate(it.req, it.deps);
+    },
+  };
+
+  const jsonBody: Mw<D, A> = {
+    before: (request) => {
+      const it = internal(request);
+      it.json = undefined;
+      if (it.req.body.length === 0) return;
+      if (!isJsonMediaType(it.req.headers['content-type'])) {
+        throw new ProblemError(415, 'unsupported_media_type', 'A request body must be sent as content-type: application/json (UTF-8).');
+      }
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(it.req.body);
+      } catch {
+        throw new ProblemError(400, 'malformed_json', 'The body is not valid UTF-8.');
+      }
+      try {
+        it.json = JSON.parse(text);
+      } catch {
+        throw new ProblemError(400, 'malformed_json', 'The body is not valid JSON.');
+      }
+    },
+  };
+
+  const problems: Mw<D, A> = {
+    after: (request) => accessLog(request, request.response?.statusCode ?? 0),
+    onError: (request) => {
+      const e = request.error;
+      let problem: ProblemError;
+      if (e instanceof ProblemError) problem = e;
+      else if (e instanceof DomainError && opts.mapError(e)) problem = opts.mapError(e)!;
+      else {
+        internal(request).deps?.log.error('unhandled error', { api: opts.name, error: (e as Error)?.name, message: (e as Error)?.message });
+        problem = new ProblemError(500, 'internal_error', 'Something went wrong on our side; it is safe to retry.');
+      }
+      request.response = problemResponse(problem);
+      accessLog(request, problem.status, problem.code);
+    },
+  };
+
+  function accessLog(request: { context: Context }, status: number, code?: string) {
+    const it = internal(request);
+    it.deps?.log.info('request', {
+      api: opts.name,
+      method: it.req?.method,
+      route: it.req ? routeLabel(opts.router, it.req) : undefined,
+      status,
+      ...(code ? { code } : {}),
+      ms: Date.now() - (it.startedAt ?? Date.now()),
+    });
+  }
+
+  return middy<Event, Result, Error, CallwakeContext<D, A>>()
+    .use(problems)
+    .use(load)
+    .use(authenticate)
+    .use(jsonBody)
+    .handler(async (_event, context) => {
+      const { deps, req, auth, json } = context.callwake!;
+      const { route, params } = opts.router.match(req.method, req.path);
+      if (route.body?.presence === 'required' && req.body.length === 0) {
+        throw new ProblemError(400, 'malformed_json', 'This request needs a JSON body.');
+      }
+      const valid = validate(params, route.params, json, route.body?.schema);
+      return route.handle({ deps, auth, params: valid.params, body: valid.body, req });
+    });
+}
+
+/** Optional in the type, so a plain Lambda context is what callers pass. */
+type CallwakeContext<D, A> = Context & { callwake?: Internal<D, A> };
+
+function isJsonMediaType(value: string | undefined): boolean {
+  if (!value) return false;
+  const [type, ...params] = value.split(';').map((s) => s.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  return params.every((p) => {
+    const [k, v] = p.split('=').map((s) => s.trim());
+    return k !== 'charset' || v === 'utf-8' || v === '"utf-8"';
+  });
+}
+
+/** The route template, never the concrete path: ids and callIds stay out of logs. */
+function routeLabel<D, A>(router: Router<D, A>, req: HttpRequest): string {
+  try {
+    return router.match(req.method, req.path).route.path;
+  } catch {
+    return '(no route)';
+  }
+}
+
+export function validate<P, B>(
+  params: unknown,
+  paramsSchema: import('zod').ZodType<P>,
+  body: unknown,
+  bodySchema: import('zod').ZodType<B> | undefined,
+): { params: P; body: B } {
+  const errors: FieldError[] = [];
+  const p = paramsSchema.safeParse(params);
+  if (!p.success) errors.push(...fieldErrors(p.error));
+  let b: { success: true; data: B } | { success: false } = { success: true, data: undefined as B };
+  if (bodySchema) {
+    const r = bodySchema.safeParse(withoutNulls(body));
+    if (!r.success) errors.push(...fieldErrors(r.error));
+    b = r.success ? { success: true, data: r.data } : { success: false };
+  }
+  if (errors.length > 0 || !p.success || !b.success) {
+    throw new ProblemError(400, 'validation_failed', 'The request is not valid; see errors.', { errors });
+  }
+  return { params: p.data, body: b.data };
+}

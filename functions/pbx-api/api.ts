@@ -1,0 +1,44 @@
+import { CallAlreadyEndedError, CallIdConflictError, CallNotFoundError, type DomainError, TooManyDevicesError, UnknownTeamError } from '../core/errors.js';
+import { verifySignature } from '../core/pbx-signature.js';
+import { createHttpApi } from '../http/pipeline.js';
+import { ProblemError } from '../http/problem.js';
+import type { HttpRequest } from '../http/request.js';
+import { Router } from '../http/router.js';
+import type { PbxAuth, PbxDeps } from './deps.js';
+import { pbxRoutes } from './routes.js';
+
+export const pbxRouter = new Router<PbxDeps, PbxAuth>(pbxRoutes);
+
+/** Every /v1/pbx request is signed; any failure before the clock check looks the same. */
+async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth> {
+  const tenantId = req.headers['x-callwake-tenant'];
+  const secrets = tenantId ? await deps.tenantSecrets(tenantId) : undefined;
+  const verdict = verifySignature(
+    {
+      tenantId,
+      timestamp: req.headers['x-callwake-timestamp'],
+      signature: req.headers['x-callwake-signature'],
+      method: req.method,
+      path: req.pathWithQuery,
+      body: req.body,
+    },
+    () => secrets,
+    deps.clock.now(),
+  );
+  if (verdict.ok) return { tenantId: verdict.tenantId };
+  throw verdict.code === 'stale_signature'
+    ? new ProblemError(401, 'stale_signature', 'The signature is valid but its timestamp is more than 300 s from the server clock.')
+    : new ProblemError(401, 'bad_signature', 'The request signature could not be verified.');
+}
+
+function mapPbxError(e: DomainError): ProblemError | undefined {
+  if (e instanceof CallIdConflictError) return new ProblemError(409, e.code, e.message);
+  if (e instanceof CallAlreadyEndedError) return new ProblemError(410, e.code, e.message);
+  if (e instanceof CallNotFoundError) return new ProblemError(404, e.code, e.message);
+  if (e instanceof TooManyDevicesError) return new ProblemError(409, e.code, e.message);
+  if (e instanceof UnknownTeamError) return new ProblemError(400, e.code, e.message);
+  return undefined;
+}
+
+export const createPbxApi = (deps: () => Promise<PbxDeps>) =>
+  createHttpApi<PbxDeps, PbxAuth>({ name: 'pbx', router: pbxRouter, deps, authenticate: authenticatePbx, mapError: mapPbxError });

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { environmentOf, pushDeadlineOf } from '../functions/config.js';
+import type { ApnsEnvironment } from '../functions/core/call.js';
+import { parseTenantSecrets } from '../functions/adapters/secret-formats.js';
+
+/** `npm start`'s settings, all from the environment (the names the README lists). */
+export interface LocalConfig {
+  host: string;
+  port: number;
+  publicBaseUrl: string;
+  tenants: Map<string, string[]>;
+  /** True when no CALLWAKE_TENANTS was given and a demo tenant with a fresh secret was made. */
+  demoTenant: boolean;
+  apple: { teamId: string; keyId: string; privateKeyPem: string } | undefined;
+  apnsHost: string | undefined;
+  dynamoEndpoint: string | undefined;
+  tableName: string;
+  defaultEnvironment: ApnsEnvironment;
+  pushDeadlineMs: number;
+}
+
+export const DEMO_TENANT = 'demo';
+
+export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const host = env.HOST || '127.0.0.1';
+  const port = env.PORT ? Number(env.PORT) : 3000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  const tenants = env.CALLWAKE_TENANTS
+    ? parseTenantSecrets(env.CALLWAKE_TENANTS)
+    : new Map([[DEMO_TENANT, [randomBytes(24).toString('base64url')]]]);
+  const { APNS_TEAM_ID: teamId, APNS_KEY_ID: keyId, APNS_KEY_FILE: keyFile } = env;
+  if ((teamId || keyId || keyFile) && !(teamId && keyId && keyFile)) {
+    throw new Error('An Apple key needs all three of APNS_TEAM_ID, APNS_KEY_ID and APNS_KEY_FILE');
+  }
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    host,
+    port,
+    publicBaseUrl: (env.PUBLIC_BASE_URL || `http://${shownHost}:${port}`).replace(/\/+$/, ''),
+    tenants,
+    demoTenant: !env.CALLWAKE_TENANTS,
+    apple: teamId && keyId && keyFile ? { teamId, keyId, privateKeyPem: readFileSync(keyFile, 'utf8') } : undefined,
+    apnsHost: env.APNS_HOST || undefined,
+    dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
+    tableName: env.TABLE_NAME || 'callwake',
+    defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT || 'sandbox'),
+    pushDeadlineMs: pushDeadlineOf(env.PUSH_DEADLINE_MS),
+  };
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+
+// A middy handler also takes an options argument (its abort signal).
+type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context, opts: { signal: AbortSignal }) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface LocalFront {
+  pbx: LambdaHandler;
+  app: LambdaHandler;
+  /** Extra local-only routes (e.g. reading what the APNs simulator received); return false to pass. */
+  extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+}
+
+/** API Gateway's own cap on a request body; the handlers enforce the contract's 16 KiB. */
+const MAX_FRONT_BODY = 10 * 1024 * 1024;
+
+/**
+ * What API Gateway (HTTP API, payload format 2.0) does in front of the two Lambdas:
+ * route by path (/v1/pbx/* to pbx-api, everything else to app-api), turn the request into a
+ * v2 event, and the handler's result back into a response.
+ */
+export function createLocalServer(front: LocalFront): Server {
+  return createServer(async (req, res) => {
+    try {
+      const rawUrl = req.url ?? '/';
+      const url = new URL(rawUrl, 'http://local');
+      if (front.extra && (await front.extra(req, res, url))) return;
+      const body = await readBody(req);
+      if (body === undefined) return send(res, { statusCode: 413, headers: { 'content-type': 'application/json' }, body: '{"message":"Request Entity Too Large"}' });
+      const q = rawUrl.indexOf('?');
+      const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+      const event = eventOf(req, rawPath, q === -1 ? '' : rawUrl.slice(q + 1), body);
+      const handler = rawPath.startsWith('/v1/pbx/') ? front.pbx : front.app;
+      send(res, await handler(event, contextOf(), { signal: new AbortController().signal }));
+    } catch (e) {
+      // The handlers render every error themselves; reaching here is a bug worth seeing.
+      console.error('local front: handler threw', e);
+      send(res, { statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal Server Error"}' });
+    }
+  });
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_FRONT_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function eventOf(req: IncomingMessage, rawPath: string, rawQueryString: string, body: Buffer): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  }
+  let text: string | undefined;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    text = undefined; // not UTF-8: API Gateway hands such bodies over base64-encoded
+  }
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? '127.0.0.1',
+      domainPrefix: 'local',
+      http: { method: req.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    ...(body.length > 0 ? (text === undefined ? { body: body.toString('base64'), isBase64Encoded: true } : { body: text, isBase64Encoded: false }) : { isBase64Encoded: false }),
+  };
+}
+
+function contextOf(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'local',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:local',
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: 'local',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), 'content-length': String(body.length) });
+  res.end(body);
+}

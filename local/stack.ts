@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
+import { type ApnsTeamKey, ProviderTokens, teamKeyOf } from '../functions/adapters/apns-jwt.js';
+import { documentClient, ensureTable } from '../functions/adapters/dynamo-table.js';
+import { createAppApi } from '../functions/app-api/api.js';
+import type { TokenKeyRing } from '../functions/core/call-token.js';
+import type { Clock } from '../functions/core/clock.js';
+import type { Log } from '../functions/core/ports.js';
+import { createPbxApi } from '../functions/pbx-api/api.js';
+import { wire } from '../functions/wiring.js';
+import { ApnsSimulator, createSimulatorKey } from './apns-simulator/index.js';
+import { createLocalServer } from './server.js';
+
+export const SIMULATOR_TEAM_ID = 'LOCALTEAM1';
+export const SIMULATOR_KEY_ID = 'LOCALKEY01';
+
+export interface StackOptions {
+  host: string;
+  port: number;
+  publicBaseUrl?: string | undefined;
+  tenants: Map<string, string[]>;
+  dynamoEndpoint: string;
+  tableName: string;
+  /** Where pushes go: our own simulator, another APNs-compatible host, or Apple. */
+  apns:
+    | { kind: 'simulator'; simulator: ApnsSimulator }
+    | { kind: 'host'; host: string; key: ApnsTeamKey }
+    | { kind: 'apple'; key: ApnsTeamKey };
+  defaultEnvironment: 'production' | 'sandbox';
+  pushDeadlineMs: number;
+  log: Log;
+  clock?: Clock;
+  tokenKeys?: () => TokenKeyRing;
+}
+
+export interface RunningStack {
+  url: string;
+  server: Server;
+  deps: ReturnType<typeof wire>;
+  pusher: ApnsPusher;
+  stop(): Promise<void>;
+}
+
+export const randomTokenKeys = (): TokenKeyRing => {
+  const key = { kid: `local-${randomBytes(3).toString('hex')}`, secret: randomBytes(32).toString('base64url') };
+  return { current: key, all: [key] };
+};
+
+/**
+ * The real handlers behind a local HTTP front, on DynamoDB (Local, or any endpoint) and APNs
+ * (the built-in simulator, another APNs-compatible server, or Apple).
+ * Used by `npm start` and by the integration tests alike.
+ */
+export async function startStack(o: StackOptions): Promise<RunningStack> {
+  const doc = documentClient({ endpoint: o.dynamoEndpoint });
+  await ensureTable(doc, o.tableName);
+
+  let pusher: ApnsPusher;
+  if (o.apns.kind === 'simulator') {
+    const sim = o.apns.simulator;
+    const key = createSimulatorKey(SIMULATOR_TEAM_ID, SIMULATOR_KEY_ID);
+    sim.trustKey(key.teamId, key.keyId, key.publicKey);
+    const tokens = new ProviderTokens(new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]), o.clock ?? { now: Date.now });
+    pusher = new ApnsPusher({ tokens, hostOverride: sim.address, ca: sim.caPem, log: o.log });
+  } else {
+    const tokens = new ProviderTokens(new Map([[o.apns.key.teamId, o.apns.key]]), o.clock ?? { now: Date.now });
+    // Another host is trusted the standard way (system CAs plus NODE_EXTRA_CA_CERTS), like Apple.
+    pusher = new ApnsPusher({ tokens, log: o.log, ...(o.apns.kind === 'host' ? { hostOverride: o.apns.host } : {}) });
+  }
+
+  const ring = randomTokenKeys();
+  const makeDeps = (publicBaseUrl: string) => wire({
+    doc,
+    tableName: o.tableName,
+    pusher,
+    tokenKeys: o.tokenKeys ?? (() => ring),
+    tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
+    log: o.log,
+    ...(o.clock ? { clock: o.clock } : {}),
+    defaultEnvironment: o.defaultEnvironment,
+    pushDeadlineMs: o.pushDeadlineMs,
+    publicBaseUrl,
+  });
+  // The app API URL put in pushes is this server's own unless told otherwise: known once listening.
+  let resolveDeps!: (d: ReturnType<typeof wire>) => void;
+  const ready = new Promise<ReturnType<typeof wire>>((r) => (resolveDeps = r));
+  const simulator = o.apns.kind === 'simulator' ? o.apns.simulator : undefined;
+  const server = createLocalServer({
+    pbx: createPbxApi(() => ready),
+    app: createAppApi(() => ready),
+    // Local only: lets `npm run demo` play the phone that receives the push.
+    extra: (req, res, url) => {
+      if (!simulator || req.method !== 'GET' || url.pathname !== '/_local/apns/pushes') return false;
+      const token = url.searchParams.get('token') ?? '';
+      const pushes = simulator.pushesFor(token).map((p) => ({ status: p.status, reason: p.reason, headers: p.headers, payload: p.payload, at: p.at }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ pushes: pushes.map(({ headers, ...p }) => ({ ...p, headers: { ...headers, authorization: '(redacted)' } })) }));
+      return true;
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shown = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
+  const url = `http://${shown}:${port}`;
+  const deps = makeDeps(o.publicBaseUrl ?? url);
+  resolveDeps(deps);
+  return {
+    url,
+    server,
+    deps,
+    pusher,
+    stop: async () => {
+      pusher.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      doc.destroy();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { teamKeyOf } from '../functions/adapters/apns-jwt.js';
+import { powertoolsLog } from '../functions/adapters/log.js';
+import { ApnsSimulator } from './apns-simulator/index.js';
+import { localConfig } from './config.js';
+import { startDynamoLocal, type RunningDynamo } from './dynamo-local.js';
+import { type StackOptions, startStack } from './stack.js';
+
+/** `npm start`: DynamoDB Local, the APNs simulator and both APIs on one machine. */
+async function main() {
+  const config = localConfig();
+  const dynamo: RunningDynamo | undefined = config.dynamoEndpoint ? undefined : await startDynamoLocal();
+  const dynamoEndpoint = config.dynamoEndpoint ?? dynamo!.endpoint;
+
+  let simulator: ApnsSimulator | undefined;
+  let apns: StackOptions['apns'];
+  let apnsLine: string;
+  if (config.apnsHost) {
+    // Any APNs-compatible server: it must present a certificate this process trusts (NODE_EXTRA_CA_CERTS).
+    const key = config.apple
+      ? teamKeyOf(config.apple.teamId, config.apple.keyId, config.apple.privateKeyPem)
+      : teamKeyOf('LOCALTEAM1', 'LOCALKEY01', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+    apns = { kind: 'host', host: config.apnsHost, key };
+    apnsLine = `APNs:       ${config.apnsHost} (team ${key.teamId}, key ${key.keyId})`;
+  } else if (config.apple) {
+    apns = { kind: 'apple', key: teamKeyOf(config.apple.teamId, config.apple.keyId, config.apple.privateKeyPem) };
+    apnsLine = `APNs:       Apple (team ${config.apple.teamId}; ${config.defaultEnvironment} for inline devices)`;
+  } else {
+    simulator = await ApnsSimulator.start();
+    apns = { kind: 'simulator', simulator };
+    apnsLine = `APNs:       built-in simulator at https://${simulator.address} (team LOCALTEAM1)`;
+  }
+
+  const stack = await startStack({
+    host: config.host,
+    port: config.port,
+    publicBaseUrl: config.publicBaseUrl,
+    tenants: config.tenants,
+    dynamoEndpoint,
+    tableName: config.tableName,
+    apns,
+    defaultEnvironment: config.defaultEnvironment,
+    pushDeadlineMs: config.pushDeadlineMs,
+    log: powertoolsLog('callwake-local'),
+  });
+
+  const [tenantId, secrets] = [...config.tenants.entries()][0]!;
+  console.log(
+    [
+      '',
+      'callwake is running',
+      `API:        ${stack.url}  (PBX: ${stack.url}/v1/pbx, app: ${config.publicBaseUrl}/v1/app)`,
+      `DynamoDB:   ${dynamoEndpoint} (table ${config.tableName}${dynamo ? ', DynamoDB Local in memory' : ''})`,
+      apnsLine,
+      config.demoTenant
+        ? `Tenant:     ${tenantId}\nSecret:     ${secrets[0]}   (a fresh demo secret; set CALLWAKE_TENANTS to choose your own)`
+        : `Tenants:    ${[...config.tenants.keys()].join(', ')} (from CALLWAKE_TENANTS)`,
+      '',
+      'Try it:     in another terminal, with the secret above:',
+      `            CALLWAKE_URL=${stack.url} CALLWAKE_TENANT=${tenantId} CALLWAKE_SECRET=<secret> npm run demo`,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    await simulator?.stop();
+    await dynamo?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

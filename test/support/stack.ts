@@ -1,0 +1,115 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../functions/adapters/dynamo-table.js';
+import type { Clock } from '../../functions/core/clock.js';
+import type { Log } from '../../functions/core/ports.js';
+import { ApnsSimulator } from '../../local/apns-simulator/index.js';
+import { AppClient, PbxClient } from '../../local/clients.js';
+import { type RunningStack, startStack } from '../../local/stack.js';
+
+/** A log that keeps every line, so tests can assert on it (and on what must never be in it). */
+export class CapturedLog implements Log {
+  readonly lines: string[] = [];
+  info(message: string, fields?: Record<string, unknown>) {
+    this.lines.push(JSON.stringify({ level: 'info', message, ...fields }));
+  }
+  warn(message: string, fields?: Record<string, unknown>) {
+    this.lines.push(JSON.stringify({ level: 'warn', message, ...fields }));
+  }
+  error(message: string, fields?: Record<string, unknown>) {
+    this.lines.push(JSON.stringify({ level: 'error', message, ...fields }));
+  }
+}
+
+/** A clock tests can move forward; it follows real time otherwise. */
+export class ShiftableClock implements Clock {
+  offsetMs = 0;
+  now() {
+    return Date.now() + this.offsetMs;
+  }
+  advance(ms: number) {
+    this.offsetMs += ms;
+  }
+}
+
+export interface TestStack {
+  url: string;
+  sim: ApnsSimulator;
+  stack: RunningStack;
+  clock: ShiftableClock;
+  log: CapturedLog;
+  tableName: string;
+  /** Tenant `acme` (two secrets: rotation) and tenant `globex`. */
+  pbx: PbxClient;
+  pbxRotated: PbxClient;
+  other: PbxClient;
+  app: AppClient;
+  secrets: { acme: [string, string]; globex: string };
+  scanTable(): Promise<Record<string, unknown>[]>;
+  stop(): Promise<void>;
+}
+
+export const TEAM = 'LOCALTEAM1';
+
+/** The real handlers over real HTTP, on DynamoDB Local and the APNs simulator over real sockets. */
+export async function startTestStack(o: { pushDeadlineMs?: number } = {}): Promise<TestStack> {
+  const endpoint = process.env.DYNAMODB_ENDPOINT;
+  if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run through jest (global setup starts DynamoDB Local)');
+  const sim = await ApnsSimulator.start();
+  const clock = new ShiftableClock();
+  const log = new CapturedLog();
+  const tableName = `t-${randomUUID()}`;
+  const secrets = {
+    acme: [randomBytes(24).toString('base64url'), randomBytes(24).toString('base64url')] as [string, string],
+    globex: randomBytes(24).toString('base64url'),
+  };
+  const stack = await startStack({
+    host: '127.0.0.1',
+    port: 0,
+    tenants: new Map([
+      ['acme', [...secrets.acme]],
+      ['globex', [secrets.globex]],
+    ]),
+    dynamoEndpoint: endpoint,
+    tableName,
+    apns: { kind: 'simulator', simulator: sim },
+    defaultEnvironment: 'sandbox',
+    pushDeadlineMs: o.pushDeadlineMs ?? 3000,
+    log,
+    clock,
+  });
+  const doc = documentClient({ endpoint });
+  return {
+    url: stack.url,
+    sim,
+    stack,
+    clock,
+    log,
+    tableName,
+    pbx: new PbxClient(stack.url, 'acme', secrets.acme[0]),
+    pbxRotated: new PbxClient(stack.url, 'acme', secrets.acme[1]),
+    other: new PbxClient(stack.url, 'globex', secrets.globex),
+    app: new AppClient(stack.url),
+    secrets,
+    async scanTable() {
+      const out = await doc.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+      return (out.Items ?? []).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
+    },
+    async stop() {
+      await stack.stop();
+      await sim.stop();
+      doc.destroy();
+    },
+  };
+}
+
+/** A fresh random APNs device token (hex, 64 digits). */
+export const newPushToken = (): string => randomBytes(32).toString('hex');
+
+export const uniqueCallId = (): string => `${randomUUID()}@pbx.example.com`;
+
+/** The callwake member of the last push the simulator accepted for this token. */
+export async function pushFor(sim: ApnsSimulator, token: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const push = await sim.waitForPush(token, 5000);
+  return (push.payload as { callwake: unknown }).callwake;
+}
