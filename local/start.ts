@@ -4,6 +4,7 @@ import { powertoolsLog } from '../functions/adapters/log.js';
 import { ApnsSimulator } from './apns-simulator/index.js';
 import { localConfig } from './config.js';
 import { startDynamoLocal, type RunningDynamo } from './dynamo-local.js';
+import { writeSession } from './session.js';
 import { type StackOptions, startStack } from './stack.js';
 
 /** `npm start`: DynamoDB Local, the APNs simulator and both APIs on one machine. */
@@ -45,6 +46,7 @@ async function main() {
   });
 
   const [tenantId, secrets] = [...config.tenants.entries()][0]!;
+  writeSession({ url: stack.url, tenantId, secret: secrets[0]! });
   console.log(
     [
       '',
@@ -56,8 +58,7 @@ async function main() {
         ? `Tenant:     ${tenantId}\nSecret:     ${secrets[0]}   (a fresh demo secret; set CALLWAKE_TENANTS to choose your own)`
         : `Tenants:    ${[...config.tenants.keys()].join(', ')} (from CALLWAKE_TENANTS)`,
       '',
-      'Try it:     in another terminal, with the secret above:',
-      `            CALLWAKE_URL=${stack.url} CALLWAKE_TENANT=${tenantId} CALLWAKE_SECRET=<secret> npm run demo`,
+      'Try it:     npm run demo   (in another terminal: a PBX and a phone through one whole call)',
       '',
     ].join('\n'),
   );
