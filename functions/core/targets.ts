@@ -29,7 +29,8 @@ export function parsePnParam(pnParam: string): { teamId: string; bundleId: strin
   let bundleId = pnParam.slice(dot + 1);
   const pushType: PushType = bundleId.endsWith('.voip') ? 'voip' : 'alert';
   if (pushType === 'voip') bundleId = bundleId.slice(0, -'.voip'.length);
-  if (!bundleId) return undefined;
+  // `<TeamID>.voip` names no bundle: a VoIP topic without its app.
+  if (!bundleId || bundleId === 'voip') return undefined;
   return { teamId, bundleId, pushType };
 }
 
