@@ -43,8 +43,13 @@ export class ApnsPusher implements Pusher {
     return this.opts.tokens.teams;
   }
 
+  /** Where a device of this environment is pushed: Apple's host for it, unless overridden. */
+  hostFor(environment: ApnsEnvironment): string {
+    return this.opts.hostOverride ?? APPLE_HOSTS[environment];
+  }
+
   private connectionFor(environment: ApnsEnvironment): ApnsConnection {
-    const host = this.opts.hostOverride ?? APPLE_HOSTS[environment];
+    const host = this.hostFor(environment);
     let c = this.connections.get(host);
     if (!c) {
       c = new ApnsConnection(`https://${host}`, this.opts.hostOverride && this.opts.ca ? { ca: this.opts.ca } : {});

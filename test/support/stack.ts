@@ -108,7 +108,7 @@ export const newPushToken = (): string => randomBytes(32).toString('hex');
 
 export const uniqueCallId = (): string => `${randomUUID()}@pbx.example.com`;
 
-/** The callwake member of the last push the simulator accepted for this token. */
+/** The callwake member of the first push the simulator accepted for this token (waits for it). */
 export async function pushFor(sim: ApnsSimulator, token: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const push = await sim.waitForPush(token, 5000);
   return (push.payload as { callwake: unknown }).callwake;
