@@ -1,5 +1,5 @@
 import type { ApnsEnvironment, PushType } from './call.js';
-import { UnknownTeamError } from './errors.js';
+import { TeamRequiredError, UnknownTeamError } from './errors.js';
 import type { Deps, RegisteredDevice } from './ports.js';
 import { iso } from './clock.js';
 import { suffixOf } from './ids.js';
@@ -51,7 +51,8 @@ export async function registerDevice(
   const teams = deps.pusher.teams;
   let teamId = reg.teamId;
   if (teamId === undefined) {
-    if (teams.length !== 1) throw new UnknownTeamError('teamId is required: this deployment has more than one Apple team.');
+    if (teams.length > 1) throw new TeamRequiredError();
+    if (teams.length === 0) throw new UnknownTeamError('This deployment has no Apple team configured.');
     teamId = teams[0]!;
   } else if (!teams.includes(teamId)) {
     throw new UnknownTeamError(`Apple team ${teamId} is not configured in this deployment.`);

@@ -58,6 +58,14 @@ export class AppCallEndedError<View> extends DomainError {
   }
 }
 
+/** Several Apple teams are configured, so a device must say which is its own. */
+export class TeamRequiredError extends DomainError {
+  readonly code = 'validation_failed';
+  constructor() {
+    super('teamId is required: this deployment has more than one Apple team.');
+  }
+}
+
 export class TokenScopeError extends DomainError {
   readonly code = 'token_scope';
   constructor() {

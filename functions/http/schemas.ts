@@ -70,7 +70,8 @@ export const cancelSchema = z
   .object({
     reason: z.enum(['caller_hangup', 'answered_elsewhere', 'declined_elsewhere', 'timeout', 'error']).default('caller_hangup'),
   })
-  .optional()
+  // No body, `{}` and `null` all mean the default reason ("null is the same as absent").
+  .nullish()
   .transform((b) => b?.reason ?? 'caller_hangup');
 
 export const deviceSchema = z.object({

@@ -1,4 +1,4 @@
-import { CallAlreadyEndedError, CallIdConflictError, CallNotFoundError, type DomainError, TooManyDevicesError, UnknownTeamError } from '../core/errors.js';
+import { CallAlreadyEndedError, CallIdConflictError, CallNotFoundError, type DomainError, TeamRequiredError, TooManyDevicesError, UnknownTeamError } from '../core/errors.js';
 import { verifySignature } from '../core/pbx-signature.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { ProblemError } from '../http/problem.js';
@@ -37,6 +37,9 @@ function mapPbxError(e: DomainError): ProblemError | undefined {
   if (e instanceof CallNotFoundError) return new ProblemError(404, e.code, e.message);
   if (e instanceof TooManyDevicesError) return new ProblemError(409, e.code, e.message);
   if (e instanceof UnknownTeamError) return new ProblemError(400, e.code, e.message);
+  if (e instanceof TeamRequiredError) {
+    return new ProblemError(400, e.code, 'The request is not valid; see errors.', { errors: [{ path: 'teamId', message: e.message }] });
+  }
   return undefined;
 }
 
