@@ -1,0 +1,167 @@
+/**
+ * The `Callwake` stack: the {@link Callwake} construct with its props read from CDK context
+ * (cdk.json `context`, or `npx cdk deploy -c key=value`), and the outputs an operator needs.
+ */
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import type { Construct } from 'constructs';
+import {
+  APNS_ENVIRONMENTS,
+  type ApnsEnvironment,
+  Callwake,
+  type CallwakeProps,
+  LOG_LEVELS,
+  type LogLevelName,
+} from './callwake.js';
+
+/** The context keys the stack reads; each maps to the {@link CallwakeProps} member of that name. */
+export const CONTEXT_KEYS = [
+  'defaultApnsEnvironment',
+  'tenantSecretName',
+  'apnsKeySecretName',
+  'tokenKeySecretName',
+  'secretNamePrefix',
+  'pushDeadlineMs',
+  'publicBaseUrl',
+  'throttlingRateLimit',
+  'throttlingBurstLimit',
+  'logRetentionDays',
+  'tableRemovalPolicy',
+  'logLevel',
+  'tracing',
+] as const;
+
+export interface CallwakeStackProps extends StackProps {
+  /** Props given in code win over context values. */
+  readonly callwake?: CallwakeProps;
+}
+
+export class CallwakeStack extends Stack {
+  readonly callwake: Callwake;
+
+  constructor(scope: Construct, id: string, props: CallwakeStackProps = {}) {
+    super(scope, id, props);
+
+    this.callwake = new Callwake(this, 'Callwake', {
+      ...callwakePropsFromContext(this.node),
+      ...props.callwake,
+    });
+    const c = this.callwake;
+
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'Base URL of the HTTP API (PBX webhooks under /v1/pbx/, the app API under /v1/app/)',
+      value: c.apiUrl,
+    });
+    new CfnOutput(this, 'TableName', { value: c.table.tableName });
+    new CfnOutput(this, 'TenantSecretsName', {
+      description: 'Secret holding {"<tenantId>": ["<secret>", ...]}',
+      value: c.tenantSecrets.name,
+    });
+    new CfnOutput(this, 'ApnsKeysSecretName', {
+      description: 'Secret holding {"<teamId>": {"keyId": "...", "privateKey": "<PEM .p8>"}}',
+      value: c.apnsKeys.name,
+    });
+    new CfnOutput(this, 'TokenKeysSecretName', {
+      description: 'Secret holding {"current": "<kid>", "keys": {"<kid>": "<random>"}}',
+      value: c.tokenKeys.name,
+    });
+    new CfnOutput(this, 'PbxApiFunctionName', { value: c.pbxApi.function.functionName });
+    new CfnOutput(this, 'AppApiFunctionName', { value: c.appApi.function.functionName });
+  }
+}
+
+/**
+ * Reads the {@link CONTEXT_KEYS} from `node`'s context. Values given with `-c key=value` are
+ * strings; values from cdk.json may be numbers or booleans: both are accepted. Absent keys stay
+ * absent (the construct applies its defaults); malformed values throw, naming the key.
+ */
+export function callwakePropsFromContext(node: Node): CallwakeProps {
+  const get = (key: (typeof CONTEXT_KEYS)[number]): unknown => {
+    const value: unknown = node.tryGetContext(key);
+    return value === '' || value === null ? undefined : value;
+  };
+  const props: { -readonly [K in keyof CallwakeProps]: CallwakeProps[K] } = {};
+
+  const env = str(get('defaultApnsEnvironment'), 'defaultApnsEnvironment');
+  if (env !== undefined) {
+    if (!(APNS_ENVIRONMENTS as readonly string[]).includes(env)) {
+      throw new Error(`context defaultApnsEnvironment must be one of ${APNS_ENVIRONMENTS.join(', ')}, got "${env}"`);
+    }
+    props.defaultApnsEnvironment = env as ApnsEnvironment;
+  }
+  const tenantSecretName = str(get('tenantSecretName'), 'tenantSecretName');
+  if (tenantSecretName !== undefined) props.tenantSecretName = tenantSecretName;
+  const apnsKeySecretName = str(get('apnsKeySecretName'), 'apnsKeySecretName');
+  if (apnsKeySecretName !== undefined) props.apnsKeySecretName = apnsKeySecretName;
+  const tokenKeySecretName = str(get('tokenKeySecretName'), 'tokenKeySecretName');
+  if (tokenKeySecretName !== undefined) props.tokenKeySecretName = tokenKeySecretName;
+  const secretNamePrefix = str(get('secretNamePrefix'), 'secretNamePrefix');
+  if (secretNamePrefix !== undefined) props.secretNamePrefix = secretNamePrefix;
+
+  const pushDeadlineMs = num(get('pushDeadlineMs'), 'pushDeadlineMs');
+  if (pushDeadlineMs !== undefined) props.pushDeadlineMs = pushDeadlineMs;
+  const publicBaseUrl = str(get('publicBaseUrl'), 'publicBaseUrl');
+  if (publicBaseUrl !== undefined) props.publicBaseUrl = publicBaseUrl;
+  const rate = num(get('throttlingRateLimit'), 'throttlingRateLimit');
+  if (rate !== undefined) props.throttlingRateLimit = rate;
+  const burst = num(get('throttlingBurstLimit'), 'throttlingBurstLimit');
+  if (burst !== undefined) props.throttlingBurstLimit = burst;
+
+  const days = num(get('logRetentionDays'), 'logRetentionDays');
+  if (days !== undefined) {
+    const allowed = Object.values(RetentionDays).filter(
+      (v): v is RetentionDays => typeof v === 'number' && v !== RetentionDays.INFINITE,
+    );
+    if (!allowed.includes(days as RetentionDays)) {
+      throw new Error(
+        `context logRetentionDays must be one of CloudWatch's retention periods (${allowed.join(', ')}), got ${days}`,
+      );
+    }
+    props.logRetention = days as RetentionDays;
+  }
+
+  const removal = str(get('tableRemovalPolicy'), 'tableRemovalPolicy');
+  if (removal !== undefined) {
+    const policy = ({ retain: RemovalPolicy.RETAIN, destroy: RemovalPolicy.DESTROY } as const)[
+      removal.toLowerCase() as 'retain' | 'destroy'
+    ];
+    if (policy === undefined) {
+      throw new Error(`context tableRemovalPolicy must be "retain" or "destroy", got "${removal}"`);
+    }
+    props.tableRemovalPolicy = policy;
+  }
+
+  const logLevel = str(get('logLevel'), 'logLevel')?.toUpperCase();
+  if (logLevel !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+      throw new Error(`context logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+    }
+    props.logLevel = logLevel as LogLevelName;
+  }
+
+  const tracing = bool(get('tracing'), 'tracing');
+  if (tracing !== undefined) props.tracing = tracing;
+
+  return props;
+}
+
+function str(value: unknown, key: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new Error(`context ${key} must be a string, got ${JSON.stringify(value)}`);
+  return value.trim();
+}
+
+function num(value: unknown, key: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(n)) throw new Error(`context ${key} must be a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function bool(value: unknown, key: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,151 @@
+/**
+ * House defaults for callwake's Lambda functions.
+ *
+ * Every function is a `HouseFunction`: an esbuild-bundled, minified ESM `NodejsFunction` on arm64,
+ * with its own IAM role (no AWS managed policy), its own log group with a fixed retention, and
+ * source maps enabled at run time. Sizing (memory, timeout) and permissions stay with the caller.
+ */
+import { type Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  type BundlingOptions,
+  LogLevel,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/**
+ * The Lambda runtime. Node 22 on purpose: it is the Node version the handlers are developed and
+ * tested on (the `node` devDependency, `engines.node`), and the esbuild target below. Move both
+ * (and the `node` devDependency) together when moving to a newer runtime.
+ */
+export const HOUSE_RUNTIME = Runtime.NODEJS_22_X;
+
+/** esbuild's syntax target; must match {@link HOUSE_RUNTIME}. */
+export const HOUSE_ESBUILD_TARGET = 'node22';
+
+/** Graviton: cheaper per GB-second than x86_64 and at least as fast for this I/O-bound code. */
+export const HOUSE_ARCHITECTURE = Architecture.ARM_64;
+
+/** How long function and access logs are kept unless the operator says otherwise. */
+export const HOUSE_LOG_RETENTION = RetentionDays.ONE_MONTH;
+
+/**
+ * Prepended to every ESM bundle. esbuild turns a CommonJS dependency's `require('x')` into a call
+ * that throws "Dynamic require of x is not supported" in an ES module unless a `require` function
+ * is in scope; this defines one for the bundle. The import is aliased so it cannot collide with a
+ * bundled module's own `createRequire` binding.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __callwakeCreateRequire } from 'node:module';" +
+  'const require = __callwakeCreateRequire(import.meta.url);';
+
+/**
+ * esbuild options shared by every function.
+ *
+ * The AWS SDK v3 is bundled (not taken from the runtime): esbuild keeps only the clients and
+ * middleware the code imports, so the function loads one minified file instead of resolving
+ * hundreds of files of the runtime's full SDK from disk at cold start, and it runs exactly the SDK
+ * version that the tests ran against (the runtime's copy lags and changes under us).
+ */
+export const HOUSE_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: HOUSE_ESBUILD_TARGET,
+  // Prefer packages' ES module builds: they tree-shake, their CommonJS builds mostly do not.
+  mainFields: ['module', 'main'],
+  banner: ESM_REQUIRE_BANNER,
+  minify: true,
+  sourceMap: true,
+  // An external `.map` file next to the bundle, referenced from it: stack traces are mapped at
+  // run time (NODE_OPTIONS=--enable-source-maps) without inlining the map into the code.
+  sourceMapMode: SourceMapMode.DEFAULT,
+  // Stack traces need names and line mappings, not the original sources: keeps the map (which
+  // Node reads and parses at start-up when source maps are enabled) small.
+  sourcesContent: false,
+  bundleAwsSDK: true,
+  // Bundle with the esbuild from devDependencies; never needs Docker.
+  forceDockerBundling: false,
+  logLevel: LogLevel.WARNING,
+};
+
+/** The environment every function gets, whatever it does. */
+export const HOUSE_ENVIRONMENT: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--enable-source-maps',
+};
+
+export interface HouseFunctionProps {
+  /** Absolute path of the handler's TypeScript entry file (it exports `handler`). */
+  readonly entry: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  /** Added to {@link HOUSE_ENVIRONMENT}. */
+  readonly environment: Record<string, string>;
+  /** @default HOUSE_LOG_RETENTION */
+  readonly logRetention?: RetentionDays;
+  /** X-Ray active tracing. @default false */
+  readonly tracing?: boolean;
+}
+
+/**
+ * A `NodejsFunction` with the house defaults, its own role and its own log group.
+ *
+ * The role starts with nothing but "write to my own log group" (instead of the AWS managed
+ * `AWSLambdaBasicExecutionRole`, which may write to every log group of the account); the caller
+ * grants the rest.
+ */
+export class HouseFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: HouseFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? HOUSE_LOG_RETENTION });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of: ${props.description}`,
+    });
+    // logs:CreateLogStream and logs:PutLogEvents on this log group only.
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: HOUSE_RUNTIME,
+      architecture: HOUSE_ARCHITECTURE,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: props.tracing === true ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment: { ...HOUSE_ENVIRONMENT, ...props.environment },
+      bundling: HOUSE_BUNDLING,
+    });
+
+    // cdk-nag (AwsSolutions) acknowledgments, scoped to this function.
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x on purpose: the handlers are developed and tested on Node 22 (the `node` ' +
+        'devDependency, engines.node) and bundled for esbuild target node22. A newer runtime ' +
+        'is adopted by moving HOUSE_RUNTIME, HOUSE_ESBUILD_TARGET and the test Node together.',
+    });
+
+    if (props.tracing === true) {
+      Validations.of(this.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not ' +
+          'support resource-level permissions, so IAM requires Resource "*" for them.',
+      });
+    }
+  }
+}

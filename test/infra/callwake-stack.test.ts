@@ -1,0 +1,418 @@
+/**
+ * The default deployment, synthesized once (functions bundled with esbuild), and the properties
+ * that matter checked on its template.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import {
+  type CfnResource,
+  type Json,
+  type Statement,
+  type Synthesized,
+  actionsOf,
+  environmentOf,
+  iamActionMatches,
+  lambdaFunction,
+  onlyResource,
+  referencedId,
+  resourcesOf,
+  resourcesOfStatement,
+  roleOfFunction,
+  statementsOfRole,
+  synthCallwake,
+} from './support.js';
+
+let s: Synthesized;
+beforeAll(() => {
+  s = synthCallwake();
+});
+
+const secretIdByName = (name: string): string => {
+  const match = Object.entries(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).find(
+    ([, r]) => r.Properties?.['Name'] === name,
+  );
+  if (match === undefined) throw new Error(`no secret named ${name}`);
+  return match[0];
+};
+
+describe('the table', () => {
+  let table: CfnResource & { DeletionPolicy?: string; UpdateReplacePolicy?: string };
+  beforeAll(() => {
+    table = onlyResource(s.template, 'AWS::DynamoDB::Table')[1];
+  });
+
+  it('is keyed by pk (S) and sk (S), with no secondary index', () => {
+    expect(table.Properties?.['KeySchema']).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(table.Properties?.['AttributeDefinitions']).toEqual([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]);
+    expect(table.Properties?.['GlobalSecondaryIndexes']).toBeUndefined();
+    expect(table.Properties?.['LocalSecondaryIndexes']).toBeUndefined();
+  });
+
+  it('is on-demand', () => {
+    expect(table.Properties?.['BillingMode']).toBe('PAY_PER_REQUEST');
+    expect(table.Properties?.['ProvisionedThroughput']).toBeUndefined();
+  });
+
+  it('expires items by the epoch-seconds attribute ttl', () => {
+    expect(table.Properties?.['TimeToLiveSpecification']).toEqual({ AttributeName: 'ttl', Enabled: true });
+  });
+
+  it('has point-in-time recovery and KMS encryption at rest (AWS managed key)', () => {
+    expect(table.Properties?.['PointInTimeRecoverySpecification']).toEqual(
+      expect.objectContaining({ PointInTimeRecoveryEnabled: true }),
+    );
+    // SSEEnabled true without a key id: the AWS managed key aws/dynamodb.
+    expect(table.Properties?.['SSESpecification']).toEqual({ SSEEnabled: true });
+  });
+
+  it('is retained, and protected from deletion, by default', () => {
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties?.['DeletionProtectionEnabled']).toBe(true);
+  });
+});
+
+describe('the functions', () => {
+  it('are exactly pbx-api and app-api', () => {
+    expect(Object.keys(resourcesOf(s.template, 'AWS::Lambda::Function'))).toHaveLength(2);
+    expect(() => lambdaFunction(s.template, 'pbx-api')).not.toThrow();
+    expect(() => lambdaFunction(s.template, 'app-api')).not.toThrow();
+  });
+
+  it.each(['pbx-api', 'app-api'] as const)('%s runs on Node.js 22 or newer, on arm64, as ESM', (name) => {
+    const fn = lambdaFunction(s.template, name)[1];
+    const runtime = fn.Properties?.['Runtime'];
+    expect(runtime).toMatch(/^nodejs\d+\.x$/);
+    expect(Number(/^nodejs(\d+)\.x$/.exec(String(runtime))?.[1])).toBeGreaterThanOrEqual(22);
+    expect(fn.Properties?.['Architectures']).toEqual(['arm64']);
+    expect(fn.Properties?.['Handler']).toBe('index.handler');
+    expect(environmentOf(fn)['NODE_OPTIONS']).toEqual(expect.stringContaining('--enable-source-maps'));
+  });
+
+  it('sizes pbx-api at 512 MB / 10 s and app-api at 256 MB / 5 s', () => {
+    const pbx = lambdaFunction(s.template, 'pbx-api')[1];
+    const app = lambdaFunction(s.template, 'app-api')[1];
+    expect([pbx.Properties?.['MemorySize'], pbx.Properties?.['Timeout']]).toEqual([512, 10]);
+    expect([app.Properties?.['MemorySize'], app.Properties?.['Timeout']]).toEqual([256, 5]);
+  });
+
+  it.each(['pbx-api', 'app-api'] as const)('%s logs to its own log group, kept for one month', (name) => {
+    const fn = lambdaFunction(s.template, name)[1];
+    const logGroupId = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup']);
+    const logGroup = resourcesOf(s.template, 'AWS::Logs::LogGroup')[String(logGroupId)];
+    expect(logGroup?.Properties?.['RetentionInDays']).toBe(30);
+    const other = lambdaFunction(s.template, name === 'pbx-api' ? 'app-api' : 'pbx-api')[1];
+    expect(referencedId((other.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup'])).not.toBe(logGroupId);
+  });
+
+  it.each(['pbx-api', 'app-api'] as const)('%s is bundled: minified ESM with the require banner, a source map, the SDK inside', (name) => {
+    const fn = lambdaFunction(s.template, name)[1];
+    const assetDir = join(s.outdir, String(fn.Metadata?.['aws:asset:path']));
+    const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+    // (Booleans and short lists only: a failing matcher would print the whole bundle.)
+    expect(bundle.slice(0, 120)).toContain("import { createRequire as __callwakeCreateRequire } from 'node:module';");
+    expect(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/.test(bundle)).toBe(true);
+    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+    // Nothing imported from outside the bundle but Node's own modules (a require() left in the
+    // bundle would name a module in a string, e.g. the SDK's optional CRT signer in an error text)...
+    const imported = [...bundle.matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]);
+    expect(imported.filter((m) => !m?.startsWith('node:'))).toEqual([]);
+    // ...so the AWS SDK clients are in the bundle (the DynamoDB JSON protocol's target prefix and
+    // the Secrets Manager one are strings only the clients contain), not taken from the runtime.
+    expect(bundle.includes('DynamoDB_20120810')).toBe(true);
+    expect(bundle.includes('secretsmanager')).toBe(true);
+    // Minified: few, long lines.
+    expect(bundle.split('\n').length).toBeLessThan(bundle.length / 500);
+  });
+});
+
+describe('the environment of the functions', () => {
+  it('pbx-api gets exactly the settings it reads', () => {
+    const env = environmentOf(lambdaFunction(s.template, 'pbx-api')[1]);
+    expect(Object.keys(env).sort()).toEqual(
+      [
+        'APNS_DEFAULT_ENVIRONMENT',
+        'APNS_KEYS_SECRET_NAME',
+        'LOG_LEVEL',
+        'NODE_OPTIONS',
+        'POWERTOOLS_SERVICE_NAME',
+        'PUSH_DEADLINE_MS',
+        'TABLE_NAME',
+        'TENANT_SECRETS_NAME',
+        'TOKEN_KEYS_SECRET_NAME',
+      ].sort(),
+    );
+    expect(env['APNS_DEFAULT_ENVIRONMENT']).toBe('production');
+    expect(env['PUSH_DEADLINE_MS']).toBe('5000');
+    expect(env['LOG_LEVEL']).toBe('INFO');
+    expect(env['POWERTOOLS_SERVICE_NAME']).toBe('callwake-pbx-api');
+  });
+
+  it('app-api is not even told the names of the tenant and APNs secrets', () => {
+    const env = environmentOf(lambdaFunction(s.template, 'app-api')[1]);
+    expect(Object.keys(env).sort()).toEqual(
+      ['APNS_DEFAULT_ENVIRONMENT', 'LOG_LEVEL', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME', 'TOKEN_KEYS_SECRET_NAME'].sort(),
+    );
+    expect(env['POWERTOOLS_SERVICE_NAME']).toBe('callwake-app-api');
+  });
+
+  it.each(['pbx-api', 'app-api'] as const)('%s: TABLE_NAME is the table', (name) => {
+    const env = environmentOf(lambdaFunction(s.template, name)[1]);
+    expect(referencedId(env['TABLE_NAME'])).toBe(onlyResource(s.template, 'AWS::DynamoDB::Table')[0]);
+  });
+
+  it('has no PUBLIC_BASE_URL unless the operator sets one', () => {
+    for (const name of ['pbx-api', 'app-api'] as const) {
+      expect(environmentOf(lambdaFunction(s.template, name)[1])).not.toHaveProperty('PUBLIC_BASE_URL');
+    }
+  });
+
+  it('names each secret by the name it has in the template', () => {
+    const pbx = environmentOf(lambdaFunction(s.template, 'pbx-api')[1]);
+    const app = environmentOf(lambdaFunction(s.template, 'app-api')[1]);
+    expect(pbx['TENANT_SECRETS_NAME']).toBe('Callwake/tenant-secrets');
+    expect(pbx['APNS_KEYS_SECRET_NAME']).toBe('Callwake/apns-keys');
+    expect(pbx['TOKEN_KEYS_SECRET_NAME']).toBe('Callwake/token-keys');
+    expect(app['TOKEN_KEYS_SECRET_NAME']).toBe('Callwake/token-keys');
+    for (const name of ['Callwake/tenant-secrets', 'Callwake/apns-keys', 'Callwake/token-keys']) {
+      expect(() => secretIdByName(name)).not.toThrow();
+    }
+  });
+
+  it('holds only names where a key looks secret: plain strings, each the name of a secret', () => {
+    const secretNames = Object.values(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map((r) => r.Properties?.['Name']);
+    for (const name of ['pbx-api', 'app-api'] as const) {
+      for (const [key, value] of Object.entries(environmentOf(lambdaFunction(s.template, name)[1]))) {
+        if (!/SECRET|KEY|TOKEN|PASSWORD|PRIVATE|CREDENTIAL/i.test(key)) continue;
+        expect(key).toMatch(/_NAME$/);
+        expect(typeof value).toBe('string');
+        expect(value).toMatch(/^[A-Za-z0-9/_+=.@-]{1,512}$/);
+        expect(secretNames).toContain(value);
+      }
+    }
+  });
+
+  it('contains no secret value: no value equals or contains what any secret is made of', () => {
+    const secretMaterial: string[] = [];
+    for (const secret of Object.values(resourcesOf(s.template, 'AWS::SecretsManager::Secret'))) {
+      const p = secret.Properties ?? {};
+      if (typeof p['SecretString'] === 'string') secretMaterial.push(p['SecretString']);
+      const gen = p['GenerateSecretString'] as { SecretStringTemplate?: string } | undefined;
+      if (gen?.SecretStringTemplate !== undefined) {
+        secretMaterial.push(gen.SecretStringTemplate);
+        // and each member of the template, e.g. the initial key id's JSON pair
+        for (const [k, v] of Object.entries(JSON.parse(gen.SecretStringTemplate) as Record<string, string>)) {
+          secretMaterial.push(JSON.stringify({ [k]: v }).slice(1, -1));
+        }
+      }
+    }
+    expect(secretMaterial.length).toBeGreaterThanOrEqual(3);
+    for (const name of ['pbx-api', 'app-api'] as const) {
+      for (const value of Object.values(environmentOf(lambdaFunction(s.template, name)[1]))) {
+        const text = typeof value === 'string' ? value : JSON.stringify(value);
+        for (const material of secretMaterial) {
+          expect(text).not.toBe(material);
+          expect(text).not.toContain(material);
+        }
+        // Neither key material nor a JSON document in any variable.
+        expect(text).not.toMatch(/-----BEGIN|PRIVATE KEY/);
+        expect(text.trim().startsWith('{"') || text.trim().startsWith('[')).toBe(typeof value !== 'string');
+        // A non-string value may only be a reference (to the table).
+        if (typeof value !== 'string') expect(referencedId(value)).toBeDefined();
+      }
+    }
+  });
+});
+
+describe('the secrets', () => {
+  it('are three, created empty-but-valid for the operator, and retained', () => {
+    const secrets = resourcesOf(s.template, 'AWS::SecretsManager::Secret');
+    expect(Object.keys(secrets)).toHaveLength(3);
+    for (const name of ['Callwake/tenant-secrets', 'Callwake/apns-keys']) {
+      const secret = secrets[secretIdByName(name)] as CfnResource & { DeletionPolicy?: string };
+      expect(JSON.parse(String(secret.Properties?.['SecretString']))).toEqual({});
+      expect(secret.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it('generates the call-token key as {"kid", "key"} with a long random key', () => {
+    const secret = resourcesOf(s.template, 'AWS::SecretsManager::Secret')[secretIdByName('Callwake/token-keys')];
+    expect(secret?.Properties?.['SecretString']).toBeUndefined();
+    const gen = secret?.Properties?.['GenerateSecretString'] as Record<string, Json>;
+    expect(JSON.parse(String(gen['SecretStringTemplate']))).toEqual({ kid: expect.any(String) });
+    expect(gen['GenerateStringKey']).toBe('key');
+    expect(Number(gen['PasswordLength'])).toBeGreaterThanOrEqual(43); // >= 256 bits of [A-Za-z0-9]
+  });
+});
+
+describe('the HTTP API', () => {
+  const routeTargets = (): Record<string, string> => {
+    const integrations = resourcesOf(s.template, 'AWS::ApiGatewayV2::Integration');
+    const functionIds = {
+      [lambdaFunction(s.template, 'pbx-api')[0]]: 'pbx-api',
+      [lambdaFunction(s.template, 'app-api')[0]]: 'app-api',
+    };
+    const out: Record<string, string> = {};
+    for (const route of Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route'))) {
+      const target = route.Properties?.['Target'] as { 'Fn::Join': [string, Json[]] };
+      const integrationId = referencedId(target['Fn::Join'][1][1]);
+      expect(target['Fn::Join'][1][0]).toBe('integrations/');
+      const integration = integrations[String(integrationId)];
+      expect(integration?.Properties?.['IntegrationType']).toBe('AWS_PROXY');
+      expect(integration?.Properties?.['PayloadFormatVersion']).toBe('2.0');
+      out[String(route.Properties?.['RouteKey'])] = functionIds[String(referencedId(integration?.Properties?.['IntegrationUri']))] ?? '?';
+    }
+    return out;
+  };
+
+  it('routes /v1/pbx/* to pbx-api and /v1/app/* and everything else to app-api', () => {
+    expect(routeTargets()).toEqual({
+      'ANY /v1/pbx/{proxy+}': 'pbx-api',
+      'ANY /v1/app/{proxy+}': 'app-api',
+      $default: 'app-api',
+    });
+  });
+
+  it('lets API Gateway invoke each function, and only this API', () => {
+    const apiId = onlyResource(s.template, 'AWS::ApiGatewayV2::Api')[0];
+    for (const name of ['pbx-api', 'app-api'] as const) {
+      const fnId = lambdaFunction(s.template, name)[0];
+      const permissions = Object.values(resourcesOf(s.template, 'AWS::Lambda::Permission')).filter(
+        (p) => referencedId(p.Properties?.['FunctionName']) === fnId,
+      );
+      expect(permissions.length).toBeGreaterThan(0);
+      for (const p of permissions) {
+        expect(p.Properties?.['Principal']).toBe('apigateway.amazonaws.com');
+        expect(JSON.stringify(p.Properties?.['SourceArn'])).toContain(`{"Ref":"${apiId}"}`);
+      }
+    }
+  });
+
+  it('has one auto-deployed $default stage, throttled (100 rps, burst 200)', () => {
+    const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
+    expect(stage.Properties?.['StageName']).toBe('$default');
+    expect(stage.Properties?.['AutoDeploy']).toBe(true);
+    expect(stage.Properties?.['DefaultRouteSettings']).toEqual(
+      expect.objectContaining({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+    );
+  });
+
+  it('writes JSON access logs, without bodies or headers, to a log group kept one month', () => {
+    const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
+    const settings = stage.Properties?.['AccessLogSettings'] as { DestinationArn: Json; Format: string };
+    const logGroup = resourcesOf(s.template, 'AWS::Logs::LogGroup')[String(referencedId(settings.DestinationArn))];
+    expect(logGroup?.Properties?.['RetentionInDays']).toBe(30);
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toEqual(expect.objectContaining({ requestId: '$context.requestId', status: '$context.status' }));
+    for (const variable of Object.values(format)) {
+      expect(variable).toMatch(/^\$context\.[A-Za-z.]+$/);
+      expect(variable).not.toMatch(/body|header|authoriz|requestOverride|querystring/i);
+    }
+  });
+
+  it('outputs the API URL', () => {
+    s.template.hasOutput('ApiUrl', {
+      Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+    });
+    expect(JSON.stringify(s.template.findOutputs('ApiUrl'))).toContain('execute-api');
+  });
+});
+
+describe('least privilege', () => {
+  const roleOf = (name: 'pbx-api' | 'app-api') => roleOfFunction(lambdaFunction(s.template, name)[1]);
+  const allows = (statements: Statement[], action: string): Statement[] =>
+    statements.filter((st) => st.Effect === 'Allow' && actionsOf(st).some((a) => iamActionMatches(a, action)));
+
+  /** The secrets (by name) a role may GetSecretValue, "*" when any. */
+  const readableSecrets = (name: 'pbx-api' | 'app-api'): string[] => {
+    const ids = new Map(
+      Object.entries(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map(([id, r]) => [id, String(r.Properties?.['Name'])]),
+    );
+    const out = new Set<string>();
+    for (const st of allows(statementsOfRole(s.template, roleOf(name)), 'secretsmanager:GetSecretValue')) {
+      for (const resource of resourcesOfStatement(st)) {
+        const id = referencedId(resource);
+        out.add(id !== undefined && ids.has(id) ? String(ids.get(id)) : JSON.stringify(resource));
+      }
+    }
+    return [...out].sort();
+  };
+
+  it('pbx-api may read the tenant, APNs and token-key secrets', () => {
+    expect(readableSecrets('pbx-api')).toEqual(['Callwake/apns-keys', 'Callwake/tenant-secrets', 'Callwake/token-keys']);
+  });
+
+  it('app-api may read the token-key secret and nothing else', () => {
+    expect(readableSecrets('app-api')).toEqual(['Callwake/token-keys']);
+    const app = statementsOfRole(s.template, roleOf('app-api'));
+    for (const secret of ['Callwake/tenant-secrets', 'Callwake/apns-keys']) {
+      const id = secretIdByName(secret);
+      const touching = app.filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Resource).includes(`"${id}"`));
+      expect(touching).toEqual([]);
+    }
+    // No secretsmanager action at all on anything but the token keys.
+    for (const st of app.filter((x) => actionsOf(x).some((a) => a.toLowerCase().startsWith('secretsmanager:') || a === '*'))) {
+      expect(resourcesOfStatement(st).map(referencedId)).toEqual([secretIdByName('Callwake/token-keys')]);
+    }
+  });
+
+  it('pbx-api may read and write the whole table', () => {
+    const tableId = onlyResource(s.template, 'AWS::DynamoDB::Table')[0];
+    const pbx = statementsOfRole(s.template, roleOf('pbx-api'));
+    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']) {
+      const granting = allows(pbx, action).filter((st) => resourcesOfStatement(st).some((r) => referencedId(r) === tableId));
+      expect(granting.length).toBeGreaterThan(0);
+      for (const st of granting) expect(st.Condition).toBeUndefined();
+    }
+  });
+
+  it('app-api may touch call items only (pk CALL#...), and may not scan', () => {
+    const tableId = onlyResource(s.template, 'AWS::DynamoDB::Table')[0];
+    const app = statementsOfRole(s.template, roleOf('app-api'));
+    const dynamo = app.filter((st) => actionsOf(st).some((a) => a.toLowerCase().startsWith('dynamodb:') || a === '*'));
+    expect(dynamo.length).toBeGreaterThan(0);
+    for (const st of dynamo) {
+      expect(st.Effect).toBe('Allow');
+      expect(resourcesOfStatement(st).map(referencedId)).toEqual([tableId]);
+      expect(st.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CALL#*'] } });
+      for (const a of actionsOf(st)) expect(a).not.toMatch(/\*/);
+    }
+    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']) {
+      expect(allows(dynamo, action).length).toBeGreaterThan(0);
+    }
+    // Requests without leading keys would pass a ForAllValues condition: none may be allowed.
+    for (const action of ['dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:ListTables', 'dynamodb:PartiQLSelect']) {
+      expect(allows(app, action)).toEqual([]);
+    }
+  });
+
+  it.each(['pbx-api', 'app-api'] as const)('%s has no managed policy and no wildcard resource', (name) => {
+    const role = resourcesOf(s.template, 'AWS::IAM::Role')[roleOf(name)];
+    expect(role?.Properties?.['ManagedPolicyArns']).toBeUndefined();
+    for (const st of statementsOfRole(s.template, roleOf(name))) {
+      for (const r of resourcesOfStatement(st)) expect(r).not.toBe('*');
+      for (const a of actionsOf(st)) expect(a).not.toMatch(/^\*$|:\*$/);
+    }
+  });
+
+  it.each(['pbx-api', 'app-api'] as const)('%s may write its own log group only', (name) => {
+    const fn = lambdaFunction(s.template, name)[1];
+    const own = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup']);
+    const logs = statementsOfRole(s.template, roleOf(name)).filter((st) => actionsOf(st).some((a) => a.startsWith('logs:')));
+    expect(logs.length).toBeGreaterThan(0);
+    for (const st of logs) expect(resourcesOfStatement(st).map(referencedId)).toEqual([own]);
+  });
+});
+
+it('keeps every log group for one month', () => {
+  const groups = Object.values(resourcesOf(s.template, 'AWS::Logs::LogGroup'));
+  expect(groups).toHaveLength(3); // two functions, one access log
+  for (const g of groups) expect(g.Properties?.['RetentionInDays']).toBe(30);
+});

@@ -1,0 +1,114 @@
+/**
+ * cdk-nag's AwsSolutions pack over the stack, as `cdk synth` runs it (bin/callwake.ts registers
+ * it as a policy-validation plugin: cdk-nag v3 reports in the CDK's validation report instead of
+ * annotations, and any unacknowledged finding, error or warning, fails synthesis). Every
+ * acknowledgment must carry a real reason.
+ */
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import cdkNag from 'cdk-nag';
+import { type Synthesized, acknowledgments, cdkJsonContext, nagFindings, synthCallwake } from './support.js';
+
+const { AwsSolutionsChecks } = cdkNag;
+
+/** Rule ids as acknowledged (the CDK may qualify them with the plugin name). */
+const ruleOf = (id: string): string => id.replace(/^[^:[]*::/, '');
+
+const configurations: [string, Record<string, unknown>, Record<string, number>][] = [
+  [
+    'the default deployment',
+    {},
+    { 'AwsSolutions-L1': 2, 'AwsSolutions-SMG4': 3, 'AwsSolutions-APIG4': 1 },
+  ],
+  [
+    'imported secrets, X-Ray tracing, a custom domain and a destroyable table',
+    {
+      tenantSecretName: 'ops/callwake/tenants',
+      apnsKeySecretName: 'ops/callwake/apns',
+      tokenKeySecretName: 'ops/callwake/tokens',
+      tracing: 'true',
+      publicBaseUrl: 'https://calls.example.com',
+      tableRemovalPolicy: 'destroy',
+      logRetentionDays: '7',
+    },
+    { 'AwsSolutions-L1': 2, 'AwsSolutions-IAM5[Resource::*]': 2, 'AwsSolutions-APIG4': 1 },
+  ],
+];
+
+describe.each(configurations)('cdk-nag AwsSolutions on %s', (_name, context, expectedAcks) => {
+  let s: Synthesized | undefined;
+  let synthError: unknown;
+  beforeAll(() => {
+    try {
+      // The rules look at the template, not the code: no bundling needed here.
+      s = synthCallwake({ context, nag: true, bundle: false });
+    } catch (e) {
+      synthError = e;
+    }
+  });
+
+  it('synthesizes: no unacknowledged error stops it', () => {
+    expect(synthError === undefined ? '' : String(synthError)).toBe('');
+  });
+
+  it('leaves zero unacknowledged AwsSolutions errors and warnings', () => {
+    expect(s).toBeDefined();
+    const findings = nagFindings(s!.outdir);
+    expect(findings.filter((f) => f.severity === 'error' || f.severity === 'fatal')).toEqual([]);
+    expect(findings.filter((f) => f.severity === 'warning')).toEqual([]);
+    expect(findings).toEqual([]);
+  });
+
+  it('has no AwsSolutions annotations either', () => {
+    const annotations = Annotations.fromStack(s!.stack);
+    expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+  });
+
+  it('acknowledges only the expected rules, each with a reason', () => {
+    const acks = acknowledgments(s!.stack);
+    const counts: Record<string, number> = {};
+    for (const ack of acks) counts[ruleOf(ack.id)] = (counts[ruleOf(ack.id)] ?? 0) + 1;
+    expect(counts).toEqual(expectedAcks);
+    for (const ack of acks) {
+      expect(ack.reason.length).toBeGreaterThan(80);
+      // Acknowledged where the finding is, never stack-wide.
+      expect(ack.path.split('/').length).toBeGreaterThan(2);
+    }
+  });
+});
+
+describe('the cdk-nag check itself', () => {
+  const appWithNag = (): App => {
+    const app = new App({ context: cdkJsonContext() });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    return app;
+  };
+
+  it('fails synthesis on an unacknowledged error', () => {
+    const app = appWithNag();
+    const stack = new Stack(app, 'Probe');
+    new Secret(stack, 'NeverRotated');
+    expect(() => app.synth()).toThrow(/AwsSolutions-SMG4/);
+  });
+
+  it('fails synthesis on an unacknowledged warning too, and the report lists it as one', () => {
+    const app = appWithNag();
+    const stack = new Stack(app, 'Probe');
+    new Table(stack, 'NoPointInTimeRecovery', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
+    let message = '';
+    try {
+      app.synth();
+    } catch (e) {
+      message = String(e);
+    }
+    expect(message).toMatch(/WARNING[^]*AwsSolutions-DDB3/);
+    const reportPath = /A copy of this report can be found in: (\S+)validation-report\.json/.exec(message)?.[1];
+    expect(reportPath).toBeDefined();
+    expect(nagFindings(reportPath!)).toEqual([
+      expect.objectContaining({ rule: 'AwsSolutions-DDB3', severity: 'warning' }),
+    ]);
+  });
+});

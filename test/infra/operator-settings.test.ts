@@ -1,0 +1,160 @@
+/**
+ * What an operator sets through CDK context (`-c key=value` gives strings; cdk.json may give
+ * numbers and booleans) reaches the template, and what cannot work is refused at synth time.
+ */
+import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { CallwakeStack } from '../../lib/callwake-stack.js';
+import {
+  type Json,
+  type Synthesized,
+  actionsOf,
+  cdkJsonContext,
+  environmentOf,
+  lambdaFunction,
+  onlyResource,
+  resourcesOf,
+  resourcesOfStatement,
+  roleOfFunction,
+  statementsOfRole,
+  synthCallwake,
+} from './support.js';
+
+const operatorContext = {
+  defaultApnsEnvironment: 'sandbox',
+  tenantSecretName: 'ops/callwake/tenants',
+  apnsKeySecretName: 'ops/callwake/apns',
+  tokenKeySecretName: 'ops/callwake/tokens',
+  pushDeadlineMs: '3000',
+  publicBaseUrl: 'https://calls.example.com/',
+  throttlingRateLimit: '50',
+  throttlingBurstLimit: '75',
+  logRetentionDays: '7',
+  tableRemovalPolicy: 'destroy',
+  logLevel: 'debug',
+  tracing: 'true',
+};
+
+describe('an operator-configured deployment', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthCallwake({ context: operatorContext, bundle: false });
+  });
+
+  it('passes the settings to the functions', () => {
+    const pbx = environmentOf(lambdaFunction(s.template, 'pbx-api')[1]);
+    const app = environmentOf(lambdaFunction(s.template, 'app-api')[1]);
+    expect(pbx).toEqual(
+      expect.objectContaining({
+        APNS_DEFAULT_ENVIRONMENT: 'sandbox',
+        PUSH_DEADLINE_MS: '3000',
+        PUBLIC_BASE_URL: 'https://calls.example.com',
+        LOG_LEVEL: 'DEBUG',
+        TENANT_SECRETS_NAME: 'ops/callwake/tenants',
+        APNS_KEYS_SECRET_NAME: 'ops/callwake/apns',
+        TOKEN_KEYS_SECRET_NAME: 'ops/callwake/tokens',
+      }),
+    );
+    expect(app).toEqual(
+      expect.objectContaining({
+        PUBLIC_BASE_URL: 'https://calls.example.com',
+        LOG_LEVEL: 'DEBUG',
+        TOKEN_KEYS_SECRET_NAME: 'ops/callwake/tokens',
+      }),
+    );
+    expect(app).not.toHaveProperty('TENANT_SECRETS_NAME');
+    expect(app).not.toHaveProperty('APNS_KEYS_SECRET_NAME');
+  });
+
+  it('imports the named secrets instead of creating any', () => {
+    expect(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).toEqual({});
+  });
+
+  it('grants GetSecretValue on exactly the imported secrets each function needs', () => {
+    const readable = (name: 'pbx-api' | 'app-api'): string[] =>
+      statementsOfRole(s.template, roleOfFunction(lambdaFunction(s.template, name)[1]))
+        .filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))
+        .flatMap((st) => resourcesOfStatement(st).map((r) => /secret:([^"]+)-\?{6}/.exec(JSON.stringify(r))?.[1] ?? JSON.stringify(r)))
+        .sort();
+    expect(readable('pbx-api')).toEqual(['ops/callwake/apns', 'ops/callwake/tenants', 'ops/callwake/tokens']);
+    expect(readable('app-api')).toEqual(['ops/callwake/tokens']);
+  });
+
+  it('throttles the stage as told', () => {
+    const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
+    expect(stage.Properties?.['DefaultRouteSettings']).toEqual(
+      expect.objectContaining({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 75 }),
+    );
+  });
+
+  it('keeps every log group for the retention asked', () => {
+    const groups = Object.values(resourcesOf(s.template, 'AWS::Logs::LogGroup'));
+    expect(groups).toHaveLength(3);
+    for (const g of groups) expect(g.Properties?.['RetentionInDays']).toBe(7);
+  });
+
+  it('lets the table be deleted with the stack', () => {
+    const [, table] = onlyResource(s.template, 'AWS::DynamoDB::Table') as [string, { DeletionPolicy?: string; Properties?: Record<string, Json> }];
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.Properties?.['DeletionProtectionEnabled']).toBe(false);
+  });
+
+  it('traces with X-Ray, the only statement with Resource "*" being X-Ray\'s own', () => {
+    for (const name of ['pbx-api', 'app-api'] as const) {
+      const fn = lambdaFunction(s.template, name)[1];
+      expect(fn.Properties?.['TracingConfig']).toEqual({ Mode: 'Active' });
+      for (const st of statementsOfRole(s.template, roleOfFunction(fn))) {
+        if (resourcesOfStatement(st).includes('*')) {
+          for (const a of actionsOf(st)) expect(a).toMatch(/^xray:(PutTraceSegments|PutTelemetryRecords)$/);
+        }
+      }
+    }
+  });
+});
+
+describe('settings', () => {
+  const build = (context: Record<string, unknown>, props?: ConstructorParameters<typeof CallwakeStack>[2]) =>
+    new CallwakeStack(
+      // No bundling: these tests look at the construct tree and the template only.
+      new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...context } }),
+      'Callwake',
+      props,
+    );
+
+  it('accepts numbers and booleans from cdk.json', () => {
+    const c = build({ pushDeadlineMs: 2500, throttlingRateLimit: 10, throttlingBurstLimit: 20, logRetentionDays: 14, tracing: false });
+    expect(c.callwake.pbxApi.function).toBeDefined();
+  });
+
+  it('lets props given in code win over context', () => {
+    const stack = build(
+      { logLevel: 'ERROR', tableRemovalPolicy: 'retain' },
+      { callwake: { logLevel: 'WARN', tableRemovalPolicy: RemovalPolicy.DESTROY } },
+    );
+    const template = Template.fromStack(stack);
+    expect(environmentOf(lambdaFunction(template, 'app-api')[1])['LOG_LEVEL']).toBe('WARN');
+    expect((onlyResource(template, 'AWS::DynamoDB::Table')[1] as { DeletionPolicy?: string }).DeletionPolicy).toBe('Delete');
+  });
+
+  it.each([
+    [{ defaultApnsEnvironment: 'staging' }, /defaultApnsEnvironment/],
+    [{ pushDeadlineMs: '9000' }, /pushDeadlineMs/],
+    [{ pushDeadlineMs: 'soon' }, /pushDeadlineMs/],
+    [{ pushDeadlineMs: '2500.5' }, /pushDeadlineMs/],
+    [{ publicBaseUrl: 'http://calls.example.com' }, /publicBaseUrl/],
+    [{ publicBaseUrl: 'https://calls.example.com/v1' }, /publicBaseUrl/],
+    [{ publicBaseUrl: 'calls.example.com' }, /publicBaseUrl/],
+    [{ throttlingRateLimit: '0' }, /throttlingRateLimit/],
+    [{ throttlingBurstLimit: '-5' }, /throttlingBurstLimit/],
+    [{ logRetentionDays: '4' }, /logRetentionDays/],
+    [{ logRetentionDays: '9999' }, /logRetentionDays/],
+    [{ tableRemovalPolicy: 'snapshot' }, /tableRemovalPolicy/],
+    [{ tenantSecretName: 'no spaces allowed' }, /tenantSecretName/],
+    [{ apnsKeySecretName: '{"ABCDE12345":{}}' }, /apnsKeySecretName/],
+    [{ tokenKeySecretName: 42 }, /tokenKeySecretName/],
+    [{ tracing: 'yes' }, /tracing/],
+    [{ logLevel: 'verbose' }, /logLevel/],
+  ])('refuses %j', (context, message) => {
+    expect(() => build(context)).toThrow(message);
+  });
+});
