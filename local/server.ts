@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { decodePathLikeApiGateway } from '../functions/http/path-encoding.js';
 
 // A middy handler also takes an options argument (its abort signal).
 type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context, opts: { signal: AbortSignal }) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -29,7 +30,7 @@ export function createLocalServer(front: LocalFront): Server {
       const body = await readBody(req);
       if (body === undefined) return send(res, { statusCode: 413, headers: { 'content-type': 'application/json' }, body: '{"message":"Request Entity Too Large"}' });
       const q = rawUrl.indexOf('?');
-      const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+      const rawPath = decodePathLikeApiGateway(q === -1 ? rawUrl : rawUrl.slice(0, q));
       const event = eventOf(req, rawPath, q === -1 ? '' : rawUrl.slice(q + 1), body);
       const handler = rawPath.startsWith('/v1/pbx/') ? front.pbx : front.app;
       send(res, await handler(event, contextOf(), { signal: new AbortController().signal }));

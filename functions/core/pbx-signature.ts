@@ -18,7 +18,8 @@ export interface SignedRequest {
   timestamp: string | undefined;
   signature: string | undefined;
   method: string;
-  path: string;
+  /** The path (with `?query`) as signed; several when the exact spelling sent is unknown. */
+  paths: readonly string[];
   body: Buffer;
 }
 
@@ -32,7 +33,7 @@ const DECOY_SECRET = 'callwake-decoy-secret-for-constant-time';
 /**
  * Every failure before the skew check gets the same answer (`bad_signature`), so a caller
  * cannot tell an unknown tenant from a wrong signature. Each of the tenant's secrets is
- * compared (rotation), all of them, in constant time.
+ * compared (rotation), all of them, against every spelling of the path, in constant time.
  */
 export function verifySignature(
   req: SignedRequest,
@@ -48,8 +49,10 @@ export function verifySignature(
   const given = Buffer.from(signature, 'latin1');
   let matched = false;
   for (const secret of secrets) {
-    const expected = Buffer.from(signatureOf(secret, timestamp, req.method, req.path, req.body), 'latin1');
-    if (timingSafeEqual(given, expected)) matched = true;
+    for (const path of req.paths) {
+      const expected = Buffer.from(signatureOf(secret, timestamp, req.method, path, req.body), 'latin1');
+      if (timingSafeEqual(given, expected)) matched = true;
+    }
   }
   if (!matched || !known || known.length === 0) return { ok: false, code: 'bad_signature' };
   if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) return { ok: false, code: 'stale_signature' };

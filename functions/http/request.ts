@@ -3,10 +3,10 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 /** What every middleware and handler reads, taken from the API Gateway (v2) event once. */
 export interface HttpRequest {
   method: string;
-  /** The path from `/v1/` on, exactly as sent (still percent-encoded), without the query. */
+  /** The path from `/v1/` on, percent-decoded as API Gateway hands it over, without the query. */
   path: string;
-  /** `path` plus `?query` when there is one: what a PBX signs. */
-  pathWithQuery: string;
+  /** The query as sent, without `?` ('' for none). */
+  query: string;
   headers: Record<string, string>;
   body: Buffer;
   /** `https://<domain>` the request came in on, for the app API URL put in pushes. */
@@ -26,7 +26,7 @@ export function requestOf(event: APIGatewayProxyEventV2): HttpRequest {
   return {
     method: (event.requestContext?.http?.method ?? 'GET').toUpperCase(),
     path,
-    pathWithQuery: query ? `${path}?${query}` : path,
+    query,
     headers,
     body,
     origin: domain ? `https://${domain}` : undefined,

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
 import { ProblemError } from './problem.js';
+import { segmentValue } from './path-encoding.js';
 import type { HttpRequest } from './request.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -37,17 +38,10 @@ interface Compiled<D, A> {
 
 export interface Match<D, A> {
   route: AnyRoute<D, A>;
-  /** Raw (percent-decoded) path parameters; decoding failures are left for validation. */
-  params: Record<string, string | undefined>;
+  /** Path parameters; the path arrives decoded (see path-encoding.ts). */
+  params: Record<string, string>;
 }
 
-const decode = (segment: string): string | undefined => {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-};
 
 export class Router<D, A> {
   private readonly compiled: Compiled<D, A>[];
@@ -78,8 +72,8 @@ export class Router<D, A> {
         allowed.push(c.route.method);
         continue;
       }
-      const params: Record<string, string | undefined> = {};
-      c.names.forEach((name, i) => (params[name] = decode(m[i + 1]!)));
+      const params: Record<string, string> = {};
+      c.names.forEach((name, i) => (params[name] = segmentValue(m[i + 1]!)));
       return { route: c.route, params };
     }
     if (allowed.length > 0) {

@@ -2,6 +2,7 @@ import { CallAlreadyEndedError, CallIdConflictError, CallNotFoundError, type Dom
 import { verifySignature } from '../core/pbx-signature.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { ProblemError } from '../http/problem.js';
+import { pathSpellings } from '../http/path-encoding.js';
 import type { HttpRequest } from '../http/request.js';
 import { Router } from '../http/router.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
@@ -19,7 +20,7 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
       timestamp: req.headers['x-callwake-timestamp'],
       signature: req.headers['x-callwake-signature'],
       method: req.method,
-      path: req.pathWithQuery,
+      paths: pathSpellings(req.path).map((p) => (req.query ? `${p}?${req.query}` : p)),
       body: req.body,
     },
     () => secrets,

@@ -11,7 +11,7 @@ const signed = (secret: string, o: Partial<{ timestamp: string; method: string; 
   timestamp: o.timestamp ?? ts,
   signature: signatureOf(secret, o.timestamp ?? ts, o.method ?? 'POST', o.path ?? '/v1/pbx/calls', o.body ?? body),
   method: 'POST',
-  path: '/v1/pbx/calls',
+  paths: ['/v1/pbx/calls'],
   body,
 });
 
@@ -40,6 +40,12 @@ describe('PBX signatures', () => {
       { ...signed('new-secret'), signature: signed('new-secret').signature.toUpperCase() },
     ];
     for (const req of bad) expect(verifySignature(req, secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });
+  });
+
+  it('accepts a signature over any of the given spellings of the path', () => {
+    const req = { ...signed('new-secret', { path: '/v1/pbx/calls/a%40b/cancel' }), paths: ['/v1/pbx/calls/a@b/cancel', '/v1/pbx/calls/a%40b/cancel'] };
+    expect(verifySignature(req, secretsOf, now).ok).toBe(true);
+    expect(verifySignature({ ...req, paths: ['/v1/pbx/calls/a@b/cancel'] }, secretsOf, now).ok).toBe(false);
   });
 
   it('answers stale_signature only for a valid signature more than 300 s off', () => {
