@@ -2,7 +2,7 @@ import type { ApnsEnvironment, PushType } from './call.js';
 import { TeamRequiredError, UnknownTeamError } from './errors.js';
 import type { Deps, RegisteredDevice } from './ports.js';
 import { iso } from './clock.js';
-import { suffixOf } from './ids.js';
+import { fingerprint, suffixOf } from './ids.js';
 
 export const MAX_DEVICES_PER_USER = 20;
 
@@ -68,7 +68,8 @@ export async function registerDevice(
     updatedAt: deps.clock.now(),
   };
   const { created } = await deps.devices.put(tenantId, userId, device, MAX_DEVICES_PER_USER);
-  deps.log.info(created ? 'device registered' : 'device replaced', { deviceId });
+  // Operators may build device ids from phone numbers: logs get a fingerprint, never the id.
+  deps.log.info(created ? 'device registered' : 'device replaced', { device: fingerprint(deviceId) });
   return { created, device: deviceViewOf(device) };
 }
 

@@ -2,7 +2,7 @@ import { type Call, type CallDevice, type CreateAnswer, type Caller, createAnswe
 import { callIdHashOf, mintCallToken } from './call-token.js';
 import { hashOfJson } from './canonical-json.js';
 import { CallAlreadyEndedError, CallIdConflictError } from './errors.js';
-import { callUuidOf } from './ids.js';
+import { callUuidOf, fingerprint } from './ids.js';
 import type { Deps, PushOutcome } from './ports.js';
 import { buildPushPayload, MAX_DISPLAY_NAME_CODE_POINTS, shortenCodePoints } from './push-payload.js';
 import { type InlineDevice, type Target, resolveTargets, topicOf } from './targets.js';
@@ -135,7 +135,7 @@ async function pruneDeadTokens(deps: Deps, tenantId: string, targets: Target[], 
       const o = outcomes[i];
       if (t.registeredTo === undefined || o?.result !== 'failed' || !o.permanent) return;
       await deps.devices.prune(tenantId, t.registeredTo, t.deviceId, t.pushToken);
-      deps.log.info('device pruned', { deviceId: t.deviceId, reason: o.reason });
+      deps.log.info('device pruned', { device: fingerprint(t.deviceId), reason: o.reason });
     }),
   );
 }
