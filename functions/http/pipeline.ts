@@ -5,6 +5,7 @@ import type { Log } from '../core/ports.js';
 import { ProblemError, problemResponse } from './problem.js';
 import { type HttpRequest, requestOf } from './request.js';
 import type { Router } from './router.js';
+import type { Schema } from './schemas.js';
 import { type FieldError, fieldErrors, withoutNulls } from './validation.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -155,9 +156,9 @@ function routeLabel<D, A>(router: Router<D, A>, req: HttpRequest): string {
 
 export function validate<P, B>(
   params: unknown,
-  paramsSchema: import('zod').ZodType<P>,
+  paramsSchema: Schema<P>,
   body: unknown,
-  bodySchema: import('zod').ZodType<B> | undefined,
+  bodySchema: Schema<B> | undefined,
 ): { params: P; body: B } {
   const errors: FieldError[] = [];
   const p = paramsSchema.safeParse(params);

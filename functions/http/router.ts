@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
+import type { Schema } from './schemas.js';
 import { ProblemError } from './problem.js';
 import { segmentValue } from './path-encoding.js';
 import type { HttpRequest } from './request.js';
@@ -19,9 +19,9 @@ export interface Route<D, A, P = unknown, B = unknown> {
   method: Method;
   path: string;
   operationId: string;
-  params: z.ZodType<P>;
+  params: Schema<P>;
   /** `required`: an empty body is malformed_json. `optional`: absent becomes undefined. */
-  body?: { schema: z.ZodType<B>; presence: 'required' | 'optional' };
+  body?: { schema: Schema<B>; presence: 'required' | 'optional' };
   handle(ctx: RouteContext<D, A, P, B>): Promise<APIGatewayProxyStructuredResultV2>;
 }
 

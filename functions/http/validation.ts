@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { SchemaError } from './schemas.js';
 
 export interface FieldError {
   path: string;
@@ -15,7 +15,7 @@ export function withoutNulls(value: unknown, depth = 0): unknown {
 }
 
 /** zod issues as the contract's `errors`: dotted paths (`from.number`, `devices.0.pnPrid`). */
-export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
+export function fieldErrors(error: SchemaError, prefix?: string): FieldError[] {
   return error.issues.map((issue) => ({
     path: [...(prefix ? [prefix] : []), ...issue.path.map(String)].join('.') || '(body)',
     message: issue.message,

@@ -3,14 +3,14 @@ import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
 import { ringCall } from '../core/ring-call.js';
 import { json, noContent } from '../http/problem.js';
 import { route } from '../http/router.js';
-import { callParams, cancelSchema, deviceParams, deviceSchema, noParams, ringSchema, userParams } from '../http/schemas.js';
+import { type CancelBody, callParams, cancelSchema, type DeviceBody, deviceParams, deviceSchema, noParams, type RingBody, ringSchema, userParams } from '../http/schemas.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
 
 const apiUrlOf = (deps: PbxDeps, origin: string | undefined): string =>
   `${(deps.publicBaseUrl ?? origin ?? 'http://127.0.0.1:3000').replace(/\/+$/, '')}/v1/app`;
 
 export const pbxRoutes = [
-  route<PbxDeps, PbxAuth, object, import('zod').infer<typeof ringSchema>>({
+  route<PbxDeps, PbxAuth, object, RingBody>({
     method: 'POST',
     path: '/v1/pbx/calls',
     operationId: 'ringCall',
@@ -27,7 +27,7 @@ export const pbxRoutes = [
     operationId: 'cancelCall',
     params: callParams,
     body: { schema: cancelSchema, presence: 'optional' },
-    async handle({ deps, auth, params, body }: { deps: PbxDeps; auth: PbxAuth; params: { callId: string }; body: import('zod').infer<typeof cancelSchema> }) {
+    async handle({ deps, auth, params, body }: { deps: PbxDeps; auth: PbxAuth; params: { callId: string }; body: CancelBody }) {
       return json(200, await cancelCall(deps, auth.tenantId, params.callId, body));
     },
   }),
@@ -46,7 +46,7 @@ export const pbxRoutes = [
     operationId: 'putDevice',
     params: deviceParams,
     body: { schema: deviceSchema, presence: 'required' },
-    async handle({ deps, auth, params, body }: { deps: PbxDeps; auth: PbxAuth; params: { userId: string; deviceId: string }; body: import('zod').infer<typeof deviceSchema> }) {
+    async handle({ deps, auth, params, body }: { deps: PbxDeps; auth: PbxAuth; params: { userId: string; deviceId: string }; body: DeviceBody }) {
       const r = await registerDevice(deps, auth.tenantId, params.userId, params.deviceId, body);
       return json(r.created ? 201 : 200, r.device);
     },
