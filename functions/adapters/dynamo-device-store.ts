@@ -23,7 +23,8 @@ interface OwnerItem {
   deviceId: string;
 }
 
-const MAX_ATTEMPTS = 8;
+/** Optimistic writes on one user item: under N concurrent writers each round lets one through. */
+const MAX_ATTEMPTS = 60;
 const userKey = (tenantId: string, userId: string) => ({ pk: `USER#${tenantId}#${userId}`, sk: 'DEVICES' });
 const ownerKey = (tenantId: string, pushToken: string) => ({
   pk: `PUSHTOKEN#${tenantId}#${createHash('sha256').update(pushToken).digest('hex')}`,
@@ -147,7 +148,7 @@ export class DynamoDeviceStore implements DeviceStore {
       return true;
     } catch (e) {
       if (!isTransactionCanceled(e) || attempt + 1 >= MAX_ATTEMPTS) throw e;
-      await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
+      await new Promise((r) => setTimeout(r, 2 + Math.random() * Math.min(40, 5 * (attempt + 1))));
       return false;
     }
   }

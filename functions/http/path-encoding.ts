@@ -30,18 +30,29 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const URI_COMPONENT = /^[A-Za-z0-9\-._~!*'()]$/;
 /** Only what a path segment must encode (pchar: Go's url.PathEscape and most HTTP clients). */
 const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]$/;
+/** Java's URLEncoder (which also encodes `~`). */
+const JAVA = /^[A-Za-z0-9\-._*]$/;
+/** Everything but letters and digits; and everything at all. */
+const ALNUM = /^[A-Za-z0-9]$/;
+const NOTHING = /^$/;
 
 /**
- * The ways a client may have percent-encoded a path whose decoded form we were given: a PBX
+ * The ways a client may have percent-encoded a path whose decoded form we were given (each
+ * encoder applied to every segment; a mix of encoders within one path is not recognised): a PBX
  * signs the path exactly as it sent it, and the decoded path no longer says which encoding
  * that was. Each candidate names the same resource, so accepting any of them admits no other
  * request than the one signed.
  */
-export function pathSpellings(decodedPath: string): string[] {
+export function pathSpellings(decodedPath: string, paramSegments?: ReadonlySet<number>): string[] {
   const segments = decodedPath.split('/');
+  // A client encodes the ids it puts in a path, not the route's own words.
+  const encodes = (i: number) => paramSegments === undefined || paramSegments.has(i);
   const spellings = new Set<string>([decodedPath]);
-  for (const keep of [UNRESERVED, URI_COMPONENT, PCHAR]) {
-    for (const lower of [false, true]) spellings.add(segments.map(encodeWith(keep, lower)).join('/'));
+  for (const keep of [UNRESERVED, URI_COMPONENT, PCHAR, JAVA, ALNUM, NOTHING]) {
+    for (const lower of [false, true]) {
+      const encode = encodeWith(keep, lower);
+      spellings.add(segments.map((s, i) => (encodes(i) ? encode(s) : s)).join('/'));
+    }
   }
   return [...spellings];
 }

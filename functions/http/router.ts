@@ -62,6 +62,15 @@ export class Router<D, A> {
     });
   }
 
+  /** Which segments of the path are parameters, by the first route (any method) it fits. */
+  paramSegments(path: string): Set<number> | undefined {
+    const c = this.compiled.find((x) => x.pattern.test(path));
+    if (!c) return undefined;
+    const positions = new Set<number>();
+    c.route.path.split('/').forEach((seg, i) => /^\{\w+\}$/.test(seg) && positions.add(i));
+    return positions;
+  }
+
   /** 404 when no route has the path, 405 (with Allow) when none has it with this method. */
   match(method: string, path: string): Match<D, A> {
     const allowed: string[] = [];

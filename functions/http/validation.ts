@@ -10,7 +10,10 @@ export function withoutNulls(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => withoutNulls(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) {
+    // defineProperty, not assignment: a member named "__proto__" must stay a plain (unknown) member.
+    if (v !== null) Object.defineProperty(out, k, { value: withoutNulls(v, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 

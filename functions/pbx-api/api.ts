@@ -20,7 +20,7 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
       timestamp: req.headers['x-callwake-timestamp'],
       signature: req.headers['x-callwake-signature'],
       method: req.method,
-      paths: pathSpellings(req.path).map((p) => (req.query ? `${p}?${req.query}` : p)),
+      paths: pathSpellings(req.path, pbxRouter.paramSegments(req.path)).map((p) => (req.query ? `${p}?${req.query}` : p)),
       body: req.body,
     },
     () => secrets,

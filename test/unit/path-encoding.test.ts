@@ -18,6 +18,8 @@ describe('paths as API Gateway hands them over', () => {
     expect(spellings).toContain('/v1/pbx/calls/a84b%40pbx.example.com%3A5060%21x%27%28y%29%2A%2Bz%24/cancel');
     expect(spellings).toContain('/v1/pbx/calls/a84b%40pbx.example.com%3a5060%21x%27%28y%29%2a%2bz%24/cancel');
     expect(pathSpellings('/v1/pbx/calls/50%off')).toContain('/v1/pbx/calls/50%25off');
-    expect(pathSpellings('/v1/pbx/calls')).toEqual(['/v1/pbx/calls']);
+    expect(pathSpellings('/v1/pbx/calls', new Set())).toEqual(['/v1/pbx/calls']);
+    expect(pathSpellings('/v1/pbx/calls/ab/cancel', new Set([4]))).toContain('/v1/pbx/calls/%61%62/cancel');
+    expect(pathSpellings('/v1/pbx/calls/ab/cancel', new Set([4]))).not.toContain('/%76%31/pbx/calls/%61%62/cancel');
   });
 });
