@@ -1,6 +1,7 @@
 import { ApnsPusher } from './adapters/apns-pusher.js';
 import { ProviderTokens } from './adapters/apns-jwt.js';
 import { documentClient } from './adapters/dynamo-table.js';
+import { DynamoTokenShare } from './adapters/dynamo-token-share.js';
 import { powertoolsLog } from './adapters/log.js';
 import { parseApnsKeys, parseTenantSecrets, parseTokenKeys } from './adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
@@ -28,12 +29,13 @@ async function build(serviceName: string) {
   const apnsKeys = config.apnsKeysSecretName ? await new CachedSecret(sm, config.apnsKeysSecretName, parseApnsKeys, Infinity).get() : undefined;
   await tokenKeys.get();
 
+  const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
   const pusher: Pusher = apnsKeys
-    ? new ApnsPusher({ tokens: new ProviderTokens(apnsKeys, systemClock), log, ...(config.apnsHost ? { hostOverride: config.apnsHost } : {}) })
+    ? new ApnsPusher({ tokens: new ProviderTokens(apnsKeys, systemClock, new DynamoTokenShare(doc, config.tableName)), log, ...(config.apnsHost ? { hostOverride: config.apnsHost } : {}) })
     : { teams: [], send: async () => ({ result: 'failed', reason: 'UnknownTeam', permanent: false }) };
 
   return wire({
-    doc: documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) }),
+    doc,
     tableName: config.tableName,
     pusher,
     tokenKeys: () => {

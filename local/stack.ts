@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
 import { type ApnsTeamKey, ProviderTokens, teamKeyOf } from '../functions/adapters/apns-jwt.js';
 import { documentClient, ensureTable } from '../functions/adapters/dynamo-table.js';
+import { DynamoTokenShare } from '../functions/adapters/dynamo-token-share.js';
 import { createAppApi } from '../functions/app-api/api.js';
 import type { TokenKeyRing } from '../functions/core/call-token.js';
 import type { Clock } from '../functions/core/clock.js';
@@ -57,15 +58,19 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   const doc = documentClient({ endpoint: o.dynamoEndpoint });
   await ensureTable(doc, o.tableName);
 
+  const share = new DynamoTokenShare(doc, o.tableName);
+  // Provider tokens follow real time even when a test moves the domain clock: APNs checks their
+  // issue time against its own.
+  const realTime = { now: Date.now };
   let pusher: ApnsPusher;
   if (o.apns.kind === 'simulator') {
     const sim = o.apns.simulator;
     const key = createSimulatorKey(SIMULATOR_TEAM_ID, SIMULATOR_KEY_ID);
     sim.trustKey(key.teamId, key.keyId, key.publicKey);
-    const tokens = new ProviderTokens(new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]), o.clock ?? { now: Date.now });
+    const tokens = new ProviderTokens(new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]), realTime, share);
     pusher = new ApnsPusher({ tokens, hostOverride: sim.address, ca: sim.caPem, log: o.log });
   } else {
-    const tokens = new ProviderTokens(new Map([[o.apns.key.teamId, o.apns.key]]), o.clock ?? { now: Date.now });
+    const tokens = new ProviderTokens(new Map([[o.apns.key.teamId, o.apns.key]]), realTime, share);
     // Another host is trusted the standard way (system CAs plus NODE_EXTRA_CA_CERTS), like Apple.
     pusher = new ApnsPusher({ tokens, log: o.log, ...(o.apns.kind === 'host' ? { hostOverride: o.apns.host } : {}) });
   }

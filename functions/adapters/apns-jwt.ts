@@ -14,8 +14,12 @@ export const teamKeyOf = (teamId: string, keyId: string, privateKeyPem: string):
   privateKey: createPrivateKey(privateKeyPem),
 });
 
-/** Apple rejects a token refreshed more than once per 20 minutes, or older than an hour. */
-export const TOKEN_REFRESH_AFTER_MS = 50 * 60 * 1000;
+/**
+ * Apple rejects a provider token refreshed more than once per 20 minutes
+ * (TooManyProviderTokenUpdates) or older than an hour (ExpiredProviderToken). A token is
+ * replaced once it is this old: inside that window, with room for a slow push.
+ */
+export const REPLACE_AFTER_MS = 40 * 60 * 1000;
 
 export function mintProviderToken(key: ApnsTeamKey, issuedAtMs: number): string {
   const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.keyId })).toString('base64url');
@@ -24,32 +28,108 @@ export function mintProviderToken(key: ApnsTeamKey, issuedAtMs: number): string 
   return `${header}.${claims}.${signature.toString('base64url')}`;
 }
 
-/** Caches one provider token per team and replaces it when it ages out or Apple rejects it. */
+export interface SharedToken {
+  token: string;
+  mintedAt: number;
+}
+
+/**
+ * Where every container of a deployment finds the team's current provider token, so that many
+ * warm Lambda containers present one token instead of each minting its own.
+ */
+export interface ProviderTokenShare {
+  read(teamId: string, keyId: string): Promise<SharedToken | undefined>;
+  /** Stores `next` only if the stored token is still `previous` (or there is none): one writer wins. */
+  replace(teamId: string, keyId: string, next: SharedToken, previous: SharedToken | undefined): Promise<boolean>;
+}
+
+/**
+ * One provider token per team: cached in the container, shared through `share` across
+ * containers, replaced REPLACE_AFTER_MS after it was minted (or at once when Apple rejects it)
+ * by whichever container gets there first; the others adopt the winner's token.
+ */
 export class ProviderTokens {
-  private readonly cache = new Map<string, { token: string; mintedAt: number }>();
+  private readonly cache = new Map<string, SharedToken>();
+  private readonly inflight = new Map<string, Promise<string>>();
+  /** Counts the tokens this instance minted (and got stored): what tests and metrics look at. */
+  minted = 0;
 
   constructor(
     private readonly keys: ReadonlyMap<string, ApnsTeamKey>,
     private readonly clock: Clock,
+    private readonly share?: ProviderTokenShare,
   ) {}
 
   get teams(): string[] {
     return [...this.keys.keys()];
   }
 
-  tokenFor(teamId: string): string | undefined {
-    const key = this.keys.get(teamId);
-    if (!key) return undefined;
-    const now = this.clock.now();
-    const cached = this.cache.get(teamId);
-    if (cached && now - cached.mintedAt < TOKEN_REFRESH_AFTER_MS) return cached.token;
-    const token = mintProviderToken(key, now);
-    this.cache.set(teamId, { token, mintedAt: now });
-    return token;
+  private fresh(t: SharedToken | undefined): t is SharedToken {
+    return t !== undefined && this.clock.now() - t.mintedAt < REPLACE_AFTER_MS;
   }
 
-  /** Apple said the token is expired or invalid: the next push mints a fresh one. */
-  invalidate(teamId: string, token: string): void {
-    if (this.cache.get(teamId)?.token === token) this.cache.delete(teamId);
+  async tokenFor(teamId: string): Promise<string | undefined> {
+    const key = this.keys.get(teamId);
+    if (!key) return undefined;
+    const cached = this.cache.get(teamId);
+    if (this.fresh(cached)) return cached.token;
+    // One refresh per team at a time in this container.
+    let p = this.inflight.get(teamId);
+    if (!p) {
+      p = this.refresh(key, cached).finally(() => this.inflight.delete(teamId));
+      this.inflight.set(teamId, p);
+    }
+    return p;
+  }
+
+  /** Apple rejected `token` (expired or invalid): replace it, unless another container already did. */
+  async invalidate(teamId: string, token: string): Promise<void> {
+    const key = this.keys.get(teamId);
+    const cached = this.cache.get(teamId);
+    if (!key || cached?.token !== token) return;
+    await this.refresh(key, cached, true);
+  }
+
+  private async refresh(key: ApnsTeamKey, known: SharedToken | undefined, rejected = false): Promise<string> {
+    try {
+      return await this.refreshShared(key, known, rejected);
+    } catch {
+      // The share is unreachable: a token of our own still lets the call ring.
+      return this.mintLocally(key);
+    }
+  }
+
+  private mintLocally(key: ApnsTeamKey): string {
+    const now = this.clock.now();
+    const next = { token: mintProviderToken(key, now), mintedAt: now };
+    this.minted++;
+    this.cache.set(key.teamId, next);
+    return next.token;
+  }
+
+  private async refreshShared(key: ApnsTeamKey, known: SharedToken | undefined, rejected: boolean): Promise<string> {
+    let current = known;
+    if (this.share) {
+      const stored = await this.share.read(key.teamId, key.keyId);
+      const storedIsRejected = rejected && stored?.token === known?.token;
+      if (this.fresh(stored) && !storedIsRejected) {
+        this.cache.set(key.teamId, stored);
+        return stored.token;
+      }
+      current = stored;
+    }
+    const now = this.clock.now();
+    const next = { token: mintProviderToken(key, now), mintedAt: now };
+    if (this.share && !(await this.share.replace(key.teamId, key.keyId, next, current))) {
+      // Another container replaced it first: use theirs.
+      const winner = await this.share.read(key.teamId, key.keyId);
+      if (winner) {
+        this.cache.set(key.teamId, winner);
+        return winner.token;
+      }
+    }
+    this.minted++;
+    this.cache.set(key.teamId, next);
+    return next.token;
   }
 }

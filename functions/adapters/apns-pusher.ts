@@ -62,7 +62,7 @@ export class ApnsPusher implements Pusher {
     let refreshedToken = false;
     let last: ApnsExchange | undefined;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
-      const providerToken = this.opts.tokens.tokenFor(req.teamId);
+      const providerToken = await this.opts.tokens.tokenFor(req.teamId);
       if (!providerToken) return { result: 'failed', reason: 'UnknownTeam', permanent: false };
       const headers = {
         authorization: `bearer ${providerToken}`,
@@ -80,7 +80,7 @@ export class ApnsPusher implements Pusher {
         const reason = last.reason ?? `HTTP${last.status}`;
         if (PROVIDER_TOKEN_REASONS.has(reason) && !refreshedToken) {
           refreshedToken = true;
-          this.opts.tokens.invalidate(req.teamId, providerToken);
+          await this.opts.tokens.invalidate(req.teamId, providerToken);
           continue;
         }
         if (!RETRYABLE_STATUSES.has(last.status)) {
