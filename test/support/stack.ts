@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../functions/adapters/dynamo-table.js';
+import type { TokenKeyRing } from '../../functions/core/call-token.js';
 import type { Clock } from '../../functions/core/clock.js';
 import type { Log } from '../../functions/core/ports.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
@@ -52,7 +53,7 @@ export interface TestStack {
 export const TEAM = 'LOCALTEAM1';
 
 /** The real handlers over real HTTP, on DynamoDB Local and the APNs simulator over real sockets. */
-export async function startTestStack(o: { pushDeadlineMs?: number } = {}): Promise<TestStack> {
+export async function startTestStack(o: { pushDeadlineMs?: number; tokenKeys?: () => TokenKeyRing } = {}): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run through jest (global setup starts DynamoDB Local)');
   const sim = await ApnsSimulator.start();
@@ -77,6 +78,7 @@ export async function startTestStack(o: { pushDeadlineMs?: number } = {}): Promi
     pushDeadlineMs: o.pushDeadlineMs ?? 3000,
     log,
     clock,
+    ...(o.tokenKeys ? { tokenKeys: o.tokenKeys } : {}),
   });
   const doc = documentClient({ endpoint });
   return {
