@@ -96,6 +96,34 @@ export class ApnsConnection {
     });
   }
 
+  /**
+   * After a request timed out: is the connection alive at all? An unanswered PING means it died
+   * silently (a NAT or the peer forgot it), so drop it and let the next attempt reconnect; a
+   * healthy connection carrying other pushes is kept.
+   */
+  probe(timeoutMs = 1000): void {
+    const s = this.session;
+    if (!s || s.closed || s.destroyed) return;
+    const timer = setTimeout(() => {
+      if (this.session === s) this.session = undefined;
+      s.destroy();
+    }, timeoutMs);
+    timer.unref();
+    try {
+      s.ping((err) => {
+        clearTimeout(timer);
+        if (err && this.session === s) {
+          this.session = undefined;
+          s.destroy();
+        }
+      });
+    } catch {
+      clearTimeout(timer);
+      if (this.session === s) this.session = undefined;
+      s.destroy();
+    }
+  }
+
   close(): void {
     this.session?.destroy();
     this.session = undefined;

@@ -22,6 +22,8 @@ export interface ApnsPusherOptions {
   log: Log;
   /** First retry delay; each next one doubles, with jitter. */
   backoffMs?: number;
+  /** How long one attempt may wait for Apple before it is retried (within the push deadline). */
+  attemptTimeoutMs?: number;
 }
 
 /**
@@ -37,7 +39,10 @@ export class ApnsPusher implements Pusher {
 
   constructor(private readonly opts: ApnsPusherOptions) {
     this.backoffMs = opts.backoffMs ?? 100;
+    this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 2000;
   }
+
+  private readonly attemptTimeoutMs: number;
 
   get teams(): readonly string[] {
     return this.opts.tokens.teams;
@@ -73,7 +78,8 @@ export class ApnsPusher implements Pusher {
         ...(req.collapseId ? { 'apns-collapse-id': req.collapseId } : {}),
         'content-type': 'application/json',
       };
-      last = await this.connectionFor(req.environment).send(`/3/device/${req.pushToken}`, headers, req.payload, deadline);
+      const connection = this.connectionFor(req.environment);
+      last = await connection.send(`/3/device/${req.pushToken}`, headers, req.payload, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
 
       if (last.kind === 'response') {
         if (last.status === 200) return { result: 'sent', apnsId: last.apnsId ?? '' };
@@ -87,7 +93,7 @@ export class ApnsPusher implements Pusher {
           return { result: 'failed', reason, permanent: PERMANENT_TOKEN_REASONS.has(reason) };
         }
       } else if (last.kind === 'timeout') {
-        break;
+        connection.probe();
       }
       const wait = this.retryDelay(attempt, last.kind === 'response' ? last.retryAfterMs : undefined);
       if (Date.now() + wait >= deadline) break;
