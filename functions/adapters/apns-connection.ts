@@ -12,6 +12,7 @@ export type ApnsExchange =
  */
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
+  private probing: ClientHttp2Session | undefined;
 
   constructor(
     readonly origin: string,
@@ -103,8 +104,14 @@ export class ApnsConnection {
    */
   probe(timeoutMs = 1000): void {
     const s = this.session;
-    if (!s || s.closed || s.destroyed) return;
+    // One PING at a time per connection: many pushes timing out together ask one question.
+    if (!s || s.closed || s.destroyed || this.probing === s) return;
+    this.probing = s;
+    const done = () => {
+      if (this.probing === s) this.probing = undefined;
+    };
     const timer = setTimeout(() => {
+      done();
       if (this.session === s) this.session = undefined;
       s.destroy();
     }, timeoutMs);
@@ -112,15 +119,16 @@ export class ApnsConnection {
     try {
       s.ping((err) => {
         clearTimeout(timer);
-        if (err && this.session === s) {
+        done();
+        // A PING cancelled on our side says nothing about the peer; anything else means dead.
+        if (err && (err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_PING_CANCEL' && this.session === s) {
           this.session = undefined;
           s.destroy();
         }
       });
     } catch {
       clearTimeout(timer);
-      if (this.session === s) this.session = undefined;
-      s.destroy();
+      done();
     }
   }
 
