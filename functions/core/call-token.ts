@@ -53,6 +53,8 @@ export function mintCallToken(key: TokenKey, claims: CallTokenClaims): string {
   return `${signed}.${macOf(key.secret, signed).toString('base64url')}`;
 }
 
+const isCanonicalBase64url = (s: string): boolean => Buffer.from(s, 'base64url').toString('base64url') === s;
+
 const TOKEN_SHAPE = /^cw1\.([A-Za-z0-9_-]{6})\.([A-Za-z0-9_-]{39})\.([A-Za-z0-9_-]{22})$/;
 
 /** Verifies a token's shape and signature; undefined for anything not minted with a key of the ring. */
@@ -63,6 +65,8 @@ export function verifyCallToken(ring: TokenKeyRing, token: string): CallTokenCla
   const [, tag, payloadB64, macB64] = match as unknown as [string, string, string, string];
   const key = ring.all.find((k) => keyTagOf(k.kid) === tag);
   if (!key) return undefined;
+  // base64url leaves spare bits in the last character: only the canonical spelling is the token.
+  if (!isCanonicalBase64url(payloadB64) || !isCanonicalBase64url(macB64)) return undefined;
   const given = Buffer.from(macB64, 'base64url');
   const expected = macOf(key.secret, `${PREFIX}.${tag}.${payloadB64}`);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;

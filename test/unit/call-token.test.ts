@@ -29,6 +29,15 @@ describe('call tokens', () => {
     }
   });
 
+  it('has exactly one spelling: the spare bits of the last base64url character are not ignored', () => {
+    const token = mintCallToken(k1, claims);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const flip = (s: string, at: number) => s.slice(0, at) + alphabet[alphabet.indexOf(s[at]!) ^ 1] + s.slice(at + 1);
+    const [, tag, payload, mac] = token.split('.') as [string, string, string, string];
+    expect(verifyCallToken(ring, flip(token, token.length - 1))).toBeUndefined();
+    expect(verifyCallToken(ring, `cw1.${tag}.${flip(payload, payload.length - 1)}.${mac}`)).toBeUndefined();
+  });
+
   it('rejects tokens signed with an unknown key, and garbage', () => {
     expect(verifyCallToken(ring, mintCallToken({ kid: 'k1', secret: 'another-secret-entirely' }, claims))).toBeUndefined();
     expect(verifyCallToken(ring, mintCallToken(k2, claims))).toBeUndefined();

@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Small helpers for the load generator: randomness, the contract's UUID v5, deep equality. */
+
+export const rand = (n: number): number => Math.floor(Math.random() * n);
+export const chance = (p: number): boolean => Math.random() < p;
+export const between = (lo: number, hi: number): number => lo + rand(hi - lo + 1);
+export const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)]!;
+export const shuffle = <T>(xs: readonly T[]): T[] => {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rand(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+};
+/** Picks by weight: `[[w, value], …]`. */
+export function weighted<T>(table: readonly (readonly [number, T])[]): T {
+  const total = table.reduce((s, [w]) => s + w, 0);
+  let r = Math.random() * total;
+  for (const [w, v] of table) {
+    r -= w;
+    if (r < 0) return v;
+  }
+  return table[table.length - 1]![1];
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A fresh APNs device token: 32 random bytes in hex (sometimes upper-case, as some PBXs send them). */
+export const newPushToken = (upper = false): string => {
+  const t = randomBytes(32).toString('hex');
+  return upper ? t.toUpperCase() : t;
+};
+
+/** The contract's callUuid: RFC 9562 UUID v5 in the fixed namespace, written here independently. */
+const CALL_UUID_NAMESPACE = '699e35b5-27c0-4dae-afc1-140c9ab06c2a';
+export function callUuidOf(tenantId: string, callId: string): string {
+  const h = createHash('sha1').update(Buffer.from(CALL_UUID_NAMESPACE.replace(/-/g, ''), 'hex')).update(`${tenantId}/${callId}`, 'utf8').digest();
+  const b = Buffer.from(h.subarray(0, 16));
+  b[6] = (b[6]! & 0x0f) | 0x50;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const x = b.toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** At most `n` Unicode code points: how the contract shortens a display name. */
+export const codePoints = (s: string, n: number): string => [...s].slice(0, n).join('');
+
+/** A short, one-line rendering of a reply body for error reports. */
+export function brief(body: unknown, max = 400): string {
+  const s = typeof body === 'string' ? body : JSON.stringify(body);
+  if (s === undefined) return '(empty)';
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
