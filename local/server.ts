@@ -60,7 +60,8 @@ function eventOf(req: IncomingMessage, rawPath: string, rawQueryString: string, 
   }
   let text: string | undefined;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    // ignoreBOM keeps a leading BOM: the handler must see the bytes the PBX signed.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
   } catch {
     text = undefined; // not UTF-8: API Gateway hands such bodies over base64-encoded
   }

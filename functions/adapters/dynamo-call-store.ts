@@ -17,13 +17,26 @@ const NAMES = { '#status': 'status' };
 const ABSENT_OR_GONE = 'attribute_not_exists(pk) OR lifetimeEnd <= :now';
 const LIVE = 'attribute_exists(pk) AND lifetimeEnd > :now';
 
+/**
+ * Metadata is the PBX's own string map: stored as JSON text, so any key it chose (empty,
+ * `constructor`, `__proto__`) round-trips, which a DynamoDB map attribute would not allow.
+ */
 function toItem(call: Call): Record<string, unknown> {
-  return { ...keyOf(call.callUuid), ...call, ttl: Math.ceil(call.lifetimeEnd / 1000) };
+  const { metadata, ...rest } = call;
+  return {
+    ...keyOf(call.callUuid),
+    ...rest,
+    ...(metadata === undefined ? {} : { metadataJson: JSON.stringify(metadata) }),
+    ttl: Math.ceil(call.lifetimeEnd / 1000),
+  };
 }
 
 function toCall(item: Record<string, unknown>): Call {
-  const { pk: _pk, sk: _sk, ttl: _ttl, ...call } = item;
-  return call as unknown as Call;
+  const { pk: _pk, sk: _sk, ttl: _ttl, metadataJson, ...call } = item;
+  return {
+    ...(call as unknown as Call),
+    ...(typeof metadataJson === 'string' ? { metadata: JSON.parse(metadataJson) as Record<string, string> } : {}),
+  };
 }
 
 export class DynamoCallStore implements CallStore {

@@ -34,7 +34,7 @@ export const appRouter = new Router<AppDeps, AppAuth>([
   act('POST', '/decline', 'declineCall', 'decline'),
 ]);
 
-const BEARER = /^Bearer ([!-~]{1,200})$/i;
+const BEARER = /^Bearer +([!-~]{1,200})$/i;
 
 /** The call token from the push; forged, malformed or missing all look the same. */
 function authenticateApp(req: HttpRequest, deps: AppDeps): AppAuth {

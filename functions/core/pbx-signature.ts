@@ -25,7 +25,8 @@ export interface SignedRequest {
 
 export type SignatureVerdict = { ok: true; tenantId: string } | { ok: false; code: 'bad_signature' | 'stale_signature' };
 
-const TIMESTAMP = /^[0-9]{1,12}$/;
+/** Any integer: a wrong one (milliseconds, say) with a valid signature is stale, not malformed. */
+const TIMESTAMP = /^-?[0-9]+$/;
 const SIGNATURE = /^v1=[0-9a-f]{64}$/;
 // Compared against when the tenant is unknown, so its timing matches a wrong signature's.
 const DECOY_SECRET = 'callwake-decoy-secret-for-constant-time';

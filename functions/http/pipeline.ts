@@ -76,7 +76,7 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
       }
       let text: string;
       try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(it.req.body);
+        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(it.req.body);
       } catch {
         throw new ProblemError(400, 'malformed_json', 'The body is not valid UTF-8.');
       }
@@ -135,13 +135,16 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
 /** Optional in the type, so a plain Lambda context is what callers pass. */
 type CallwakeContext<D, A> = Context & { callwake?: Internal<D, A> };
 
+/** `application/json`, with a charset (if any) of UTF-8; parameters split as RFC 9110 says (quotes respected). */
 function isJsonMediaType(value: string | undefined): boolean {
   if (!value) return false;
-  const [type, ...params] = value.split(';').map((s) => s.trim().toLowerCase());
-  if (type !== 'application/json') return false;
+  const [type, ...params] = value.match(/(?:[^;"]|"(?:[^"\\]|\\.)*")+/g)?.map((s) => s.trim()) ?? [];
+  if (type?.toLowerCase() !== 'application/json') return false;
   return params.every((p) => {
-    const [k, v] = p.split('=').map((s) => s.trim());
-    return k !== 'charset' || v === 'utf-8' || v === '"utf-8"';
+    const eq = p.indexOf('=');
+    const k = (eq === -1 ? p : p.slice(0, eq)).trim().toLowerCase();
+    const v = eq === -1 ? '' : p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    return k !== 'charset' || v === 'utf-8';
   });
 }
 

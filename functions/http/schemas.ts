@@ -16,6 +16,12 @@ export const callId = refine(
   'must be 1-256 printable ASCII characters without whitespace, "/", "?" or "#", and not "." or ".."',
 );
 
+/**
+ * A callId a path can name: API Gateway decodes paths, so the text `%2F` in a path is read as
+ * an encoded `/`, and a call whose id contains it could never be cancelled or answered.
+ */
+export const addressableCallId = refine(callId, (id) => !/%2F/i.test(id), 'must not contain the text "%2F" (it cannot be addressed in a path); map such a Call-ID, e.g. to its SHA-256');
+
 /** APNs device tokens: hex, an even number of 64-200 digits. */
 export const pushToken = z.string().check(z.regex(/^(?:[0-9a-fA-F]{2}){32,100}$/, 'must be hex, an even number of 64-200 digits'));
 
@@ -45,20 +51,27 @@ export const inlineDeviceSchema = z.object({
 
 const METADATA_MAX_BYTES = 1024;
 
+/**
+ * A string-to-string map, taken as is rather than copied key by key: a copy would lose a key
+ * named `__proto__`, and every string is a key the PBX may use.
+ */
+const metadataSchema = z
+  .custom<Record<string, string>>(
+    (m) => m !== null && typeof m === 'object' && !Array.isArray(m) && Object.values(m).every((v) => typeof v === 'string'),
+    'must be an object whose values are strings',
+  )
+  .check(z.refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, `at most ${METADATA_MAX_BYTES} bytes serialized`));
+
 export const ringSchema = z.pipe(
   z
     .object({
-      callId,
+      callId: addressableCallId,
       from: callerSchema,
       to: z.optional(z.object({ userId: z.optional(simpleId) })),
       devices: z.optional(z.array(inlineDeviceSchema).check(z.maxLength(10, 'at most 10 inline devices'))),
       ringTimeoutSeconds: z._default(z.int().check(z.minimum(5), z.maximum(300)), 60),
       hasVideo: z._default(z.boolean(), false),
-      metadata: z.optional(
-        z
-          .record(z.string(), z.string())
-          .check(z.refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, `at most ${METADATA_MAX_BYTES} bytes serialized`)),
-      ),
+      metadata: z.optional(metadataSchema),
     })
     .check(
       z.refine((r) => r.to?.userId !== undefined || (r.devices?.length ?? 0) > 0, {

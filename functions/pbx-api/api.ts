@@ -20,7 +20,8 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
       timestamp: req.headers['x-callwake-timestamp'],
       signature: req.headers['x-callwake-signature'],
       method: req.method,
-      paths: pathSpellings(req.path, pbxRouter.paramSegments(req.path)).map((p) => (req.query ? `${p}?${req.query}` : p)),
+      // An empty query arrives as none: it may have been sent as a bare `?`.
+      paths: pathSpellings(req.path, pbxRouter.paramSegments(req.path)).flatMap((p) => (req.query ? [`${p}?${req.query}`] : [p, `${p}?`])),
       body: req.body,
     },
     () => secrets,
