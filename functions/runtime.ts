@@ -7,7 +7,7 @@ import { parseApnsKeys, parseTenantSecrets, parseTokenKeys } from './adapters/se
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
 import { functionConfig } from './config.js';
 import { systemClock } from './core/clock.js';
-import type { Pusher } from './core/ports.js';
+import type { Log, Pusher } from './core/ports.js';
 import { wire } from './wiring.js';
 
 /**
@@ -16,18 +16,35 @@ import { wire } from './wiring.js';
  * reads the secrets its environment names, and IAM lets it read no others.
  */
 export function lambdaDeps(serviceName: string) {
+  const log = powertoolsLog(serviceName);
   let built: ReturnType<typeof build> | undefined;
-  return () => (built ??= build(serviceName));
+  const deps = () =>
+    (built ??= build(log).catch((e: unknown) => {
+      // A throttled or timed-out secret read at init must not break this container for good.
+      built = undefined;
+      log.error('initialisation failed', { error: (e as Error)?.name, message: (e as Error)?.message });
+      throw e;
+    }));
+  // Start during Lambda's init phase (its CPU is not billed and the first request waits less);
+  // a failure here is retried by the first request.
+  deps().catch(() => undefined);
+  return deps;
 }
 
-async function build(serviceName: string) {
+/** An app may hold a token signed with a key this container has not seen yet (a rotation). */
+const TOKEN_KEY_REFRESH_MIN_MS = 10_000;
+
+async function build(log: Log) {
   const config = functionConfig();
-  const log = powertoolsLog(serviceName);
   const sm = secretsManagerClient();
   const tokenKeys = new CachedSecret(sm, config.tokenKeysSecretName, parseTokenKeys);
   const tenants = config.tenantSecretsName ? new CachedSecret(sm, config.tenantSecretsName, parseTenantSecrets) : undefined;
-  const apnsKeys = config.apnsKeysSecretName ? await new CachedSecret(sm, config.apnsKeysSecretName, parseApnsKeys, Infinity).get() : undefined;
-  await tokenKeys.get();
+  const [apnsKeys] = await Promise.all([
+    config.apnsKeysSecretName ? new CachedSecret(sm, config.apnsKeysSecretName, parseApnsKeys, Infinity).get() : undefined,
+    tokenKeys.get(),
+    tenants?.get(),
+  ]);
+  let lastForcedRefresh = 0;
 
   const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
   const pusher: Pusher = apnsKeys
@@ -41,6 +58,12 @@ async function build(serviceName: string) {
     tokenKeys: () => {
       void tokenKeys.get(); // refreshes in the background when stale; the cached ring answers now
       return tokenKeys.current();
+    },
+    refreshTokenKeys: async () => {
+      if (Date.now() - lastForcedRefresh < TOKEN_KEY_REFRESH_MIN_MS) return false;
+      lastForcedRefresh = Date.now();
+      await tokenKeys.refresh();
+      return true;
     },
     tenantSecrets: async (tenantId) => (tenants ? (await tenants.get()).get(tenantId) : undefined),
     log,

@@ -13,6 +13,7 @@ export interface Parts {
   tableName: string;
   pusher: Pusher;
   tokenKeys: () => TokenKeyRing;
+  refreshTokenKeys?: () => Promise<boolean>;
   tenantSecrets: (tenantId: string) => Promise<readonly string[] | undefined>;
   log: Log;
   clock?: Clock;
@@ -30,6 +31,7 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     pusher: p.pusher,
     clock,
     tokenKeys: p.tokenKeys,
+    ...(p.refreshTokenKeys ? { refreshTokenKeys: p.refreshTokenKeys } : {}),
     tenantSecrets: p.tenantSecrets,
     defaultEnvironment: p.defaultEnvironment,
     pushDeadlineMs: p.pushDeadlineMs,

@@ -44,6 +44,9 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
+const isLoopback = (address: string | undefined): boolean =>
+  address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+
 export const randomTokenKeys = (): TokenKeyRing => {
   const key = { kid: `local-${randomBytes(3).toString('hex')}`, secret: randomBytes(32).toString('base64url') };
   return { current: key, all: [key] };
@@ -98,6 +101,8 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     // Local only: lets `npm run demo` play the phone that receives the push.
     extra: (req, res, url) => {
       if (!simulator || req.method !== 'GET' || url.pathname !== '/_local/apns/pushes') return false;
+      // Pushes hold call tokens and caller numbers: only this machine may read them.
+      if (!isLoopback(req.socket.remoteAddress)) return false;
       const token = url.searchParams.get('token') ?? '';
       const pushes = simulator.pushesFor(token).map((p) => ({ status: p.status, reason: p.reason, headers: p.headers, payload: p.payload, at: p.at }));
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -46,7 +46,8 @@ async function main() {
   });
 
   const [tenantId, secrets] = [...config.tenants.entries()][0]!;
-  writeSession({ url: stack.url, tenantId, secret: secrets[0]! });
+  // Only the throwaway demo secret goes to disk; a real tenant's secret stays where it was given.
+  if (config.demoTenant) writeSession({ url: stack.url, tenantId, secret: secrets[0]! });
   console.log(
     [
       '',
@@ -58,7 +59,9 @@ async function main() {
         ? `Tenant:     ${tenantId}\nSecret:     ${secrets[0]}   (a fresh demo secret; set CALLWAKE_TENANTS to choose your own)`
         : `Tenants:    ${[...config.tenants.keys()].join(', ')} (from CALLWAKE_TENANTS)`,
       '',
-      'Try it:     npm run demo   (in another terminal: a PBX and a phone through one whole call)',
+      config.demoTenant
+        ? 'Try it:     npm run demo   (in another terminal: a PBX and a phone through one whole call)'
+        : `Try it:     CALLWAKE_URL=${stack.url} CALLWAKE_TENANT=${tenantId} CALLWAKE_SECRET=<its secret> npm run demo`,
       '',
     ].join('\n'),
   );

@@ -1,5 +1,7 @@
 import http2, { type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 
+const IDLE_PROBE_AFTER_MS = 30_000;
+
 export type ApnsExchange =
   | { kind: 'response'; status: number; apnsId?: string; reason?: string; retryAfterMs?: number }
   | { kind: 'timeout' }
@@ -13,6 +15,7 @@ export type ApnsExchange =
 export class ApnsConnection {
   private session: ClientHttp2Session | undefined;
   private probing: ClientHttp2Session | undefined;
+  private lastHeardAt = 0;
 
   constructor(
     readonly origin: string,
@@ -32,6 +35,7 @@ export class ApnsConnection {
     // An idle connection must not keep a local process (or a test run) alive.
     session.unref();
     this.session = session;
+    this.lastHeardAt = Date.now();
     return session;
   }
 
@@ -53,6 +57,10 @@ export class ApnsConnection {
       // A dying session destroys its streams, so the stream's own events report it.
       let stream: http2.ClientHttp2Stream | undefined;
       try {
+        // A connection idle this long may have died while the container was frozen: ask it (in
+        // parallel with this request) and drop it within a second if it does not answer, so the
+        // request fails over to a fresh connection instead of waiting for its own timeout.
+        if (this.session && Date.now() - this.lastHeardAt > IDLE_PROBE_AFTER_MS) this.probe();
         const session = this.current();
         stream = session.request({ ':method': 'POST', ':path': path, ...headers });
       } catch (e) {
@@ -64,6 +72,7 @@ export class ApnsConnection {
       let retryAfterMs: number | undefined;
       const chunks: Buffer[] = [];
       stream.on('response', (h) => {
+        this.lastHeardAt = Date.now();
         status = Number(h[':status']);
         apnsId = typeof h['apns-id'] === 'string' ? h['apns-id'] : undefined;
         const retryAfter = Number(h['retry-after']);
@@ -120,6 +129,7 @@ export class ApnsConnection {
       s.ping((err) => {
         clearTimeout(timer);
         done();
+        if (!err) this.lastHeardAt = Date.now();
         // A PING cancelled on our side says nothing about the peer; anything else means dead.
         if (err && (err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_PING_CANCEL' && this.session === s) {
           this.session = undefined;

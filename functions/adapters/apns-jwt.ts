@@ -21,6 +21,9 @@ export const teamKeyOf = (teamId: string, keyId: string, privateKeyPem: string):
  */
 export const REPLACE_AFTER_MS = 40 * 60 * 1000;
 
+/** How long a push waits for the shared token before minting one of its own. */
+const SHARE_PATIENCE_MS = 500;
+
 export function mintProviderToken(key: ApnsTeamKey, issuedAtMs: number): string {
   const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.keyId })).toString('base64url');
   const claims = Buffer.from(JSON.stringify({ iss: key.teamId, iat: Math.floor(issuedAtMs / 1000) })).toString('base64url');
@@ -91,11 +94,16 @@ export class ProviderTokens {
   }
 
   private async refresh(key: ApnsTeamKey, known: SharedToken | undefined, rejected = false): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<'slow'>((r) => (timer = setTimeout(() => r('slow'), SHARE_PATIENCE_MS)));
     try {
-      return await this.refreshShared(key, known, rejected);
+      const token = await Promise.race([this.refreshShared(key, known, rejected), slow]);
+      // The share is slow or unreachable: a token of our own still lets the call ring in time.
+      return token === 'slow' ? this.mintLocally(key) : token;
     } catch {
-      // The share is unreachable: a token of our own still lets the call ring.
       return this.mintLocally(key);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -46,7 +46,7 @@ export class DynamoCallStore implements CallStore {
     private readonly clock: Clock,
   ) {}
 
-  async create(call: Call): Promise<{ created: true } | { created: false; existing: Call }> {
+  async create(call: Call, retried = false): Promise<{ created: true } | { created: false; existing: Call }> {
     try {
       await this.doc.send(
         new PutCommand({
@@ -61,10 +61,11 @@ export class DynamoCallStore implements CallStore {
     } catch (e) {
       if (!isConditionFailed(e)) throw e;
       const existing = itemOfConditionFailure(e);
-      const call2 = existing ? toCall(existing) : await this.get(call.callUuid);
+      const holder = existing ? toCall(existing) : await this.get(call.callUuid);
+      if (holder) return { created: false, existing: holder };
       // The holder vanished between the write and the read: a rare race, so try once more.
-      if (!call2) return this.create(call);
-      return { created: false, existing: call2 };
+      if (retried) throw e;
+      return this.create(call, true);
     }
   }
 
@@ -106,6 +107,7 @@ export class DynamoCallStore implements CallStore {
           ExpressionAttributeNames: { ...names, ...NAMES },
           ExpressionAttributeValues: { ...values, ...extraValues },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return out.Attributes ? toCall(out.Attributes) : undefined;
@@ -113,10 +115,14 @@ export class DynamoCallStore implements CallStore {
     try {
       if (answerStatus === 'unreachable') {
         try {
-          // Nothing reached a phone: the call ends now, unless a cancel already ended it.
+          // Nothing reached a phone: the call ends now, unless something else already decided it.
           return await update(['#status = :unreachable', 'endReason = :failed'], { ':unreachable': 'unreachable', ':failed': 'failed', ':ringing': 'ringing' }, 'attribute_exists(pk) AND #status = :ringing');
         } catch (e) {
           if (!isConditionFailed(e)) throw e;
+          // A phone answered or declined: a push we gave up on reached it after all. Tell the
+          // PBX it rang (else it would answer the caller 480 while the phone shows the call).
+          const decided = itemOfConditionFailure(e)?.status;
+          if (decided === 'answered' || decided === 'declined') values[':answerStatus'] = 'ringing';
         }
       }
       return await update([], {}, 'attribute_exists(pk) AND attribute_exists(#status)');

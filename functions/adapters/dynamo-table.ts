@@ -18,6 +18,8 @@ export function documentClient(opts: DynamoOptions = {}): DynamoDBDocumentClient
       ? { endpoint: opts.endpoint, region: opts.region ?? 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
     maxAttempts: 3,
+    // A stalled socket must not hold the PBX past its deadline: DynamoDB answers in milliseconds.
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

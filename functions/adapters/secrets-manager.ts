@@ -27,6 +27,12 @@ export class CachedSecret<T> {
     }
   }
 
+  /** Re-reads now, whatever the value's age (a caller saw something only a newer value explains). */
+  async refresh(): Promise<T> {
+    this.fetchedAt = 0;
+    return this.get();
+  }
+
   /** The last value fetched; `get()` must have resolved once. */
   current(): T {
     if (this.value === undefined) throw new Error(`secret ${this.secretId} not loaded`);

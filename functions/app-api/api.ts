@@ -37,11 +37,15 @@ export const appRouter = new Router<AppDeps, AppAuth>([
 const BEARER = /^Bearer +([!-~]{1,200})$/i;
 
 /** The call token from the push; forged, malformed or missing all look the same. */
-function authenticateApp(req: HttpRequest, deps: AppDeps): AppAuth {
+async function authenticateApp(req: HttpRequest, deps: AppDeps): Promise<AppAuth> {
   // Paths outside /v1/app (API Gateway's $default route) have no token to check: they are 404s.
   if (!req.path.startsWith('/v1/app/')) return null;
   const m = BEARER.exec(req.headers.authorization ?? '');
-  const claims = m ? verifyCallToken(deps.tokenKeys(), m[1]!) : undefined;
+  if (!m) throw invalidToken();
+  let claims = verifyCallToken(deps.tokenKeys(), m[1]!);
+  // A token signed with a key this container has not loaded yet (pbx-api saw a rotation first):
+  // re-read the key ring once, rate-limited, before calling it forged.
+  if (!claims && (await deps.refreshTokenKeys?.())) claims = verifyCallToken(deps.tokenKeys(), m[1]!);
   if (!claims) throw invalidToken();
   return claims;
 }

@@ -72,8 +72,6 @@ export const slotIndex = (slot: string): number => Number(slot.slice(1));
 export const orderedSlots = (call: Call): [string, CallDevice][] =>
   Object.entries(call.devices).sort(([a], [b]) => slotIndex(a) - slotIndex(b));
 
-export const isGone = (call: Call, now: number): boolean => call.lifetimeEnd <= now;
-
 /** Still ringing past its ring timeout: `expired` for the PBX, `ended`/`unanswered` for the app. */
 export const isExpiredRinging = (call: Call, now: number): boolean =>
   call.status === 'ringing' && call.expiresAt <= now;
@@ -148,17 +146,18 @@ export interface DeliveryView {
 export interface CreateAnswer {
   callId: string;
   callUuid: string;
-  status: 'ringing' | 'unreachable' | PbxStatus;
+  status: 'ringing' | 'unreachable';
   createdAt: string;
   expiresAt: string;
   deliveries: DeliveryView[];
 }
 
-export function createAnswerOf(call: Call, now: number): CreateAnswer {
+export function createAnswerOf(call: Call): CreateAnswer {
   return {
     callId: call.callId,
     callUuid: call.callUuid,
-    status: call.answerStatus ?? pbxStatusOf(call, now),
+    // Until the pushes are recorded (a retry racing the first attempt), the call rings.
+    status: call.answerStatus ?? 'ringing',
     createdAt: iso(call.createdAt),
     expiresAt: iso(call.expiresAt),
     deliveries: orderedSlots(call).map(([, d]) => ({

@@ -45,17 +45,19 @@ export function verifySignature(
   if (!tenantId || !timestamp || !signature || !TIMESTAMP.test(timestamp) || !SIGNATURE.test(signature)) {
     return { ok: false, code: 'bad_signature' };
   }
-  const known = secretsOf(tenantId);
-  const secrets = known && known.length > 0 ? known : [DECOY_SECRET];
+  const known = secretsOf(tenantId) ?? [];
+  // Always at least two secrets' worth of HMACs: an unknown tenant, or one not rotating, must not
+  // answer faster. A decoy is computed but can never match, whoever knows its value.
+  const candidates = [...known.map((secret) => ({ secret, real: true })), { secret: DECOY_SECRET, real: false }, { secret: DECOY_SECRET, real: false }];
   const given = Buffer.from(signature, 'latin1');
   let matched = false;
-  for (const secret of secrets) {
+  for (const { secret, real } of candidates.slice(0, Math.max(2, known.length))) {
     for (const path of req.paths) {
       const expected = Buffer.from(signatureOf(secret, timestamp, req.method, path, req.body), 'latin1');
-      if (timingSafeEqual(given, expected)) matched = true;
+      if (timingSafeEqual(given, expected) && real) matched = true;
     }
   }
-  if (!matched || !known || known.length === 0) return { ok: false, code: 'bad_signature' };
+  if (!matched) return { ok: false, code: 'bad_signature' };
   if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) return { ok: false, code: 'stale_signature' };
   return { ok: true, tenantId };
 }

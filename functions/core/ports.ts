@@ -91,6 +91,8 @@ export interface Deps {
   pusher: Pusher;
   clock: Clock;
   tokenKeys: () => TokenKeyRing;
+  /** Re-reads the key ring now; false when it was just re-read (so a forger cannot force reads). */
+  refreshTokenKeys?: () => Promise<boolean>;
   defaultEnvironment: ApnsEnvironment;
   /** How long the webhook waits for APNs before reporting a device `Timeout`. */
   pushDeadlineMs: number;

@@ -20,7 +20,7 @@ export interface RingRequest {
 /** A call lives for its ring timeout plus this, so a late push still learns the truth. */
 export const CALL_GRACE_MS = 60 * 60 * 1000;
 export const TOMBSTONE_LIFETIME_MS = 60 * 60 * 1000;
-/** How long a retried create waits for the first attempt's pushes before answering. */
+/** How often a retried create looks whether the first attempt has recorded its pushes. */
 const RETRY_WAIT_POLL_MS = 50;
 
 export interface RingResult {
@@ -72,7 +72,8 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   const stored = await deps.calls.create(call);
   if (!stored.created) return { created: false, answer: await answerToRetry(deps, stored.existing, requestHash) };
 
-  const deadline = Math.min(now + deps.pushDeadlineMs, call.expiresAt);
+  // The push deadline is operational time (the PBX is waiting), not the call's clock.
+  const deadline = Date.now() + Math.min(deps.pushDeadlineMs, call.expiresAt - now);
   const outcomes = await Promise.all(
     targets.map((t, i) => (teams.has(t.teamId) ? pushOne(deps, call, t, i, apiUrl, deadline) : undefined)),
   );
@@ -93,7 +94,7 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
     sent: outcomes.filter((o) => o?.result === 'sent').length,
   });
   const final = recorded ?? { ...call, answerStatus: anySent ? 'ringing' : 'unreachable' };
-  return { created: true, answer: createAnswerOf(withResults(final, results), deps.clock.now()) };
+  return { created: true, answer: createAnswerOf(withResults(final, results)) };
 }
 
 function shortenedCaller(from: Caller): Caller {
@@ -129,13 +130,18 @@ async function pushOne(deps: Deps, call: Call, t: Target, index: number, apiUrl:
   );
 }
 
+/** Best effort: the phones are already ringing, so a failed prune must not fail the webhook. */
 async function pruneDeadTokens(deps: Deps, tenantId: string, targets: Target[], outcomes: (PushOutcome | undefined)[]) {
   await Promise.all(
     targets.map(async (t, i) => {
       const o = outcomes[i];
       if (t.registeredTo === undefined || o?.result !== 'failed' || !o.permanent) return;
-      await deps.devices.prune(tenantId, t.registeredTo, t.deviceId, t.pushToken);
-      deps.log.info('device pruned', { device: fingerprint(t.deviceId), reason: o.reason });
+      try {
+        await deps.devices.prune(tenantId, t.registeredTo, t.deviceId, t.pushToken);
+        deps.log.info('device pruned', { device: fingerprint(t.deviceId), reason: o.reason });
+      } catch (e) {
+        deps.log.warn('device prune failed; the next ring tries again', { device: fingerprint(t.deviceId), error: (e as Error)?.name });
+      }
     }),
   );
 }
@@ -166,5 +172,15 @@ async function answerToRetry(deps: Deps, existing: Call, requestHash: string): P
     if (!fresh) break;
     call = fresh;
   }
-  return createAnswerOf(call, deps.clock.now());
+  if (call.answerStatus === undefined) {
+    // The first attempt died between storing the call and recording its pushes: settle it, so
+    // the PBX stops waiting and any phone it did reach learns the call failed.
+    const unsent = Object.fromEntries(
+      Object.entries(call.devices)
+        .filter(([, d]) => d.delivery === 'pending')
+        .map(([slot]) => [slot, { delivery: 'failed' as const, reason: 'Timeout' }]),
+    );
+    call = (await deps.calls.recordDeliveries(call.callUuid, unsent, 'unreachable')) ?? call;
+  }
+  return createAnswerOf(call);
 }

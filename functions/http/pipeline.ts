@@ -92,9 +92,9 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
     after: (request) => accessLog(request, request.response?.statusCode ?? 0),
     onError: (request) => {
       const e = request.error;
+      const mapped = e instanceof ProblemError ? e : e instanceof DomainError ? opts.mapError(e) : undefined;
       let problem: ProblemError;
-      if (e instanceof ProblemError) problem = e;
-      else if (e instanceof DomainError && opts.mapError(e)) problem = opts.mapError(e)!;
+      if (mapped) problem = mapped;
       else {
         internal(request).deps?.log.error('unhandled error', { api: opts.name, error: (e as Error)?.name, message: (e as Error)?.message });
         problem = new ProblemError(500, 'internal_error', 'Something went wrong on our side; it is safe to retry.');

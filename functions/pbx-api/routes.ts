@@ -6,8 +6,12 @@ import { route } from '../http/router.js';
 import { type CancelBody, callParams, cancelSchema, type DeviceBody, deviceParams, deviceSchema, noParams, type RingBody, ringSchema, userParams } from '../http/schemas.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
 
-const apiUrlOf = (deps: PbxDeps, origin: string | undefined): string =>
-  `${(deps.publicBaseUrl ?? origin ?? 'http://127.0.0.1:3000').replace(/\/+$/, '')}/v1/app`;
+/** The app API URL put in pushes: the operator's public URL, else the one this request came in on. */
+function apiUrlOf(deps: PbxDeps, origin: string | undefined): string {
+  const base = deps.publicBaseUrl ?? origin;
+  if (!base) throw new Error('No public base URL: set PUBLIC_BASE_URL');
+  return `${base.replace(/\/+$/, '')}/v1/app`;
+}
 
 export const pbxRoutes = [
   route<PbxDeps, PbxAuth, object, RingBody>({

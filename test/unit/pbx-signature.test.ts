@@ -48,6 +48,15 @@ describe('PBX signatures', () => {
     expect(verifySignature({ ...req, paths: ['/v1/pbx/calls/a@b/cancel'] }, secretsOf, now).ok).toBe(false);
   });
 
+  it('never accepts the decoy secret used to keep timing even, for a known tenant or an unknown one', () => {
+    const decoy = 'callwake-decoy-secret-for-constant-time';
+    expect(verifySignature(signed(decoy), secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });
+    expect(verifySignature({ ...signed(decoy), tenantId: 'nobody' }, secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });
+    const single = (t: string) => (t === 'solo' ? ['only-secret'] : undefined);
+    expect(verifySignature({ ...signed(decoy), tenantId: 'solo' }, single, now)).toEqual({ ok: false, code: 'bad_signature' });
+    expect(verifySignature({ ...signed('only-secret'), tenantId: 'solo' }, single, now).ok).toBe(true);
+  });
+
   it('answers stale_signature only for a valid signature more than 300 s off', () => {
     const at = (offset: number) => String(now / 1000 + offset);
     expect(verifySignature(signed('new-secret', { timestamp: at(300) }), secretsOf, now).ok).toBe(true);
