@@ -91,6 +91,20 @@ afterAll(async () => {
   await t?.stop();
 });
 
+
+/** Signed bodies that are not JSON: 400 malformed_json on every route (413 when too big), nothing written. */
+async function expectMalformedOnEveryRoute(bodies: fc.Arbitrary<Buffer>, label: string, numRuns: number) {
+  await fc.assert(
+    fc.asyncProperty(routeArb, bodies, async ([method, path], bytes) => {
+      count.add(label);
+      const what = describeRequest(method, path, bytes);
+      const r = await guard.unchanged(() => sendSigned(t, method, path, bytes), what);
+      assertProblem(r, [bytes.length > KIB16 ? '413 payload_too_large' : '400 malformed_json'], what);
+    }),
+    { numRuns },
+  );
+}
+
 describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothing pushed)', () => {
   it('create: a body with exactly one thing wrong, odd Unicode and unknown members around it, is 400 validation_failed naming it', async () => {
     await fc.assert(
@@ -156,42 +170,15 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
       fc.constant('{"reason":"timeout"}'),
       anyJson.map((v) => JSON.stringify(v)),
     );
-    await fc.assert(
-      fc.asyncProperty(routeArb, withInvalidUtf8(text), async ([method, path], bytes) => {
-        count.add('invalid UTF-8 body');
-        const what = describeRequest(method, path, bytes);
-        const r = await guard.unchanged(() => sendSigned(t, method, path, bytes), what);
-        if (bytes.length > KIB16) assertProblem(r, ['413 payload_too_large'], what);
-        else assertProblem(r, ['400 malformed_json'], what);
-      }),
-      { numRuns: 120 },
-    );
+    await expectMalformedOnEveryRoute(withInvalidUtf8(text), 'invalid UTF-8 body', 120);
   }, TIMEOUT);
 
   it('any route: JSON that does not parse (truncated, garbled, JavaScript, blank, unclosed nesting) is 400 malformed_json, before 404 and 405', async () => {
-    await fc.assert(
-      fc.asyncProperty(routeArb, malformedJsonArb, async ([method, path], bytes) => {
-        count.add('malformed JSON body');
-        const what = describeRequest(method, path, bytes);
-        const r = await guard.unchanged(() => sendSigned(t, method, path, bytes), what);
-        if (bytes.length > KIB16) assertProblem(r, ['413 payload_too_large'], what);
-        else assertProblem(r, ['400 malformed_json'], what);
-      }),
-      { numRuns: 120 },
-    );
+    await expectMalformedOnEveryRoute(malformedJsonArb, 'malformed JSON body', 120);
   }, TIMEOUT);
 
   it('any route: broken JSON after a UTF-8 byte order mark is still 400 malformed_json (the signature is over the bytes as sent, BOM included)', async () => {
-    await fc.assert(
-      fc.asyncProperty(routeArb, bomThenMalformedJsonArb, async ([method, path], bytes) => {
-        count.add('BOM then malformed JSON body');
-        const what = describeRequest(method, path, bytes);
-        const r = await guard.unchanged(() => sendSigned(t, method, path, bytes), what);
-        if (bytes.length > KIB16) assertProblem(r, ['413 payload_too_large'], what);
-        else assertProblem(r, ['400 malformed_json'], what);
-      }),
-      { numRuns: 30 },
-    );
+    await expectMalformedOnEveryRoute(bomThenMalformedJsonArb, 'BOM then malformed JSON body', 30);
   }, TIMEOUT);
 
   it('deep nesting within 16 KiB, as the whole body or in a member, is 400 validation_failed', async () => {
