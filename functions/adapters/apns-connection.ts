@@ -107,7 +107,8 @@ export class ApnsConnection {
   }
 
   /**
-   * After a request timed out: is the connection alive at all? An unanswered PING means it died
+   * After a request timed out, or before using a long-idle connection: is it alive at all? An
+   * unanswered PING means it died
    * silently (a NAT or the peer forgot it), so drop it and let the next attempt reconnect; a
    * healthy connection carrying other pushes is kept.
    */

@@ -107,12 +107,19 @@ export class ProviderTokens {
     }
   }
 
-  private mintLocally(key: ApnsTeamKey): string {
+  private mint(key: ApnsTeamKey): SharedToken {
     const now = this.clock.now();
-    const next = { token: mintProviderToken(key, now), mintedAt: now };
+    return { token: mintProviderToken(key, now), mintedAt: now };
+  }
+
+  private adopt(teamId: string, t: SharedToken): string {
+    this.cache.set(teamId, t);
+    return t.token;
+  }
+
+  private mintLocally(key: ApnsTeamKey): string {
     this.minted++;
-    this.cache.set(key.teamId, next);
-    return next.token;
+    return this.adopt(key.teamId, this.mint(key));
   }
 
   private async refreshShared(key: ApnsTeamKey, known: SharedToken | undefined, rejected: boolean): Promise<string> {
@@ -120,24 +127,16 @@ export class ProviderTokens {
     if (this.share) {
       const stored = await this.share.read(key.teamId, key.keyId);
       const storedIsRejected = rejected && stored?.token === known?.token;
-      if (this.fresh(stored) && !storedIsRejected) {
-        this.cache.set(key.teamId, stored);
-        return stored.token;
-      }
+      if (this.fresh(stored) && !storedIsRejected) return this.adopt(key.teamId, stored);
       current = stored;
     }
-    const now = this.clock.now();
-    const next = { token: mintProviderToken(key, now), mintedAt: now };
+    const next = this.mint(key);
     if (this.share && !(await this.share.replace(key.teamId, key.keyId, next, current))) {
       // Another container replaced it first: use theirs.
       const winner = await this.share.read(key.teamId, key.keyId);
-      if (winner) {
-        this.cache.set(key.teamId, winner);
-        return winner.token;
-      }
+      if (winner) return this.adopt(key.teamId, winner);
     }
     this.minted++;
-    this.cache.set(key.teamId, next);
-    return next.token;
+    return this.adopt(key.teamId, next);
   }
 }

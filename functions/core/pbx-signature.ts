@@ -28,7 +28,8 @@ export type SignatureVerdict = { ok: true; tenantId: string } | { ok: false; cod
 /** Any integer: a wrong one (milliseconds, say) with a valid signature is stale, not malformed. */
 const TIMESTAMP = /^-?[0-9]+$/;
 const SIGNATURE = /^v1=[0-9a-f]{64}$/;
-// Compared against when the tenant is unknown, so its timing matches a wrong signature's.
+// Pads the comparisons to at least two secrets' worth, so timing shows neither an unknown tenant
+// nor one that is not rotating; it never counts as a match.
 const DECOY_SECRET = 'callwake-decoy-secret-for-constant-time';
 
 /**

@@ -34,6 +34,8 @@ interface Compiled<D, A> {
   route: AnyRoute<D, A>;
   pattern: RegExp;
   names: string[];
+  /** Indexes of the path's segments that are parameters. */
+  paramSegments: Set<number>;
 }
 
 export interface Match<D, A> {
@@ -42,33 +44,30 @@ export interface Match<D, A> {
   params: Record<string, string>;
 }
 
-
 export class Router<D, A> {
   private readonly compiled: Compiled<D, A>[];
 
   constructor(readonly routes: readonly AnyRoute<D, A>[]) {
     this.compiled = routes.map((r) => {
       const names: string[] = [];
+      const paramSegments = new Set<number>();
       const source = r.path
         .split('/')
-        .map((seg) => {
+        .map((seg, i) => {
           const m = /^\{(\w+)\}$/.exec(seg);
           if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
           names.push(m[1]!);
+          paramSegments.add(i);
           return '([^/]+)';
         })
         .join('/');
-      return { route: r, pattern: new RegExp(`^${source}$`), names };
+      return { route: r, pattern: new RegExp(`^${source}$`), names, paramSegments };
     });
   }
 
   /** Which segments of the path are parameters, by the first route (any method) it fits. */
   paramSegments(path: string): Set<number> | undefined {
-    const c = this.compiled.find((x) => x.pattern.test(path));
-    if (!c) return undefined;
-    const positions = new Set<number>();
-    c.route.path.split('/').forEach((seg, i) => /^\{\w+\}$/.test(seg) && positions.add(i));
-    return positions;
+    return this.compiled.find((x) => x.pattern.test(path))?.paramSegments;
   }
 
   /** 404 when no route has the path, 405 (with Allow) when none has it with this method. */
