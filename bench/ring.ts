@@ -2,9 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../functions/adapters/dynamo-table.js';
-import { mintProviderToken, teamKeyOf } from '../functions/adapters/apns-jwt.js';
 import { ApnsConnection } from '../functions/adapters/apns-connection.js';
+import { mintProviderToken, teamKeyOf } from '../functions/adapters/apns-jwt.js';
+import { documentClient } from '../functions/adapters/dynamo-table.js';
 import { silentLog } from '../functions/core/ports.js';
 import { ApnsSimulator, createSimulatorKey } from '../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../local/clients.js';
@@ -21,7 +21,8 @@ import { startStack } from '../local/stack.js';
 const N = Number(process.env.BENCH_N ?? 200);
 const WARMUP = 30;
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
   await fn();
@@ -42,13 +43,25 @@ async function main() {
   const secret = randomBytes(16).toString('hex');
   const table = `bench-${randomUUID()}`;
   const stack = await startStack({
-    host: '127.0.0.1', port: 0, tenants: new Map([['bench', [secret]]]), dynamoEndpoint: endpoint, tableName: table,
-    apns: { kind: 'simulator', simulator: sim }, defaultEnvironment: 'sandbox', pushDeadlineMs: 5000, log: silentLog,
+    host: '127.0.0.1',
+    port: 0,
+    tenants: new Map([['bench', [secret]]]),
+    dynamoEndpoint: endpoint,
+    tableName: table,
+    apns: { kind: 'simulator', simulator: sim },
+    defaultEnvironment: 'sandbox',
+    pushDeadlineMs: 5000,
+    log: silentLog,
   });
   const pbx = new PbxClient(stack.url, 'bench', secret);
   const app = new AppClient(stack.url);
   const token = randomBytes(32).toString('hex');
-  await pbx.putDevice('u', 'd', { platform: 'ios', pushToken: token, bundleId: 'com.example.phone', environment: 'sandbox' });
+  await pbx.putDevice('u', 'd', {
+    platform: 'ios',
+    pushToken: token,
+    bundleId: 'com.example.phone',
+    environment: 'sandbox',
+  });
 
   // The floor: the same I/O in sequence, with clients of the same kind, no callwake in between.
   const doc = documentClient({ endpoint });
@@ -56,17 +69,55 @@ async function main() {
   sim.trustKey(key.teamId, key.keyId, key.publicKey);
   const jwt = mintProviderToken(teamKeyOf(key.teamId, key.keyId, key.privateKeyPem), Date.now());
   const apns = new ApnsConnection(`https://${sim.address}`, { ca: sim.caPem });
-  const floorPayload = JSON.stringify({ aps: {}, callwake: { v: 1, token: 'x'.repeat(73), caller: { number: '+15551230000' } } });
+  const floorPayload = JSON.stringify({
+    aps: {},
+    callwake: { v: 1, token: 'x'.repeat(73), caller: { number: '+15551230000' } },
+  });
   const floorKey = (i: number) => ({ pk: `FLOOR#${i}`, sk: 'CALL' });
   const ringFloorOnce = async (i: number) => {
-    await doc.send(new GetCommand({ TableName: table, Key: { pk: 'USER#bench#u', sk: 'DEVICES' }, ConsistentRead: true }));
-    await doc.send(new PutCommand({ TableName: table, Item: { ...floorKey(i), status: 'ringing', lifetimeEnd: Date.now() + 1e6 }, ConditionExpression: 'attribute_not_exists(pk)' }));
-    const r = await apns.send(`/3/device/${token}`, { authorization: `bearer ${jwt}`, 'apns-push-type': 'voip', 'apns-topic': 'com.example.phone.voip', 'apns-priority': '10', 'apns-expiration': '0' }, floorPayload, Date.now() + 5000);
+    await doc.send(
+      new GetCommand({ TableName: table, Key: { pk: 'USER#bench#u', sk: 'DEVICES' }, ConsistentRead: true }),
+    );
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: { ...floorKey(i), status: 'ringing', lifetimeEnd: Date.now() + 1e6 },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    const r = await apns.send(
+      `/3/device/${token}`,
+      {
+        authorization: `bearer ${jwt}`,
+        'apns-push-type': 'voip',
+        'apns-topic': 'com.example.phone.voip',
+        'apns-priority': '10',
+        'apns-expiration': '0',
+      },
+      floorPayload,
+      Date.now() + 5000,
+    );
     if (r.kind !== 'response' || r.status !== 200) throw new Error(`floor push failed: ${JSON.stringify(r)}`);
-    await doc.send(new UpdateCommand({ TableName: table, Key: floorKey(i), UpdateExpression: 'SET delivery = :d', ExpressionAttributeValues: { ':d': 'sent' } }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: floorKey(i),
+        UpdateExpression: 'SET delivery = :d',
+        ExpressionAttributeValues: { ':d': 'sent' },
+      }),
+    );
   };
   const updateFloorOnce = (i: number) =>
-    doc.send(new UpdateCommand({ TableName: table, Key: floorKey(i), UpdateExpression: 'SET confirmedAt = if_not_exists(confirmedAt, :n)', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':n': Date.now() }, ReturnValues: 'ALL_NEW' }));
+    doc.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: floorKey(i),
+        UpdateExpression: 'SET confirmedAt = if_not_exists(confirmedAt, :n)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':n': Date.now() },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
   // What any HTTP API on this machine pays for one loopback request with the same client (fetch).
   const bare = createServer((_q, r) => r.writeHead(204).end());
   await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
@@ -78,10 +129,20 @@ async function main() {
     const callId = `${randomUUID()}@bench`;
     if (i >= 0) callIds[i] = callId;
     const r = await pbx.ring({ callId, from: { number: '+15551230000', displayName: 'Bench' }, to: { userId: 'u' } });
-    if (r.status !== 201 || r.body.status !== 'ringing') throw new Error(`ring failed: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 201 || r.body.status !== 'ringing')
+      throw new Error(`ring failed: ${r.status} ${JSON.stringify(r.body)}`);
   };
   const [ring, ringFloor] = await interleaved(N, [ringOnce, ringFloorOnce]);
-  const tokens = callIds.map((_, i) => (sim.pushesFor(token).find((p) => (p.payload as { callwake: { callId: string } }).callwake.callId === callIds[i])!.payload as { callwake: { token: string } }).callwake.token);
+  const tokens = callIds.map(
+    (_, i) =>
+      (
+        sim
+          .pushesFor(token)
+          .find((p) => (p.payload as { callwake: { callId: string } }).callwake.callId === callIds[i])!.payload as {
+          callwake: { token: string };
+        }
+      ).callwake.token,
+  );
   let w = 0;
   const confirmOnce = async (i: number) => {
     const k = i >= 0 ? i : w++ % N;
@@ -93,16 +154,27 @@ async function main() {
     const r = await app.answer(callIds[k]!, tokens[k]!);
     if (r.status !== 200 && i >= 0) throw new Error(`answer failed: ${r.status}`);
   };
-  const [confirm, answer, updateFloor, httpHop] = await interleaved(N, [confirmOnce, answerOnce, updateFloorOnce, httpHopOnce]);
+  const [confirm, answer, updateFloor, httpHop] = await interleaved(N, [
+    confirmOnce,
+    answerOnce,
+    updateFloorOnce,
+    httpHopOnce,
+  ]);
 
   const row = (name: string, xs: number[], floor: number[]) =>
     `${name.padEnd(22)} p50 ${pct(xs, 50).toFixed(2).padStart(7)} ms  p99 ${pct(xs, 99).toFixed(2).padStart(7)} ms   floor p50 ${pct(floor, 50).toFixed(2).padStart(6)} ms   ratio p50 ${(pct(xs, 50) / pct(floor, 50)).toFixed(2)}x`;
-  console.log(`callwake bench: ${N} sequential requests per path after ${WARMUP} warm-up, DynamoDB Local + APNs simulator on loopback\n`);
+  console.log(
+    `callwake bench: ${N} sequential requests per path after ${WARMUP} warm-up, DynamoDB Local + APNs simulator on loopback\n`,
+  );
   console.log(row('ring (POST /calls)', ring!, ringFloor!));
   console.log(row('confirm (app)', confirm!, updateFloor!));
   console.log(row('answer (app)', answer!, updateFloor!));
-  console.log(`\nfloor: ring = GetItem + PutItem + 1 APNs request + UpdateItem; app = 1 UpdateItem (same clients, same run, interleaved)`);
-  console.log(`one loopback HTTP request to a bare server (part of every API call, not of the floor): p50 ${pct(httpHop!, 50).toFixed(2)} ms`);
+  console.log(
+    `\nfloor: ring = GetItem + PutItem + 1 APNs request + UpdateItem; app = 1 UpdateItem (same clients, same run, interleaved)`,
+  );
+  console.log(
+    `one loopback HTTP request to a bare server (part of every API call, not of the floor): p50 ${pct(httpHop!, 50).toFixed(2)} ms`,
+  );
   bare.close();
 
   apns.close();

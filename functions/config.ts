@@ -33,7 +33,8 @@ export function environmentOf(value: string | undefined): ApnsEnvironment {
 
 export function pushDeadlineOf(value: string | undefined): number {
   const ms = value === undefined || value === '' ? 5000 : Number(value);
-  if (!Number.isInteger(ms) || ms < 100 || ms > 30000) throw new ConfigError('PUSH_DEADLINE_MS must be an integer from 100 to 30000');
+  if (!Number.isInteger(ms) || ms < 100 || ms > 30000)
+    throw new ConfigError('PUSH_DEADLINE_MS must be an integer from 100 to 30000');
   return ms;
 }
 

@@ -1,5 +1,5 @@
-import { ApnsPusher } from './adapters/apns-pusher.js';
 import { ProviderTokens } from './adapters/apns-jwt.js';
+import { ApnsPusher } from './adapters/apns-pusher.js';
 import { documentClient } from './adapters/dynamo-table.js';
 import { DynamoTokenShare } from './adapters/dynamo-token-share.js';
 import { powertoolsLog } from './adapters/log.js';
@@ -38,9 +38,13 @@ async function build(log: Log) {
   const config = functionConfig();
   const sm = secretsManagerClient();
   const tokenKeys = new CachedSecret(sm, config.tokenKeysSecretName, parseTokenKeys);
-  const tenants = config.tenantSecretsName ? new CachedSecret(sm, config.tenantSecretsName, parseTenantSecrets) : undefined;
+  const tenants = config.tenantSecretsName
+    ? new CachedSecret(sm, config.tenantSecretsName, parseTenantSecrets)
+    : undefined;
   const [apnsKeys] = await Promise.all([
-    config.apnsKeysSecretName ? new CachedSecret(sm, config.apnsKeysSecretName, parseApnsKeys, Infinity).get() : undefined,
+    config.apnsKeysSecretName
+      ? new CachedSecret(sm, config.apnsKeysSecretName, parseApnsKeys, Infinity).get()
+      : undefined,
     tokenKeys.get(),
     tenants?.get(),
   ]);
@@ -48,7 +52,11 @@ async function build(log: Log) {
 
   const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
   const pusher: Pusher = apnsKeys
-    ? new ApnsPusher({ tokens: new ProviderTokens(apnsKeys, systemClock, new DynamoTokenShare(doc, config.tableName)), log, ...(config.apnsHost ? { hostOverride: config.apnsHost } : {}) })
+    ? new ApnsPusher({
+        tokens: new ProviderTokens(apnsKeys, systemClock, new DynamoTokenShare(doc, config.tableName)),
+        log,
+        ...(config.apnsHost ? { hostOverride: config.apnsHost } : {}),
+      })
     : { teams: [], send: async () => ({ result: 'failed', reason: 'UnknownTeam', permanent: false }) };
 
   return wire({

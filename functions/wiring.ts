@@ -1,11 +1,11 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoCallStore } from './adapters/dynamo-call-store.js';
+import { DynamoDeviceStore } from './adapters/dynamo-device-store.js';
+import type { AppDeps } from './app-api/api.js';
 import type { ApnsEnvironment } from './core/call.js';
 import type { TokenKeyRing } from './core/call-token.js';
 import { type Clock, systemClock } from './core/clock.js';
 import type { Log, Pusher } from './core/ports.js';
-import { DynamoCallStore } from './adapters/dynamo-call-store.js';
-import { DynamoDeviceStore } from './adapters/dynamo-device-store.js';
-import type { AppDeps } from './app-api/api.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 
 export interface Parts {

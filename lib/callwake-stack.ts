@@ -4,8 +4,7 @@
  */
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Node } from 'constructs';
-import type { Construct } from 'constructs';
+import type { Construct, Node } from 'constructs';
 import {
   APNS_ENVIRONMENTS,
   type ApnsEnvironment,

@@ -19,12 +19,7 @@ import {
   PayloadFormatVersion,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import {
-  AttributeType,
-  BillingMode,
-  Table,
-  TableEncryption,
-} from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -176,19 +171,17 @@ export class Callwake extends Construct {
     const secretRemoval = config.tableRemovalPolicy;
     this.tenantSecrets = this.secret('TenantSecrets', props.tenantSecretName, {
       name: `${secretPrefix}/tenant-secrets`,
-      description:
-        'callwake: PBX signing secrets per tenant, {"<tenantId>": ["<secret>", ...]} (two during rotation)',
+      description: 'callwake: PBX signing secrets per tenant, {"<tenantId>": ["<secret>", ...]} (two during rotation)',
       value: SecretValue.unsafePlainText('{}'), // no tenant yet: valid, empty
       removalPolicy: secretRemoval,
       rotationReason:
-        'Tenant secrets are shared with each tenant\'s PBX, which signs with them; AWS cannot ' +
+        "Tenant secrets are shared with each tenant's PBX, which signs with them; AWS cannot " +
         'change them on its own. Rotation is the two-active-secrets procedure of the contract ' +
         '(add the new secret, switch the PBX, remove the old one), documented in docs/deploy.md.',
     });
     this.apnsKeys = this.secret('ApnsKeys', props.apnsKeySecretName, {
       name: `${secretPrefix}/apns-keys`,
-      description:
-        'callwake: APNs token-auth keys per team, {"<teamId>": {"keyId": "...", "privateKey": "<PEM .p8>"}}',
+      description: 'callwake: APNs token-auth keys per team, {"<teamId>": {"keyId": "...", "privateKey": "<PEM .p8>"}}',
       value: SecretValue.unsafePlainText('{}'), // no team yet: valid, empty
       removalPolicy: secretRemoval,
       rotationReason:
@@ -297,7 +290,7 @@ export class Callwake extends Construct {
     });
 
     this.httpApi = new HttpApi(this, 'HttpApi', {
-      description: 'callwake: PBX webhooks (/v1/pbx) and the woken app\'s API (/v1/app)',
+      description: "callwake: PBX webhooks (/v1/pbx) and the woken app's API (/v1/app)",
       // The stage is declared below, with throttling and access logs.
       createDefaultStage: false,
       // `$default`: any other path reaches app-api, which answers the service's own

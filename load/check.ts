@@ -3,10 +3,10 @@
  * woken device's app view) and judged against the generator's model; every push is accounted for;
  * every refused create must have written nothing; every user's registry must be what the model says.
  */
-import { type CallModel, type Done, type Op, linearize } from './model.js';
+import { type CallModel, type Done, linearize, type Op } from './model.js';
 import { brief } from './util.js';
 import type { Worker } from './worker.js';
-import { EP, type World, send } from './world.js';
+import { EP, send, type World } from './world.js';
 
 async function pool<T>(items: readonly T[], concurrency: number, fn: (t: T) => Promise<void>) {
   let next = 0;
@@ -50,10 +50,18 @@ function checkPushes(w: World, m: CallModel) {
     const accepted = w.pushes.accepted(d.token, m.callUuid);
     const payloads = new Set(accepted.map((p) => p.body));
     if (d.expected.result === 'sent' && (accepted.length !== 1 || payloads.size !== 1)) {
-      w.rec.error('push', `${m.label} ${m.callId}`, `${d.deviceId}: APNs accepted ${accepted.length} pushes (${payloads.size} distinct payloads) for this call, expected exactly 1`);
+      w.rec.error(
+        'push',
+        `${m.label} ${m.callId}`,
+        `${d.deviceId}: APNs accepted ${accepted.length} pushes (${payloads.size} distinct payloads) for this call, expected exactly 1`,
+      );
     }
     if (d.expected.result === 'failed' && accepted.length !== 0) {
-      w.rec.error('push', `${m.label} ${m.callId}`, `${d.deviceId}: delivery ${d.expected.reason ?? 'failed'} but APNs accepted ${accepted.length} pushes`);
+      w.rec.error(
+        'push',
+        `${m.label} ${m.callId}`,
+        `${d.deviceId}: delivery ${d.expected.reason ?? 'failed'} but APNs accepted ${accepted.length} pushes`,
+      );
     }
   }
 }
@@ -67,7 +75,11 @@ export async function finalCheck(w: World, workers: Worker[], concurrency: numbe
     const pbx = r.tenantId === w.tenantA ? w.pbxA[0]! : w.pbxB;
     const res = await send(w, EP.pbxView, `check refused ${r.callId}`, () => pbx.view(r.callId));
     if (res.status !== 404 || res.body?.code !== 'call_not_found') {
-      w.rec.error('wrong-state', r.label, `a refused request left call ${r.callId} behind: ${res.status} ${brief(res.body, 300)}`);
+      w.rec.error(
+        'wrong-state',
+        r.label,
+        `a refused request left call ${r.callId} behind: ${res.status} ${brief(res.body, 300)}`,
+      );
     }
   });
   const users = workers.flatMap((wk) => [...wk.users.keys()].map((u) => [wk, u] as const));

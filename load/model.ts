@@ -11,7 +11,13 @@ import { brief, deepEqual } from './util.js';
 export type Stored = 'ringing' | 'answered' | 'declined' | 'cancelled' | 'unreachable';
 export type EndReason = 'remoteEnded' | 'answeredElsewhere' | 'declinedElsewhere' | 'unanswered' | 'failed';
 export type CancelReason = 'caller_hangup' | 'answered_elsewhere' | 'declined_elsewhere' | 'timeout' | 'error';
-export const CANCEL_REASONS: readonly CancelReason[] = ['caller_hangup', 'answered_elsewhere', 'declined_elsewhere', 'timeout', 'error'];
+export const CANCEL_REASONS: readonly CancelReason[] = [
+  'caller_hangup',
+  'answered_elsewhere',
+  'declined_elsewhere',
+  'timeout',
+  'error',
+];
 export const END_REASON_OF: Record<CancelReason, EndReason> = {
   caller_hangup: 'remoteEnded',
   answered_elsewhere: 'answeredElsewhere',
@@ -87,16 +93,25 @@ export const describeOp = (op: Op): string =>
 // ---- what the contract says each view shows ----
 
 type Effective = Stored | 'expired';
-const effective = (s: CallState, expired: boolean): Effective => (s.status === 'ringing' && expired ? 'expired' : s.status);
+const effective = (s: CallState, expired: boolean): Effective =>
+  s.status === 'ringing' && expired ? 'expired' : s.status;
 
-export function appStateOf(s: CallState, deviceId: string, expired: boolean): { status: string; endReason: EndReason | null } {
+export function appStateOf(
+  s: CallState,
+  deviceId: string,
+  expired: boolean,
+): { status: string; endReason: EndReason | null } {
   switch (effective(s, expired)) {
     case 'ringing':
       return { status: 'ringing', endReason: null };
     case 'answered':
-      return s.answeredBy === deviceId ? { status: 'answered', endReason: null } : { status: 'ended', endReason: 'answeredElsewhere' };
+      return s.answeredBy === deviceId
+        ? { status: 'answered', endReason: null }
+        : { status: 'ended', endReason: 'answeredElsewhere' };
     case 'declined':
-      return s.declinedBy === deviceId ? { status: 'declined', endReason: null } : { status: 'ended', endReason: 'declinedElsewhere' };
+      return s.declinedBy === deviceId
+        ? { status: 'declined', endReason: null }
+        : { status: 'ended', endReason: 'declinedElsewhere' };
     case 'cancelled':
       return { status: 'ended', endReason: s.endReason };
     case 'expired':
@@ -113,7 +128,8 @@ const pbxEndReason = (s: CallState, expired: boolean): EndReason | null => {
 
 const isoMs = (ms: number) => new Date(ms).toISOString();
 
-function checkAppView(m: CallModel, view: any, want: { status: string; endReason: EndReason | null }): string | null { // eslint-disable-line @typescript-eslint/no-explicit-any
+function checkAppView(m: CallModel, view: any, want: { status: string; endReason: EndReason | null }): string | null {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   if (!view || typeof view !== 'object') return `no app view in ${brief(view)}`;
   const problems: string[] = [];
   const eq = (name: string, got: unknown, exp: unknown) => {
@@ -130,7 +146,8 @@ function checkAppView(m: CallModel, view: any, want: { status: string; endReason
   return problems.length ? `app view: ${problems.join('; ')}` : null;
 }
 
-export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view: any): string | null { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view: any): string | null {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   if (!view || typeof view !== 'object') return `no PBX view in ${brief(view)}`;
   const problems: string[] = [];
   const eq = (name: string, got: unknown, exp: unknown) => {
@@ -156,7 +173,8 @@ export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view:
       answered: s.answeredBy === d.deviceId,
       declined: s.declinedBy === d.deviceId,
     }));
-    const seen = got.map((d: any) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+    const seen = got.map((d: any) => ({
+      // eslint-disable-line @typescript-eslint/no-explicit-any
       deviceId: d.deviceId,
       delivery: d.delivery,
       confirmed: d.confirmedAt !== null,
@@ -176,12 +194,20 @@ const statusIs = (d: Done, status: number, code?: string): string | null =>
     : `status ${d.status}${problemCode(d) ? ` ${problemCode(d)}` : ''} (expected ${status}${code ? ` ${code}` : ''}): ${brief(d.body, 200)}`;
 
 /** What one request does to the model, and how to judge its reply. */
-export function step(m: CallModel, s: CallState, op: Op, expired: boolean): { next: CallState; check: (d: Done) => string | null } {
+export function step(
+  m: CallModel,
+  s: CallState,
+  op: Op,
+  expired: boolean,
+): { next: CallState; check: (d: Done) => string | null } {
   const live = s.status === 'ringing' && !expired;
   switch (op.kind) {
     case 'confirm':
     case 'appView': {
-      const next = op.kind === 'confirm' && !s.confirmed.includes(op.deviceId) ? { ...s, confirmed: [...s.confirmed, op.deviceId].sort() } : s;
+      const next =
+        op.kind === 'confirm' && !s.confirmed.includes(op.deviceId)
+          ? { ...s, confirmed: [...s.confirmed, op.deviceId].sort() }
+          : s;
       const want = appStateOf(next, op.deviceId, expired);
       return { next, check: (d) => statusIs(d, 200) ?? checkAppView(m, d.body, want) };
     }
@@ -190,14 +216,21 @@ export function step(m: CallModel, s: CallState, op: Op, expired: boolean): { ne
       const to = op.kind === 'answer' ? 'answered' : 'declined';
       const by = op.kind === 'answer' ? s.answeredBy : s.declinedBy;
       if (live || (s.status === to && by === op.deviceId)) {
-        const next: CallState = op.kind === 'answer' ? { ...s, status: 'answered', answeredBy: op.deviceId } : { ...s, status: 'declined', declinedBy: op.deviceId };
-        return { next, check: (d) => statusIs(d, 200) ?? checkAppView(m, d.body, appStateOf(next, op.deviceId, expired)) };
+        const next: CallState =
+          op.kind === 'answer'
+            ? { ...s, status: 'answered', answeredBy: op.deviceId }
+            : { ...s, status: 'declined', declinedBy: op.deviceId };
+        return {
+          next,
+          check: (d) => statusIs(d, 200) ?? checkAppView(m, d.body, appStateOf(next, op.deviceId, expired)),
+        };
       }
       const want = appStateOf(s, op.deviceId, expired);
       return { next: s, check: (d) => statusIs(d, 409, 'call_ended') ?? checkAppView(m, d.body?.call, want) };
     }
     case 'cancel': {
-      const next: CallState = live || s.status === 'answered' ? { ...s, status: 'cancelled', endReason: END_REASON_OF[op.reason] } : s;
+      const next: CallState =
+        live || s.status === 'answered' ? { ...s, status: 'cancelled', endReason: END_REASON_OF[op.reason] } : s;
       return { next, check: (d) => statusIs(d, 200) ?? checkPbxView(m, next, expired, d.body) };
     }
     case 'pbxView':
@@ -206,14 +239,23 @@ export function step(m: CallModel, s: CallState, op: Op, expired: boolean): { ne
       if (s.status === 'cancelled') return { next: s, check: (d) => statusIs(d, 410, 'call_ended') };
       return {
         next: s,
-        check: (d) => statusIs(d, 200) ?? (deepEqual(d.body, m.answer) ? null : `retried create answered ${brief(d.body)}, first answer was ${brief(m.answer)}`),
+        check: (d) =>
+          statusIs(d, 200) ??
+          (deepEqual(d.body, m.answer)
+            ? null
+            : `retried create answered ${brief(d.body)}, first answer was ${brief(m.answer)}`),
       };
     case 'ringConflict':
-      return { next: s, check: (d) => (s.status === 'cancelled' ? statusIs(d, 410, 'call_ended') : statusIs(d, 409, 'call_id_conflict')) };
+      return {
+        next: s,
+        check: (d) =>
+          s.status === 'cancelled' ? statusIs(d, 410, 'call_ended') : statusIs(d, 409, 'call_id_conflict'),
+      };
   }
 }
 
-const stateKey = (s: CallState) => `${s.status}|${s.endReason}|${s.answeredBy}|${s.declinedBy}|${s.confirmed.join(',')}`;
+const stateKey = (s: CallState) =>
+  `${s.status}|${s.endReason}|${s.answeredBy}|${s.declinedBy}|${s.confirmed.join(',')}`;
 
 export type Linearized = { ok: true; state: CallState } | { ok: false; why: string };
 
@@ -245,7 +287,8 @@ export function linearize(m: CallModel, start: CallState, dones: Done[]): Linear
         const { next, check } = step(m, s, d.op, e);
         const why = check(d);
         if (why) {
-          if (depth >= deepest.depth) deepest = { depth, why: `${describeOp(d.op)}${e ? ' (past ring timeout)' : ''}: ${why}` };
+          if (depth >= deepest.depth)
+            deepest = { depth, why: `${describeOp(d.op)}${e ? ' (past ring timeout)' : ''}: ${why}` };
           continue;
         }
         const r = dfs(mask | (2 ** i), depth + 1, next, e);
@@ -258,7 +301,10 @@ export function linearize(m: CallModel, start: CallState, dones: Done[]): Linear
   const state = dfs(0, 0, start, false);
   if (state) return { ok: true, state };
   const ops = dones
-    .map((d) => `${describeOp(d.op)} [${d.ts - dones[0]!.ts}..${d.te - dones[0]!.ts} ms] -> ${d.status} ${brief(d.body, 160)}`)
+    .map(
+      (d) =>
+        `${describeOp(d.op)} [${d.ts - dones[0]!.ts}..${d.te - dones[0]!.ts} ms] -> ${d.status} ${brief(d.body, 160)}`,
+    )
     .join('\n      ');
   return {
     ok: false,

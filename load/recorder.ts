@@ -48,7 +48,8 @@ export class Recorder {
     if (!s) this.series.set(key, (s = { ms: [], statuses: new Map() }));
     s.ms.push(ms);
     s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
-    if (status >= 500 || status === 0) this.error('5xx', what, `${endpoint} answered ${status === 0 ? 'no HTTP status (connection failed)' : status}`);
+    if (status >= 500 || status === 0)
+      this.error('5xx', what, `${endpoint} answered ${status === 0 ? 'no HTTP status (connection failed)' : status}`);
   }
 
   /** How often each scenario, fault and race happened: what the run actually exercised. */
@@ -79,12 +80,21 @@ export class Recorder {
     const all = rows.flatMap((r) => r.ms);
     const head = ['endpoint', 'count', 'req/s', 'p50 ms', 'p99 ms', 'max ms', '5xx', 'statuses'];
     const body = rows.map((r) => line(r.endpoint, r.ms, r.statuses, seconds));
-    const total = line('all', all, rows.reduce((m, r) => {
-      for (const [st, n] of r.statuses) m.set(st, (m.get(st) ?? 0) + n);
-      return m;
-    }, new Map<number, number>()), seconds);
+    const total = line(
+      'all',
+      all,
+      rows.reduce((m, r) => {
+        for (const [st, n] of r.statuses) m.set(st, (m.get(st) ?? 0) + n);
+        return m;
+      }, new Map<number, number>()),
+      seconds,
+    );
     const widths = head.map((h, i) => Math.max(h.length, ...[...body, total].map((r) => r[i]!.length)));
-    const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    const fmt = (cells: string[]) =>
+      cells
+        .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd();
     const rule = widths.map((w) => '-'.repeat(w)).join('  ');
     return [fmt(head), rule, ...body.map(fmt), rule, fmt(total)].join('\n');
   }
@@ -123,6 +133,9 @@ function line(endpoint: string, ms: number[], statuses: Map<number, number>, sec
     pct(ms, 99).toFixed(1),
     Math.max(...ms).toFixed(1),
     String(fives),
-    [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(' '),
+    [...statuses]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' '),
   ];
 }

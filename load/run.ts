@@ -26,7 +26,8 @@ const int = (name: string, dflt: number, min: number, max: number): number => {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not ${raw}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max}, not ${raw}`);
   return n;
 };
 
@@ -97,14 +98,18 @@ async function main() {
     maxRings,
     rings: 0,
   };
-  console.log(`callwake load: ${concurrency} workers for ${seconds} s against ${stack.url} (DynamoDB ${dynamo ? 'Local, in memory' : dynamoEndpoint}, APNs simulator ${sim.address})`);
+  console.log(
+    `callwake load: ${concurrency} workers for ${seconds} s against ${stack.url} (DynamoDB ${dynamo ? 'Local, in memory' : dynamoEndpoint}, APNs simulator ${sim.address})`,
+  );
 
   // Setup (not measured): every worker registers its users' first devices.
   rec.setPhase('setup');
   const workers = Array.from({ length: concurrency }, (_, i) => new Worker(w, i));
   await Promise.all(workers.map((wk) => wk.setup()));
   const setupErrors = rec.errors.length;
-  console.log(`  setup: ${rec.count('setup')} devices registered for ${concurrency * workers[0]!.users.size} users${setupErrors ? `, ${setupErrors} errors` : ''}`);
+  console.log(
+    `  setup: ${rec.count('setup')} devices registered for ${concurrency * workers[0]!.users.size} users${setupErrors ? `, ${setupErrors} errors` : ''}`,
+  );
 
   rec.setPhase('load');
   const started = Date.now();
@@ -119,7 +124,11 @@ async function main() {
   clearInterval(ticker);
   const loadMs = Date.now() - started;
   if (!drained) {
-    rec.error('generator', 'run', `workers still busy ${DRAIN_MS / 1000} s after the end; their scenarios are not checked`);
+    rec.error(
+      'generator',
+      'run',
+      `workers still busy ${DRAIN_MS / 1000} s after the end; their scenarios are not checked`,
+    );
     console.log(report(w, rec, concurrency, seconds, loadMs, 0, 0));
     await stopAll();
     process.exit(1);
@@ -136,37 +145,95 @@ async function main() {
   process.exit(rec.errors.length === 0 ? 0 : 1);
 }
 
-function report(w: World, rec: Recorder, concurrency: number, seconds: number, loadMs: number, checkMs: number, pushes: number): string {
+function report(
+  w: World,
+  rec: Recorder,
+  concurrency: number,
+  seconds: number,
+  loadMs: number,
+  checkMs: number,
+  pushes: number,
+): string {
   const out: string[] = [];
   const load = rec.count('load');
-  out.push('', `Load: ${concurrency} workers, ${seconds} s of new scenarios, ${(loadMs / 1000).toFixed(1)} s until the last one finished`);
-  out.push(`${load} requests, ${(load / (loadMs / 1000)).toFixed(1)} req/s; ${w.rings} creates; ${pushes} requests to APNs`, '');
+  out.push(
+    '',
+    `Load: ${concurrency} workers, ${seconds} s of new scenarios, ${(loadMs / 1000).toFixed(1)} s until the last one finished`,
+  );
+  out.push(
+    `${load} requests, ${(load / (loadMs / 1000)).toFixed(1)} req/s; ${w.rings} creates; ${pushes} requests to APNs`,
+    '',
+  );
   out.push(rec.table('load', loadMs / 1000), '');
 
   const tally = new Map<string, number>();
   for (const m of w.calls) {
-    const k = m.tainted ? 'unknown (after an error)' : m.tombstone ? 'tombstone (cancelled before create)' : m.state.status === 'ringing' && m.expiresAtMs <= Date.now() ? 'expired' : m.state.status;
+    const k = m.tainted
+      ? 'unknown (after an error)'
+      : m.tombstone
+        ? 'tombstone (cancelled before create)'
+        : m.state.status === 'ringing' && m.expiresAtMs <= Date.now()
+          ? 'expired'
+          : m.state.status;
     tally.set(k, (tally.get(k) ?? 0) + 1);
   }
-  const answeredThenCancelled = w.calls.filter((m) => !m.tainted && m.state.status === 'cancelled' && m.state.answeredBy).length;
+  const answeredThenCancelled = w.calls.filter(
+    (m) => !m.tainted && m.state.status === 'cancelled' && m.state.answeredBy,
+  ).length;
   out.push('What the run exercised:');
-  for (const [k, n] of [...rec.ticks].sort((a, b) => a[0].localeCompare(b[0]))) out.push(`  ${String(n).padStart(6)}  ${k}`);
-  out.push(`  ${String(answeredThenCancelled).padStart(6)}  calls answered, then cancelled by the PBX (answeredBy kept)`, '');
-  out.push(`Calls the run made: ${w.calls.length} (${[...tally].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}); ${w.rejected.length} refused creates/cancels`);
+  for (const [k, n] of [...rec.ticks].sort((a, b) => a[0].localeCompare(b[0])))
+    out.push(`  ${String(n).padStart(6)}  ${k}`);
+  out.push(
+    `  ${String(answeredThenCancelled).padStart(6)}  calls answered, then cancelled by the PBX (answeredBy kept)`,
+    '',
+  );
+  out.push(
+    `Calls the run made: ${w.calls.length} (${[...tally]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}); ${w.rejected.length} refused creates/cancels`,
+  );
   if (checkMs > 0) {
-    out.push(`Final check: ${rec.count('check')} requests in ${(checkMs / 1000).toFixed(1)} s (every call's PBX view and each woken device's app view, every push, every registry)`, '');
+    out.push(
+      `Final check: ${rec.count('check')} requests in ${(checkMs / 1000).toFixed(1)} s (every call's PBX view and each woken device's app view, every push, every registry)`,
+      '',
+    );
     out.push(rec.table('check', checkMs / 1000), '');
   }
 
   if (rec.notes.length) out.push(`Notes (not errors): ${rec.notes.length}`, ...rec.notes.map((n) => `  ${n}`), '');
-  const kinds: ErrorKind[] = ['5xx', 'lost', 'wrong-state', 'unexpected', 'retry-mismatch', 'push', 'slow-ring', 'generator'];
+  const kinds: ErrorKind[] = [
+    '5xx',
+    'lost',
+    'wrong-state',
+    'unexpected',
+    'retry-mismatch',
+    'push',
+    'slow-ring',
+    'generator',
+  ];
   const by = new Map<ErrorKind, number>();
   for (const e of rec.errors) by.set(e.kind, (by.get(e.kind) ?? 0) + 1);
-  out.push(`Errors: ${rec.errors.length}${rec.errors.length ? ` (${kinds.filter((k) => by.get(k)).map((k) => `${k} ${by.get(k)}`).join(', ')})` : ''}`);
-  for (const k of kinds) for (const e of rec.errors.filter((x) => x.kind === k)) out.push(`  [${e.kind}] ${e.where}\n    ${e.detail}`);
+  out.push(
+    `Errors: ${rec.errors.length}${
+      rec.errors.length
+        ? ` (${kinds
+            .filter((k) => by.get(k))
+            .map((k) => `${k} ${by.get(k)}`)
+            .join(', ')})`
+        : ''
+    }`,
+  );
+  for (const k of kinds)
+    for (const e of rec.errors.filter((x) => x.kind === k)) out.push(`  [${e.kind}] ${e.where}\n    ${e.detail}`);
   const fives = by.get('5xx') ?? 0;
   const lostOrWrong = (by.get('lost') ?? 0) + (by.get('wrong-state') ?? 0);
-  out.push('', rec.errors.length === 0 ? 'PASS: zero 5xx, zero lost or wrong states' : `FAIL: ${fives} 5xx, ${lostOrWrong} lost or wrong states, ${rec.errors.length - fives - lostOrWrong} other errors`);
+  out.push(
+    '',
+    rec.errors.length === 0
+      ? 'PASS: zero 5xx, zero lost or wrong states'
+      : `FAIL: ${fives} 5xx, ${lostOrWrong} lost or wrong states, ${rec.errors.length - fives - lostOrWrong} other errors`,
+  );
   return out.join('\n');
 }
 

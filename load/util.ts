@@ -36,7 +36,10 @@ export const newPushToken = (upper = false): string => {
 /** The contract's callUuid: RFC 9562 UUID v5 in the fixed namespace, written here independently. */
 const CALL_UUID_NAMESPACE = '699e35b5-27c0-4dae-afc1-140c9ab06c2a';
 export function callUuidOf(tenantId: string, callId: string): string {
-  const h = createHash('sha1').update(Buffer.from(CALL_UUID_NAMESPACE.replace(/-/g, ''), 'hex')).update(`${tenantId}/${callId}`, 'utf8').digest();
+  const h = createHash('sha1')
+    .update(Buffer.from(CALL_UUID_NAMESPACE.replace(/-/g, ''), 'hex'))
+    .update(`${tenantId}/${callId}`, 'utf8')
+    .digest();
   const b = Buffer.from(h.subarray(0, 16));
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
@@ -51,7 +54,11 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a as object);
   const kb = Object.keys(b as object);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every(
+    (k) =>
+      Object.prototype.hasOwnProperty.call(b, k) &&
+      deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }
 
 /** At most `n` Unicode code points: how the contract shortens a display name. */

@@ -6,9 +6,32 @@
  * retried while the first is still pushing) is judged by linearizing the replies against the model.
  */
 import { inlineDeviceIdOf } from '../functions/core/ids.js';
-import { CANCEL_REASONS, type CallModel, type CallState, type DeviceModel, type Done, type Op, END_REASON_OF, linearize, checkPbxView } from './model.js';
-import { between, brief, callUuidOf, chance, codePoints, deepEqual, newPushToken, pick, rand, shuffle, sleep, weighted } from './util.js';
-import { EP, type Res, type World, expectStatus, send } from './world.js';
+import {
+  CANCEL_REASONS,
+  type CallModel,
+  type CallState,
+  checkPbxView,
+  type DeviceModel,
+  type Done,
+  END_REASON_OF,
+  linearize,
+  type Op,
+} from './model.js';
+import {
+  between,
+  brief,
+  callUuidOf,
+  chance,
+  codePoints,
+  deepEqual,
+  newPushToken,
+  pick,
+  rand,
+  shuffle,
+  sleep,
+  weighted,
+} from './util.js';
+import { EP, expectStatus, type Res, send, type World } from './world.js';
 
 const BUNDLE = 'com.example.phone';
 const ALERT_BUNDLE = 'com.example.lite';
@@ -113,14 +136,35 @@ export class Worker {
     };
   }
 
-  private checkDeviceView(where: string, body: any, r: Reg) { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const want = { deviceId: r.deviceId, platform: 'ios', bundleId: r.bundleId, environment: r.environment, pushType: r.pushType, tokenSuffix: r.token.slice(-8) };
-    const got = body && typeof body === 'object' ? { deviceId: body.deviceId, platform: body.platform, bundleId: body.bundleId, environment: body.environment, pushType: body.pushType, tokenSuffix: body.tokenSuffix } : body;
-    if (!deepEqual(got, want) || typeof body?.updatedAt !== 'string') this.w.rec.error('unexpected', where, `device view ${brief(body)}, expected ${brief(want)}`);
+  private checkDeviceView(where: string, body: any, r: Reg) {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
+    const want = {
+      deviceId: r.deviceId,
+      platform: 'ios',
+      bundleId: r.bundleId,
+      environment: r.environment,
+      pushType: r.pushType,
+      tokenSuffix: r.token.slice(-8),
+    };
+    const got =
+      body && typeof body === 'object'
+        ? {
+            deviceId: body.deviceId,
+            platform: body.platform,
+            bundleId: body.bundleId,
+            environment: body.environment,
+            pushType: body.pushType,
+            tokenSuffix: body.tokenSuffix,
+          }
+        : body;
+    if (!deepEqual(got, want) || typeof body?.updatedAt !== 'string')
+      this.w.rec.error('unexpected', where, `device view ${brief(body)}, expected ${brief(want)}`);
   }
 
   private async putDevice(userId: string, r: Reg, expect: 200 | 201, where: string) {
-    const res = await send(this.w, EP.putDevice, where, () => this.pbx.putDevice(userId, r.deviceId, this.deviceBody(r)));
+    const res = await send(this.w, EP.putDevice, where, () =>
+      this.pbx.putDevice(userId, r.deviceId, this.deviceBody(r)),
+    );
     if (expectStatus(this.w, res, where, expect)) this.checkDeviceView(where, res.body, r);
     return res;
   }
@@ -143,12 +187,27 @@ export class Worker {
     const res = await send(this.w, EP.listDevices, where, () => this.pbx.listDevices(userId));
     if (!expectStatus(this.w, res, where, 200)) return;
     const want = [...this.users.get(userId)!.values()]
-      .map((r) => ({ deviceId: r.deviceId, platform: 'ios', bundleId: r.bundleId, environment: r.environment, pushType: r.pushType, tokenSuffix: r.token.slice(-8) }))
+      .map((r) => ({
+        deviceId: r.deviceId,
+        platform: 'ios',
+        bundleId: r.bundleId,
+        environment: r.environment,
+        pushType: r.pushType,
+        tokenSuffix: r.token.slice(-8),
+      }))
       .sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
     const got = (Array.isArray(res.body?.devices) ? res.body.devices : [])
-      .map((d: any) => ({ deviceId: d.deviceId, platform: d.platform, bundleId: d.bundleId, environment: d.environment, pushType: d.pushType, tokenSuffix: d.tokenSuffix })) // eslint-disable-line @typescript-eslint/no-explicit-any
+      .map((d: any) => ({
+        deviceId: d.deviceId,
+        platform: d.platform,
+        bundleId: d.bundleId,
+        environment: d.environment,
+        pushType: d.pushType,
+        tokenSuffix: d.tokenSuffix,
+      })) // eslint-disable-line @typescript-eslint/no-explicit-any
       .sort((a: { deviceId: string }, b: { deviceId: string }) => (a.deviceId < b.deviceId ? -1 : 1));
-    if (!deepEqual(got, want)) this.w.rec.error('wrong-state', where, `registry of ${userId}: ${brief(got, 600)}, expected ${brief(want, 600)}`);
+    if (!deepEqual(got, want))
+      this.w.rec.error('wrong-state', where, `registry of ${userId}: ${brief(got, 600)}, expected ${brief(want, 600)}`);
   }
 
   async registryChurn() {
@@ -204,8 +263,16 @@ export class Worker {
         if (devices.size < MAX_REGISTERED) await this.addDevice(userId, 'registry-churn');
         break;
       case 'unknown-team': {
-        const body = { platform: 'ios', pushToken: newPushToken(), bundleId: BUNDLE, teamId: OTHER_TEAM, environment: 'production' };
-        const res = await send(this.w, EP.putDevice, where, () => this.pbx.putDevice(userId, this.uid('iphone-other-team'), body));
+        const body = {
+          platform: 'ios',
+          pushToken: newPushToken(),
+          bundleId: BUNDLE,
+          teamId: OTHER_TEAM,
+          environment: 'production',
+        };
+        const res = await send(this.w, EP.putDevice, where, () =>
+          this.pbx.putDevice(userId, this.uid('iphone-other-team'), body),
+        );
         expectStatus(this.w, res, `${where}: unknown team`, 400, 'unknown_team');
         break;
       }
@@ -248,21 +315,36 @@ export class Worker {
 
   /** A ring body, and the devices it must reach (with what each push should come to). */
   private plan(o: { userId?: string; inline?: InlineSpec[]; timeout?: number | undefined; tenantId?: string }) {
-    const body: any = { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const body: any = {
+      // eslint-disable-line @typescript-eslint/no-explicit-any
       callId: this.newCallId(),
       from: this.caller(),
       ...(o.userId ? { to: { userId: o.userId } } : {}),
       ...(o.inline && o.inline.length ? { devices: o.inline.map((d) => ({ pnProvider: 'apns', ...d })) } : {}),
       ...(o.timeout === undefined ? {} : { ringTimeoutSeconds: o.timeout }),
       ...(chance(0.2) ? { hasVideo: chance(0.5) } : {}),
-      ...(chance(0.4) ? { metadata: { registrar: `sip:pbx${this.id}.example.com;transport=tls`, line: String(rand(9)) } } : {}),
+      ...(chance(0.4)
+        ? { metadata: { registrar: `sip:pbx${this.id}.example.com;transport=tls`, line: String(rand(9)) } }
+        : {}),
     };
-    const targets: { deviceId: string; token: string; pushType: 'voip' | 'alert'; expected: Expectation; registeredTo?: string }[] = [];
+    const targets: {
+      deviceId: string;
+      token: string;
+      pushType: 'voip' | 'alert';
+      expected: Expectation;
+      registeredTo?: string;
+    }[] = [];
     const seen = new Set<string>();
     if (o.userId) {
       for (const r of this.users.get(o.userId)!.values()) {
         seen.add(r.token);
-        targets.push({ deviceId: r.deviceId, token: r.token, pushType: r.pushType, expected: this.expectationFor(r.token), registeredTo: o.userId });
+        targets.push({
+          deviceId: r.deviceId,
+          token: r.token,
+          pushType: r.pushType,
+          expected: this.expectationFor(r.token),
+          registeredTo: o.userId,
+        });
       }
     }
     for (const d of o.inline ?? []) {
@@ -271,7 +353,8 @@ export class Worker {
       seen.add(token);
       const team = d.pnParam.split('.')[0];
       const pushType = d.pnParam.endsWith('.voip') ? 'voip' : 'alert';
-      const expected: Expectation = team === this.w.team ? this.expectationFor(token) : { result: 'failed', reason: 'UnknownTeam' };
+      const expected: Expectation =
+        team === this.w.team ? this.expectationFor(token) : { result: 'failed', reason: 'UnknownTeam' };
       targets.push({ deviceId: inlineDeviceIdOf(token), token, pushType, expected });
     }
     return { body, targets };
@@ -290,7 +373,10 @@ export class Worker {
       if (kind === 'also-registered') {
         // The PBX also knows one of the user's registered phones inline: pushed once, as the registry device.
         const r = pick(registered);
-        out.push({ pnPrid: r.token.toUpperCase(), pnParam: `${this.w.team}.${r.bundleId}${r.pushType === 'voip' ? '.voip' : ''}` });
+        out.push({
+          pnPrid: r.token.toUpperCase(),
+          pnParam: `${this.w.team}.${r.bundleId}${r.pushType === 'voip' ? '.voip' : ''}`,
+        });
       } else {
         const team = kind === 'unknown-team' ? OTHER_TEAM : this.w.team;
         out.push({ pnPrid: newPushToken(chance(0.3)), pnParam: `${team}.${BUNDLE}${kind === 'alert' ? '' : '.voip'}` });
@@ -310,12 +396,22 @@ export class Worker {
    * Sends the create, checks the 201 answer against the plan, finds each sent device's push
    * (and its call token), prunes dead registry devices from the model, and records the call.
    */
-  private async ring(p: ReturnType<Worker['plan']>, label: string, pbx = this.pbx, tenantId = this.w.tenantA): Promise<CallModel | undefined> {
+  private async ring(
+    p: ReturnType<Worker['plan']>,
+    label: string,
+    pbx = this.pbx,
+    tenantId = this.w.tenantA,
+  ): Promise<CallModel | undefined> {
     this.w.rings++;
     const where = `w${this.id} ${label} ring ${p.body.callId}`;
     const res = await send(this.w, EP.ring, where, () => pbx.ring(p.body));
     this.planned.clear();
-    if (res.ms > this.w.pushDeadlineMs + 1000) this.w.rec.error('slow-ring', where, `answered after ${res.ms.toFixed(0)} ms (push deadline ${this.w.pushDeadlineMs} ms + 1 s)`);
+    if (res.ms > this.w.pushDeadlineMs + 1000)
+      this.w.rec.error(
+        'slow-ring',
+        where,
+        `answered after ${res.ms.toFixed(0)} ms (push deadline ${this.w.pushDeadlineMs} ms + 1 s)`,
+      );
     if (!expectStatus(this.w, res, where, 201)) {
       if (res.status === 400) this.w.rejected.push({ tenantId, callId: p.body.callId, label: where });
       return undefined;
@@ -331,9 +427,13 @@ export class Worker {
     const timeout = p.body.ringTimeoutSeconds ?? 60;
     if (a.callId !== p.body.callId) problems.push(`callId ${a.callId}`);
     if (a.callUuid !== callUuid) problems.push(`callUuid ${a.callUuid}, expected ${callUuid}`);
-    if (a.status !== (anySent ? 'ringing' : 'unreachable')) problems.push(`status ${a.status}, expected ${anySent ? 'ringing' : 'unreachable'}`);
-    if (Date.parse(a.expiresAt) - Date.parse(a.createdAt) !== timeout * 1000) problems.push(`expiresAt ${a.expiresAt} is not createdAt ${a.createdAt} + ${timeout} s`);
-    const got = new Map<string, any>((Array.isArray(a.deliveries) ? a.deliveries : []).map((d: any) => [d.deviceId, d])); // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (a.status !== (anySent ? 'ringing' : 'unreachable'))
+      problems.push(`status ${a.status}, expected ${anySent ? 'ringing' : 'unreachable'}`);
+    if (Date.parse(a.expiresAt) - Date.parse(a.createdAt) !== timeout * 1000)
+      problems.push(`expiresAt ${a.expiresAt} is not createdAt ${a.createdAt} + ${timeout} s`);
+    const got = new Map<string, any>(
+      (Array.isArray(a.deliveries) ? a.deliveries : []).map((d: any) => [d.deviceId, d]),
+    ); // eslint-disable-line @typescript-eslint/no-explicit-any
     if (got.size !== p.targets.length) problems.push(`${got.size} deliveries for ${p.targets.length} targets`);
     const devices: DeviceModel[] = [];
     for (const t of p.targets) {
@@ -342,15 +442,29 @@ export class Worker {
         problems.push(`no delivery for ${t.deviceId}`);
         continue;
       }
-      const okResult = d.result === t.expected.result && (t.expected.reason === undefined || d.reason === t.expected.reason);
+      const okResult =
+        d.result === t.expected.result && (t.expected.reason === undefined || d.reason === t.expected.reason);
       if (!okResult) {
-        const history = this.w.pushes.all(t.token, callUuid).map((h) => `${h.status}${h.reason ? ` ${h.reason}` : ''}${h.fault ? ` (fault ${JSON.stringify(h.fault)})` : ''}`);
-        problems.push(`${t.deviceId}: ${d.result}${d.reason ? ` ${d.reason}` : ''}, expected ${t.expected.result}${t.expected.reason ? ` ${t.expected.reason}` : ''} (APNs saw: ${history.join(', ') || 'nothing'})`);
+        const history = this.w.pushes
+          .all(t.token, callUuid)
+          .map(
+            (h) =>
+              `${h.status}${h.reason ? ` ${h.reason}` : ''}${h.fault ? ` (fault ${JSON.stringify(h.fault)})` : ''}`,
+          );
+        problems.push(
+          `${t.deviceId}: ${d.result}${d.reason ? ` ${d.reason}` : ''}, expected ${t.expected.result}${t.expected.reason ? ` ${t.expected.reason}` : ''} (APNs saw: ${history.join(', ') || 'nothing'})`,
+        );
       }
       if (d.pushType !== t.pushType) problems.push(`${t.deviceId}: pushType ${d.pushType}, expected ${t.pushType}`);
       if (d.result === 'sent' && typeof d.apnsId !== 'string') problems.push(`${t.deviceId}: sent without apnsId`);
       // The model follows what the service said, so one wrong delivery is reported once, here.
-      const dm: DeviceModel = { deviceId: t.deviceId, token: t.token, pushType: t.pushType, expected: { result: d.result, ...(d.reason ? { reason: d.reason } : {}) }, registered: t.registeredTo !== undefined };
+      const dm: DeviceModel = {
+        deviceId: t.deviceId,
+        token: t.token,
+        pushType: t.pushType,
+        expected: { result: d.result, ...(d.reason ? { reason: d.reason } : {}) },
+        registered: t.registeredTo !== undefined,
+      };
       if (d.result === 'sent') {
         const accepted = this.w.pushes.accepted(t.token, callUuid);
         const push = accepted[0];
@@ -359,17 +473,21 @@ export class Worker {
           const cw = (push.payload as any)?.callwake; // eslint-disable-line @typescript-eslint/no-explicit-any
           dm.callToken = cw?.token;
           const bad: string[] = [];
-          if (push.headers['apns-push-type'] !== t.pushType) bad.push(`apns-push-type ${push.headers['apns-push-type']}`);
+          if (push.headers['apns-push-type'] !== t.pushType)
+            bad.push(`apns-push-type ${push.headers['apns-push-type']}`);
           if (cw?.callId !== p.body.callId) bad.push(`callId ${cw?.callId}`);
-          if (cw?.expiresAt !== Date.parse(a.expiresAt)) bad.push(`expiresAt ${cw?.expiresAt}, view says ${a.expiresAt}`);
+          if (cw?.expiresAt !== Date.parse(a.expiresAt))
+            bad.push(`expiresAt ${cw?.expiresAt}, view says ${a.expiresAt}`);
           if (typeof cw?.token !== 'string' || cw.token.length > 200) bad.push(`token ${brief(cw?.token, 40)}`);
           if (bad.length) this.w.rec.error('push', where, `${t.deviceId}: push ${bad.join('; ')}`);
         }
       }
-      if (t.registeredTo && d.result === 'failed' && t.expected.permanent) this.users.get(t.registeredTo)?.delete(t.deviceId);
+      if (t.registeredTo && d.result === 'failed' && t.expected.permanent)
+        this.users.get(t.registeredTo)?.delete(t.deviceId);
       devices.push(dm);
     }
-    if (problems.length) this.w.rec.error('unexpected', where, `201 answer: ${problems.join('; ')}; answer ${brief(a, 600)}`);
+    if (problems.length)
+      this.w.rec.error('unexpected', where, `201 answer: ${problems.join('; ')}; answer ${brief(a, 600)}`);
     const from = p.body.from;
     const unreachable = a.status === 'unreachable';
     const m: CallModel = {
@@ -382,11 +500,21 @@ export class Worker {
       answer: a,
       createdAt: a.createdAt,
       expiresAtMs: Date.parse(a.expiresAt),
-      caller: { number: from.number ?? null, displayName: from.displayName === undefined ? null : codePoints(from.displayName, 256), uri: from.uri ?? null },
+      caller: {
+        number: from.number ?? null,
+        displayName: from.displayName === undefined ? null : codePoints(from.displayName, 256),
+        uri: from.uri ?? null,
+      },
       hasVideo: p.body.hasVideo ?? false,
       metadata: p.body.metadata ?? {},
       devices,
-      state: { status: unreachable ? 'unreachable' : 'ringing', endReason: unreachable ? 'failed' : null, answeredBy: null, declinedBy: null, confirmed: [] },
+      state: {
+        status: unreachable ? 'unreachable' : 'ringing',
+        endReason: unreachable ? 'failed' : null,
+        answeredBy: null,
+        declinedBy: null,
+        confirmed: [],
+      },
     };
     this.w.calls.push(m);
     this.recent.push(m);
@@ -407,7 +535,8 @@ export class Worker {
   }
 
   /** The same call spelled another way: defaults written out, nulls for absent members, an unknown member. */
-  private alike(body: any) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  private alike(body: any) {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
     const b = structuredClone(body);
     b.ringTimeoutSeconds ??= 60;
     b.hasVideo ??= false;
@@ -453,13 +582,18 @@ export class Worker {
         res = await send(this.w, EP.pbxView, where, () => this.pbxFor(m).view(m.callId));
         break;
       case 'ringSame':
-        this.w.rec.tick(`retry: same create again${op.alike ? ' (spelled differently)' : ''}${m.state.status === 'cancelled' ? ' after cancel' : ''}`);
-        res = await send(this.w, EP.ring, where, () => this.pbxFor(m).ring(op.alike ? this.alike(m.ringBody) : m.ringBody));
+        this.w.rec.tick(
+          `retry: same create again${op.alike ? ' (spelled differently)' : ''}${m.state.status === 'cancelled' ? ' after cancel' : ''}`,
+        );
+        res = await send(this.w, EP.ring, where, () =>
+          this.pbxFor(m).ring(op.alike ? this.alike(m.ringBody) : m.ringBody),
+        );
         break;
       case 'ringConflict': {
         this.w.rec.tick(`retry: another body, same callId${m.state.status === 'cancelled' ? ' after cancel' : ''}`);
         const b = structuredClone(m.ringBody);
-        b.ringTimeoutSeconds = ((b.ringTimeoutSeconds ?? 60) % 300) + 1 < 5 ? 42 : ((b.ringTimeoutSeconds ?? 60) % 300) + 1;
+        b.ringTimeoutSeconds =
+          ((b.ringTimeoutSeconds ?? 60) % 300) + 1 < 5 ? 42 : ((b.ringTimeoutSeconds ?? 60) % 300) + 1;
         res = await send(this.w, EP.ring, where, () => this.pbxFor(m).ring(b));
         break;
       }
@@ -471,7 +605,11 @@ export class Worker {
    * Runs actors concurrently (each a sequence of requests on the call), then judges all their
    * replies at once against the model and moves the model to the state they lead to.
    */
-  private async phase(m: CallModel, name: string, actors: ((ex: (op: Op) => Promise<Done>) => Promise<void>)[]): Promise<Done[]> {
+  private async phase(
+    m: CallModel,
+    name: string,
+    actors: ((ex: (op: Op) => Promise<Done>) => Promise<void>)[],
+  ): Promise<Done[]> {
     const dones: Done[] = [];
     const ex = async (op: Op) => {
       const d = await this.exec(m, op);
@@ -517,7 +655,8 @@ export class Worker {
 
   private cancelOp(): Op {
     const reason = pick(CANCEL_REASONS);
-    if (reason === 'caller_hangup' && chance(0.5)) return { kind: 'cancel', reason, spelling: pick(['none', 'empty', 'null'] as const) };
+    if (reason === 'caller_hangup' && chance(0.5))
+      return { kind: 'cancel', reason, spelling: pick(['none', 'empty', 'null'] as const) };
     return { kind: 'cancel', reason };
   }
 
@@ -539,8 +678,10 @@ export class Worker {
     if (sent.length) {
       if (outcome === 'answer') roles.set(sent[0]!.deviceId, 'answer');
       if (outcome === 'decline') roles.set(sent[0]!.deviceId, 'decline');
-      if (outcome === 'answer-race') for (const d of sent.slice(0, Math.max(2, rand(sent.length) + 1))) roles.set(d.deviceId, 'answer');
-      if (outcome === 'answer-decline-race') for (const d of sent) roles.set(d.deviceId, chance(0.5) ? 'answer' : 'decline');
+      if (outcome === 'answer-race')
+        for (const d of sent.slice(0, Math.max(2, rand(sent.length) + 1))) roles.set(d.deviceId, 'answer');
+      if (outcome === 'answer-decline-race')
+        for (const d of sent) roles.set(d.deviceId, chance(0.5) ? 'answer' : 'decline');
     }
     const dones = await this.phase(m, 'phones', this.phones(m, roles));
     if (outcome === 'answer-race' || outcome === 'answer-decline-race') {
@@ -548,7 +689,12 @@ export class Worker {
       const contenders = dones.filter((d) => d.op.kind === 'answer' || d.op.kind === 'decline').length;
       const live = m.expiresAtMs > Math.max(...dones.map((d) => d.te));
       if (contenders > 1) this.w.rec.tick(`race: ${contenders} devices answering/declining at once`);
-      if (contenders > 1 && live && winners.length !== 1) this.w.rec.error('unexpected', `${m.label} ${m.callId}`, `${contenders} devices raced to answer/decline, ${winners.length} won`);
+      if (contenders > 1 && live && winners.length !== 1)
+        this.w.rec.error(
+          'unexpected',
+          `${m.label} ${m.callId}`,
+          `${contenders} devices raced to answer/decline, ${winners.length} won`,
+        );
     }
     await this.followUp(m);
   }
@@ -565,9 +711,15 @@ export class Worker {
     }
     if (s.answeredBy && chance(0.15)) ops.push({ kind: 'answer', deviceId: s.answeredBy });
     const losers = this.sent(m).filter((d) => d.deviceId !== s.answeredBy && d.deviceId !== s.declinedBy);
-    if (losers.length && s.status !== 'ringing' && chance(0.2)) ops.push({ kind: pick(['answer', 'decline'] as const), deviceId: pick(losers).deviceId });
+    if (losers.length && s.status !== 'ringing' && chance(0.2))
+      ops.push({ kind: pick(['answer', 'decline'] as const), deviceId: pick(losers).deviceId });
     if (s.status !== 'ringing' && chance(0.1)) ops.push(this.cancelOp());
-    if (ops.length) await this.phase(m, 'follow-up', [async (ex) => { for (const op of ops) await ex(op); }]);
+    if (ops.length)
+      await this.phase(m, 'follow-up', [
+        async (ex) => {
+          for (const op of ops) await ex(op);
+        },
+      ]);
   }
 
   /** The caller hangs up: before anyone acts, while phones confirm, or racing an answer. */
@@ -585,7 +737,8 @@ export class Worker {
       await this.phase(m, 'cancel', [async (ex) => void (await ex(this.cancelOp()))]);
     } else {
       const roles = new Map<string, 'answer' | 'decline' | 'none'>();
-      if (variant === 'racing-answer') for (const d of sent.slice(0, between(1, Math.max(1, sent.length)))) roles.set(d.deviceId, 'answer');
+      if (variant === 'racing-answer')
+        for (const d of sent.slice(0, between(1, Math.max(1, sent.length)))) roles.set(d.deviceId, 'answer');
       await this.phase(m, 'cancel-race', [
         ...this.phones(m, roles),
         async (ex) => {
@@ -600,7 +753,12 @@ export class Worker {
     if (chance(0.3)) later.push(this.cancelOp());
     if (chance(0.3)) later.push({ kind: 'ringSame' });
     if (chance(0.5)) later.push({ kind: 'pbxView' });
-    if (later.length) await this.phase(m, 'after-cancel', [async (ex) => { for (const op of later) await ex(op); }]);
+    if (later.length)
+      await this.phase(m, 'after-cancel', [
+        async (ex) => {
+          for (const op of later) await ex(op);
+        },
+      ]);
   }
 
   /** The PBX retries its webhook: later, at the same time as the first, or spelled differently; or reuses a callId with another body. */
@@ -619,19 +777,46 @@ export class Worker {
       this.w.rec.tick(`retry: ${n} identical creates at once`);
       this.w.rings += 1;
       const pbx = this.pbx;
-      const replies = await Promise.all(Array.from({ length: n }, (_, i) => sleep(i === 0 ? 0 : rand(30)).then(() => send(this.w, EP.ring, where, () => pbx.ring(p.body)))));
+      const replies = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          sleep(i === 0 ? 0 : rand(30)).then(() => send(this.w, EP.ring, where, () => pbx.ring(p.body))),
+        ),
+      );
       this.planned.clear();
-      for (const r of replies) if (r.ms > this.w.pushDeadlineMs + 1500) this.w.rec.error('slow-ring', where, `answered after ${r.ms.toFixed(0)} ms`);
+      for (const r of replies)
+        if (r.ms > this.w.pushDeadlineMs + 1500)
+          this.w.rec.error('slow-ring', where, `answered after ${r.ms.toFixed(0)} ms`);
       const created = replies.filter((r) => r.status === 201);
       const others = replies.filter((r) => r.status !== 201);
       if (created.length !== 1 || others.some((r) => r.status !== 200)) {
-        this.w.rec.error('unexpected', where, `identical concurrent creates answered ${replies.map((r) => `${r.status}${r.body?.code ? ` ${r.body.code}` : ''}`).join(', ')}; expected one 201 and the rest 200`);
+        this.w.rec.error(
+          'unexpected',
+          where,
+          `identical concurrent creates answered ${replies.map((r) => `${r.status}${r.body?.code ? ` ${r.body.code}` : ''}`).join(', ')}; expected one 201 and the rest 200`,
+        );
       }
       const first = created[0] ?? replies.find((r) => r.status === 200);
       if (!first) return;
-      for (const r of replies) if (r !== first && (r.status === 200 || r.status === 201) && !deepEqual(r.body, first.body)) this.w.rec.error('retry-mismatch', where, `answers differ:\n      ${brief(first.body, 500)}\n      ${brief(r.body, 500)}`);
+      for (const r of replies)
+        if (r !== first && (r.status === 200 || r.status === 201) && !deepEqual(r.body, first.body))
+          this.w.rec.error(
+            'retry-mismatch',
+            where,
+            `answers differ:\n      ${brief(first.body, 500)}\n      ${brief(r.body, 500)}`,
+          );
       const m = this.adopt(p, first, 'retried-webhook concurrent', where, this.w.tenantA);
-      await this.phase(m, 'phones', this.phones(m, new Map(this.sent(m).slice(0, 1).map((d) => [d.deviceId, 'answer'] as const))));
+      await this.phase(
+        m,
+        'phones',
+        this.phones(
+          m,
+          new Map(
+            this.sent(m)
+              .slice(0, 1)
+              .map((d) => [d.deviceId, 'answer'] as const),
+          ),
+        ),
+      );
       await this.phase(m, 'retry-again', [async (ex) => void (await ex({ kind: 'ringSame', alike: chance(0.5) }))]);
       return;
     }
@@ -641,9 +826,17 @@ export class Worker {
     if (variant === 'sequential') ops.push({ kind: 'ringSame', alike: chance(0.4) });
     if (variant === 'conflict') ops.push({ kind: 'ringConflict' });
     if (variant === 'after-cancel') ops.push(this.cancelOp(), { kind: 'ringSame' }, { kind: 'ringConflict' });
-    await this.phase(m, 'retry', [async (ex) => { for (const op of ops) await ex(op); }]);
+    await this.phase(m, 'retry', [
+      async (ex) => {
+        for (const op of ops) await ex(op);
+      },
+    ]);
     // Whatever the call's state, the same body gets the stored answer (and pushes nothing again).
-    const roles = new Map(this.sent(m).slice(0, 1).map((d) => [d.deviceId, chance(0.5) ? 'answer' : 'decline'] as const));
+    const roles = new Map(
+      this.sent(m)
+        .slice(0, 1)
+        .map((d) => [d.deviceId, chance(0.5) ? 'answer' : 'decline'] as const),
+    );
     await this.phase(m, 'phones', this.phones(m, roles));
     await this.phase(m, 'retry-later', [async (ex) => void (await ex({ kind: 'ringSame', alike: chance(0.5) }))]);
   }
@@ -666,7 +859,13 @@ export class Worker {
       hasVideo: false,
       metadata: {},
       devices: [],
-      state: { status: 'cancelled', endReason: END_REASON_OF[reason], answeredBy: null, declinedBy: null, confirmed: [] },
+      state: {
+        status: 'cancelled',
+        endReason: END_REASON_OF[reason],
+        answeredBy: null,
+        declinedBy: null,
+        confirmed: [],
+      },
     });
     if (chance(0.5)) {
       const c = await send(this.w, EP.cancel, where, () => this.pbx.send('POST', cancelPath, { reason }));
@@ -707,10 +906,22 @@ export class Worker {
     const m = this.adopt(p, r, 'cancel-before-create (race)', where, this.w.tenantA);
     const sawUnreachable = c.body?.status === 'unreachable' && m.state.status === 'unreachable';
     if (!sawUnreachable) {
-      if (c.body?.status !== 'cancelled' || c.body?.endReason !== END_REASON_OF[reason]) this.w.rec.error('unexpected', `${where}: cancel racing create`, `view ${brief(c.body)}`);
+      if (c.body?.status !== 'cancelled' || c.body?.endReason !== END_REASON_OF[reason])
+        this.w.rec.error('unexpected', `${where}: cancel racing create`, `view ${brief(c.body)}`);
       m.state = { ...m.state, status: 'cancelled', endReason: END_REASON_OF[reason] };
     }
-    await this.phase(m, 'late phones', this.phones(m, new Map(this.sent(m).slice(0, 1).map((d) => [d.deviceId, 'answer'] as const))));
+    await this.phase(
+      m,
+      'late phones',
+      this.phones(
+        m,
+        new Map(
+          this.sent(m)
+            .slice(0, 1)
+            .map((d) => [d.deviceId, 'answer'] as const),
+        ),
+      ),
+    );
   }
 
   /** Ring timeouts: a 5 s call nobody answers expires; a late answer is refused. */
@@ -723,20 +934,40 @@ export class Worker {
     const ops: Op[] = [{ kind: 'pbxView' }];
     if (sent.length) ops.push({ kind: pick(['answer', 'decline'] as const), deviceId: pick(sent).deviceId });
     ops.push(this.cancelOp(), { kind: 'pbxView' });
-    await this.phase(m, 'around the ring timeout', [async (ex) => { for (const op of ops) await ex(op); }]);
+    await this.phase(m, 'around the ring timeout', [
+      async (ex) => {
+        for (const op of ops) await ex(op);
+      },
+    ]);
   }
 
   /** Another tenant uses the same callId for its own call: two independent calls. */
   async otherTenant() {
-    const mine = this.recent.filter((c) => c.tenantId === this.w.tenantA && !c.tombstone && !this.reusedByB.has(c.callId)).at(-1);
+    const mine = this.recent
+      .filter((c) => c.tenantId === this.w.tenantA && !c.tombstone && !this.reusedByB.has(c.callId))
+      .at(-1);
     if (!mine) return;
     this.reusedByB.add(mine.callId);
-    const p = this.plan({ inline: this.inlineDevices(between(1, 2)).filter((d) => !d.pnParam.startsWith(OTHER_TEAM)), timeout: this.pickTimeout() });
+    const p = this.plan({
+      inline: this.inlineDevices(between(1, 2)).filter((d) => !d.pnParam.startsWith(OTHER_TEAM)),
+      timeout: this.pickTimeout(),
+    });
     if (p.targets.length === 0) return;
     p.body.callId = mine.callId;
     const m = await this.ring(p, 'other-tenant', this.w.pbxB, this.w.tenantB);
     if (!m) return;
-    await this.phase(m, 'phones', this.phones(m, new Map(this.sent(m).slice(0, 1).map((d) => [d.deviceId, 'answer'] as const))));
+    await this.phase(
+      m,
+      'phones',
+      this.phones(
+        m,
+        new Map(
+          this.sent(m)
+            .slice(0, 1)
+            .map((d) => [d.deviceId, 'answer'] as const),
+        ),
+      ),
+    );
     await this.phase(m, 'cancel', [async (ex) => void (await ex(this.cancelOp()))]);
   }
 
@@ -765,7 +996,9 @@ export class Worker {
           { delayMs: this.w.pushDeadlineMs + 800 },
         ]);
         this.w.sim.injectFault({ token: r.token, ...fault, times: 1 });
-        this.w.rec.tick(`APNs fault, retried: ${Object.keys(fault).join('+')}${fault.status ? ` ${fault.status}` : ''}`);
+        this.w.rec.tick(
+          `APNs fault, retried: ${Object.keys(fault).join('+')}${fault.status ? ` ${fault.status}` : ''}`,
+        );
       } else {
         const how = pick(['unregistered', 'bad-token', 'not-for-topic'] as const);
         if (how === 'unregistered') {
@@ -791,10 +1024,15 @@ export class Worker {
       this.w.sim.injectFault({ token, delayMs: this.w.pushDeadlineMs + 800, times: 50 });
       this.planned.set(token, { result: 'failed', reason: 'Timeout' });
       this.w.rec.tick('APNs fault: no answer within the push deadline');
-      p = chance(0.5) ? this.plan({ userId: this.userWithDevices(), inline, timeout: this.pickTimeout() }) : this.plan({ inline, timeout: this.pickTimeout() });
+      p = chance(0.5)
+        ? this.plan({ userId: this.userWithDevices(), inline, timeout: this.pickTimeout() })
+        : this.plan({ inline, timeout: this.pickTimeout() });
     } else {
       // Nothing reachable: unregistered inline tokens and unknown teams. The PBX answers 480 at once.
-      const inline = this.inlineDevices(between(1, 3)).map((d) => ({ ...d, pnParam: chance(0.3) ? `${OTHER_TEAM}.${BUNDLE}.voip` : d.pnParam }));
+      const inline = this.inlineDevices(between(1, 3)).map((d) => ({
+        ...d,
+        pnParam: chance(0.3) ? `${OTHER_TEAM}.${BUNDLE}.voip` : d.pnParam,
+      }));
       for (const d of inline) {
         this.w.sim.markUnregistered(d.pnPrid);
         this.dead.add(d.pnPrid.toLowerCase());
@@ -812,10 +1050,12 @@ export class Worker {
     const sent = this.sent(m);
     const roles = new Map(sent.slice(0, 1).map((d) => [d.deviceId, 'answer'] as const));
     await this.phase(m, 'phones', this.phones(m, roles));
-    await this.phase(m, 'pbx', [async (ex) => {
-      await ex({ kind: 'pbxView' });
-      if (chance(0.5)) await ex(this.cancelOp());
-    }]);
+    await this.phase(m, 'pbx', [
+      async (ex) => {
+        await ex({ kind: 'pbxView' });
+        if (chance(0.5)) await ex(this.cancelOp());
+      },
+    ]);
   }
 
   // ---------------------------------------------------------------- bad requests
@@ -823,113 +1063,221 @@ export class Worker {
   async badRequests() {
     const where = `w${this.id} bad-requests`;
     const fresh = () => this.plan({ userId: this.userWithDevices(), timeout: 30 }).body;
-    const refused = (body: { callId: string }) => this.w.rejected.push({ tenantId: this.w.tenantA, callId: body.callId, label: where });
+    const refused = (body: { callId: string }) =>
+      this.w.rejected.push({ tenantId: this.w.tenantA, callId: body.callId, label: where });
     const pbx = this.pbx;
     const cases: [string, () => Promise<void>][] = [
-      ['wrong secret', async () => {
-        const b = fresh();
-        const r = await send(this.w, EP.ring, where, () => pbx.send('POST', '/v1/pbx/calls', b, { secret: 'not-the-secret' }));
-        if (expectStatus(this.w, r, `${where}: wrong secret`, 401, 'bad_signature')) refused(b);
-      }],
-      ['unknown tenant', async () => {
-        const r = await send(this.w, EP.pbxView, where, () => pbx.send('GET', `/v1/pbx/calls/x`, undefined, { tenantId: 'no-such-tenant' }));
-        expectStatus(this.w, r, `${where}: unknown tenant`, 401, 'bad_signature');
-      }],
-      ['malformed signature', async () => {
-        const b = fresh();
-        const r = await send(this.w, EP.ring, where, () => pbx.send('POST', '/v1/pbx/calls', b, { headers: { 'x-callwake-signature': 'v1=zz' } }));
-        if (expectStatus(this.w, r, `${where}: malformed signature`, 401, 'bad_signature')) refused(b);
-      }],
-      ['stale timestamp', async () => {
-        const b = fresh();
-        const r = await send(this.w, EP.ring, where, () => pbx.send('POST', '/v1/pbx/calls', b, { timestamp: Math.floor(Date.now() / 1000) - 400 }));
-        if (expectStatus(this.w, r, `${where}: stale timestamp`, 401, 'stale_signature')) refused(b);
-      }],
-      ['malformed JSON', async () => {
-        const r = await send(this.w, EP.ring, where, () => pbx.send('POST', '/v1/pbx/calls', undefined, { rawBody: '{"callId": "x@y", "from": {' }));
-        expectStatus(this.w, r, `${where}: malformed JSON`, 400, 'malformed_json');
-      }],
-      ['empty body', async () => {
-        const r = await send(this.w, EP.ring, where, () => pbx.send('POST', '/v1/pbx/calls', undefined, { headers: { 'content-type': 'application/json' } }));
-        expectStatus(this.w, r, `${where}: empty body`, 400, 'malformed_json');
-      }],
-      ['text/plain', async () => {
-        const b = fresh();
-        const r = await send(this.w, EP.ring, where, () => pbx.send('POST', '/v1/pbx/calls', b, { headers: { 'content-type': 'text/plain' } }));
-        if (expectStatus(this.w, r, `${where}: text/plain`, 415, 'unsupported_media_type')) refused(b);
-      }],
-      ['too large', async () => {
-        const b = { ...fresh(), from: { number: '+15550000000', displayName: 'x'.repeat(17 * 1024) } };
-        const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
-        if (expectStatus(this.w, r, `${where}: body over 16 KiB`, 413, 'payload_too_large')) refused(b);
-      }],
-      ['invalid callId', async () => {
-        const r = await send(this.w, EP.ring, where, () => pbx.ring({ ...fresh(), callId: 'has space@pbx' }));
-        expectStatus(this.w, r, `${where}: callId with a space`, 400, 'validation_failed');
-      }],
-      ['invalid callId in path', async () => {
-        const r = await send(this.w, EP.pbxView, where, () => pbx.view('has space@pbx'));
-        expectStatus(this.w, r, `${where}: path callId with a space`, 400, 'validation_failed');
-      }],
-      ['ring timeout 4', async () => {
-        const b = { ...fresh(), ringTimeoutSeconds: 4 };
-        const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
-        if (expectStatus(this.w, r, `${where}: ringTimeoutSeconds 4`, 400, 'validation_failed')) refused(b);
-      }],
-      ['fcm device', async () => {
-        const b = { ...fresh(), devices: [{ pnProvider: 'fcm', pnPrid: newPushToken(), pnParam: 'x' }] };
-        const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
-        if (expectStatus(this.w, r, `${where}: pnProvider fcm`, 400, 'validation_failed')) refused(b);
-      }],
-      ['no target', async () => {
-        const b = { callId: this.newCallId(), from: { number: '+15550001111' } };
-        const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
-        if (expectStatus(this.w, r, `${where}: no target`, 400, 'validation_failed')) refused(b);
-      }],
-      ['bad cancel reason', async () => {
-        const callId = this.newCallId();
-        const r = await send(this.w, EP.cancel, where, () => pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, { reason: 'bored' }));
-        if (expectStatus(this.w, r, `${where}: cancel reason bored`, 400, 'validation_failed')) this.w.rejected.push({ tenantId: this.w.tenantA, callId, label: `${where}: cancel reason bored (no tombstone)` });
-      }],
-      ['bad userId', async () => {
-        const r = await send(this.w, EP.putDevice, where, () => pbx.putDevice('bad!user', 'd1', { platform: 'ios', pushToken: newPushToken(), bundleId: BUNDLE, environment: 'sandbox' }));
-        expectStatus(this.w, r, `${where}: userId bad!user`, 400, 'validation_failed');
-      }],
-      ['short token', async () => {
-        const r = await send(this.w, EP.putDevice, where, () => pbx.putDevice(this.userWithDevices(), this.uid('d'), { platform: 'ios', pushToken: 'abcd', bundleId: BUNDLE, environment: 'sandbox' }));
-        expectStatus(this.w, r, `${where}: short push token`, 400, 'validation_failed');
-      }],
-      ['unknown call', async () => {
-        const r = await send(this.w, EP.pbxView, where, () => pbx.view(this.newCallId()));
-        expectStatus(this.w, r, `${where}: unknown call`, 404, 'call_not_found');
-      }],
-      ['no route', async () => {
-        const r = await send(this.w, EP.other, where, () => pbx.send('GET', '/v1/pbx/nothing-here'));
-        expectStatus(this.w, r, `${where}: no such route`, 404, 'not_found');
-      }],
-      ['wrong method', async () => {
-        const r = await send(this.w, EP.other, where, () => pbx.send('DELETE', `/v1/pbx/calls/${encodeURIComponent(this.newCallId())}`));
-        expectStatus(this.w, r, `${where}: DELETE a call`, 405, 'method_not_allowed');
-      }],
-      ['app without token', async () => {
-        const r = await send(this.w, EP.appView, where, () => this.w.app.send('GET', `/v1/app/calls/${encodeURIComponent(this.newCallId())}`, undefined));
-        expectStatus(this.w, r, `${where}: app without token`, 401, 'invalid_token');
-      }],
-      ['app forged token', async () => {
-        const r = await send(this.w, EP.answer, where, () => this.w.app.answer(this.newCallId(), 'v1.' + 'A'.repeat(60)));
-        expectStatus(this.w, r, `${where}: forged token`, 401, 'invalid_token');
-      }],
-      ['app tampered token / other call', async () => {
-        const donor = this.recent.flatMap((c) => this.sent(c).map((d) => ({ c, t: d.callToken! }))).at(-1);
-        if (!donor) return;
-        const t = donor.t;
-        // A character inside the signed payload (cw1.<tag>.<payload>.<mac>), so the MAC no longer fits.
-        const tampered = t.slice(0, 14) + (t[14] === 'A' ? 'B' : 'A') + t.slice(15);
-        const r1 = await send(this.w, EP.answer, where, () => this.w.app.answer(donor.c.callId, tampered));
-        expectStatus(this.w, r1, `${where}: tampered token`, 401, 'invalid_token');
-        const r2 = await send(this.w, EP.answer, where, () => this.w.app.answer(this.newCallId(), t));
-        expectStatus(this.w, r2, `${where}: token for another call`, 403, 'token_scope');
-      }],
+      [
+        'wrong secret',
+        async () => {
+          const b = fresh();
+          const r = await send(this.w, EP.ring, where, () =>
+            pbx.send('POST', '/v1/pbx/calls', b, { secret: 'not-the-secret' }),
+          );
+          if (expectStatus(this.w, r, `${where}: wrong secret`, 401, 'bad_signature')) refused(b);
+        },
+      ],
+      [
+        'unknown tenant',
+        async () => {
+          const r = await send(this.w, EP.pbxView, where, () =>
+            pbx.send('GET', `/v1/pbx/calls/x`, undefined, { tenantId: 'no-such-tenant' }),
+          );
+          expectStatus(this.w, r, `${where}: unknown tenant`, 401, 'bad_signature');
+        },
+      ],
+      [
+        'malformed signature',
+        async () => {
+          const b = fresh();
+          const r = await send(this.w, EP.ring, where, () =>
+            pbx.send('POST', '/v1/pbx/calls', b, { headers: { 'x-callwake-signature': 'v1=zz' } }),
+          );
+          if (expectStatus(this.w, r, `${where}: malformed signature`, 401, 'bad_signature')) refused(b);
+        },
+      ],
+      [
+        'stale timestamp',
+        async () => {
+          const b = fresh();
+          const r = await send(this.w, EP.ring, where, () =>
+            pbx.send('POST', '/v1/pbx/calls', b, { timestamp: Math.floor(Date.now() / 1000) - 400 }),
+          );
+          if (expectStatus(this.w, r, `${where}: stale timestamp`, 401, 'stale_signature')) refused(b);
+        },
+      ],
+      [
+        'malformed JSON',
+        async () => {
+          const r = await send(this.w, EP.ring, where, () =>
+            pbx.send('POST', '/v1/pbx/calls', undefined, { rawBody: '{"callId": "x@y", "from": {' }),
+          );
+          expectStatus(this.w, r, `${where}: malformed JSON`, 400, 'malformed_json');
+        },
+      ],
+      [
+        'empty body',
+        async () => {
+          const r = await send(this.w, EP.ring, where, () =>
+            pbx.send('POST', '/v1/pbx/calls', undefined, { headers: { 'content-type': 'application/json' } }),
+          );
+          expectStatus(this.w, r, `${where}: empty body`, 400, 'malformed_json');
+        },
+      ],
+      [
+        'text/plain',
+        async () => {
+          const b = fresh();
+          const r = await send(this.w, EP.ring, where, () =>
+            pbx.send('POST', '/v1/pbx/calls', b, { headers: { 'content-type': 'text/plain' } }),
+          );
+          if (expectStatus(this.w, r, `${where}: text/plain`, 415, 'unsupported_media_type')) refused(b);
+        },
+      ],
+      [
+        'too large',
+        async () => {
+          const b = { ...fresh(), from: { number: '+15550000000', displayName: 'x'.repeat(17 * 1024) } };
+          const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
+          if (expectStatus(this.w, r, `${where}: body over 16 KiB`, 413, 'payload_too_large')) refused(b);
+        },
+      ],
+      [
+        'invalid callId',
+        async () => {
+          const r = await send(this.w, EP.ring, where, () => pbx.ring({ ...fresh(), callId: 'has space@pbx' }));
+          expectStatus(this.w, r, `${where}: callId with a space`, 400, 'validation_failed');
+        },
+      ],
+      [
+        'invalid callId in path',
+        async () => {
+          const r = await send(this.w, EP.pbxView, where, () => pbx.view('has space@pbx'));
+          expectStatus(this.w, r, `${where}: path callId with a space`, 400, 'validation_failed');
+        },
+      ],
+      [
+        'ring timeout 4',
+        async () => {
+          const b = { ...fresh(), ringTimeoutSeconds: 4 };
+          const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
+          if (expectStatus(this.w, r, `${where}: ringTimeoutSeconds 4`, 400, 'validation_failed')) refused(b);
+        },
+      ],
+      [
+        'fcm device',
+        async () => {
+          const b = { ...fresh(), devices: [{ pnProvider: 'fcm', pnPrid: newPushToken(), pnParam: 'x' }] };
+          const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
+          if (expectStatus(this.w, r, `${where}: pnProvider fcm`, 400, 'validation_failed')) refused(b);
+        },
+      ],
+      [
+        'no target',
+        async () => {
+          const b = { callId: this.newCallId(), from: { number: '+15550001111' } };
+          const r = await send(this.w, EP.ring, where, () => pbx.ring(b));
+          if (expectStatus(this.w, r, `${where}: no target`, 400, 'validation_failed')) refused(b);
+        },
+      ],
+      [
+        'bad cancel reason',
+        async () => {
+          const callId = this.newCallId();
+          const r = await send(this.w, EP.cancel, where, () =>
+            pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, { reason: 'bored' }),
+          );
+          if (expectStatus(this.w, r, `${where}: cancel reason bored`, 400, 'validation_failed'))
+            this.w.rejected.push({
+              tenantId: this.w.tenantA,
+              callId,
+              label: `${where}: cancel reason bored (no tombstone)`,
+            });
+        },
+      ],
+      [
+        'bad userId',
+        async () => {
+          const r = await send(this.w, EP.putDevice, where, () =>
+            pbx.putDevice('bad!user', 'd1', {
+              platform: 'ios',
+              pushToken: newPushToken(),
+              bundleId: BUNDLE,
+              environment: 'sandbox',
+            }),
+          );
+          expectStatus(this.w, r, `${where}: userId bad!user`, 400, 'validation_failed');
+        },
+      ],
+      [
+        'short token',
+        async () => {
+          const r = await send(this.w, EP.putDevice, where, () =>
+            pbx.putDevice(this.userWithDevices(), this.uid('d'), {
+              platform: 'ios',
+              pushToken: 'abcd',
+              bundleId: BUNDLE,
+              environment: 'sandbox',
+            }),
+          );
+          expectStatus(this.w, r, `${where}: short push token`, 400, 'validation_failed');
+        },
+      ],
+      [
+        'unknown call',
+        async () => {
+          const r = await send(this.w, EP.pbxView, where, () => pbx.view(this.newCallId()));
+          expectStatus(this.w, r, `${where}: unknown call`, 404, 'call_not_found');
+        },
+      ],
+      [
+        'no route',
+        async () => {
+          const r = await send(this.w, EP.other, where, () => pbx.send('GET', '/v1/pbx/nothing-here'));
+          expectStatus(this.w, r, `${where}: no such route`, 404, 'not_found');
+        },
+      ],
+      [
+        'wrong method',
+        async () => {
+          const r = await send(this.w, EP.other, where, () =>
+            pbx.send('DELETE', `/v1/pbx/calls/${encodeURIComponent(this.newCallId())}`),
+          );
+          expectStatus(this.w, r, `${where}: DELETE a call`, 405, 'method_not_allowed');
+        },
+      ],
+      [
+        'app without token',
+        async () => {
+          const r = await send(this.w, EP.appView, where, () =>
+            this.w.app.send('GET', `/v1/app/calls/${encodeURIComponent(this.newCallId())}`, undefined),
+          );
+          expectStatus(this.w, r, `${where}: app without token`, 401, 'invalid_token');
+        },
+      ],
+      [
+        'app forged token',
+        async () => {
+          const r = await send(this.w, EP.answer, where, () =>
+            this.w.app.answer(this.newCallId(), 'v1.' + 'A'.repeat(60)),
+          );
+          expectStatus(this.w, r, `${where}: forged token`, 401, 'invalid_token');
+        },
+      ],
+      [
+        'app tampered token / other call',
+        async () => {
+          const donor = this.recent.flatMap((c) => this.sent(c).map((d) => ({ c, t: d.callToken! }))).at(-1);
+          if (!donor) return;
+          const t = donor.t;
+          // A character inside the signed payload (cw1.<tag>.<payload>.<mac>), so the MAC no longer fits.
+          const tampered = t.slice(0, 14) + (t[14] === 'A' ? 'B' : 'A') + t.slice(15);
+          const r1 = await send(this.w, EP.answer, where, () => this.w.app.answer(donor.c.callId, tampered));
+          expectStatus(this.w, r1, `${where}: tampered token`, 401, 'invalid_token');
+          const r2 = await send(this.w, EP.answer, where, () => this.w.app.answer(this.newCallId(), t));
+          expectStatus(this.w, r2, `${where}: token for another call`, 403, 'token_scope');
+        },
+      ],
     ];
     for (const [name, run] of shuffle(cases).slice(0, between(2, 4))) {
       this.w.rec.tick(`bad request: ${name}`);

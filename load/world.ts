@@ -75,12 +75,20 @@ export function expectStatus(w: World, res: Res, where: string, status: number, 
   const gotCode = res.body && typeof res.body === 'object' ? res.body.code : undefined;
   const ok = res.status === status && (code === undefined || gotCode === code);
   if (ok && status >= 400 && !res.contentType.startsWith('application/problem+json')) {
-    w.rec.error('unexpected', where, `${status} ${code ?? ''} came as ${res.contentType || 'no content-type'}, not application/problem+json`);
+    w.rec.error(
+      'unexpected',
+      where,
+      `${status} ${code ?? ''} came as ${res.contentType || 'no content-type'}, not application/problem+json`,
+    );
     return false;
   }
   if (!ok && res.status < 500 && res.status !== 0) {
     const body = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
-    w.rec.error('unexpected', where, `got ${res.status}${gotCode ? ` ${gotCode}` : ''}, expected ${status}${code ? ` ${code}` : ''}: ${body?.slice(0, 300)}`);
+    w.rec.error(
+      'unexpected',
+      where,
+      `got ${res.status}${gotCode ? ` ${gotCode}` : ''}, expected ${status}${code ? ` ${code}` : ''}: ${body?.slice(0, 300)}`,
+    );
   }
   return ok;
 }

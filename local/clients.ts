@@ -56,13 +56,21 @@ export class PbxClient {
     return this.send('POST', '/v1/pbx/calls', body);
   }
   cancel(callId: string, reason?: string) {
-    return this.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, reason === undefined ? undefined : { reason });
+    return this.send(
+      'POST',
+      `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`,
+      reason === undefined ? undefined : { reason },
+    );
   }
   view(callId: string) {
     return this.send('GET', `/v1/pbx/calls/${encodeURIComponent(callId)}`);
   }
   putDevice(userId: string, deviceId: string, device: unknown) {
-    return this.send('PUT', `/v1/pbx/users/${encodeURIComponent(userId)}/devices/${encodeURIComponent(deviceId)}`, device);
+    return this.send(
+      'PUT',
+      `/v1/pbx/users/${encodeURIComponent(userId)}/devices/${encodeURIComponent(deviceId)}`,
+      device,
+    );
   }
   deleteDevice(userId: string, deviceId: string) {
     return this.send('DELETE', `/v1/pbx/users/${encodeURIComponent(userId)}/devices/${encodeURIComponent(deviceId)}`);
@@ -80,7 +88,10 @@ export class AppClient {
     return exchange(`${this.baseUrl}${path}`, {
       method,
       ...init,
-      headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(init.headers as Record<string, string>) },
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(init.headers as Record<string, string>),
+      },
     });
   }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { parseTenantSecrets } from '../functions/adapters/secret-formats.js';
 import { environmentOf, pushDeadlineOf } from '../functions/config.js';
 import type { ApnsEnvironment } from '../functions/core/call.js';
-import { parseTenantSecrets } from '../functions/adapters/secret-formats.js';
 
 /** `npm start`'s settings, all from the environment (the names the README lists). */
 export interface LocalConfig {
@@ -25,7 +25,8 @@ export const DEMO_TENANT = 'demo';
 export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const host = env.HOST || '127.0.0.1';
   const port = env.PORT ? Number(env.PORT) : 3000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, not ${env.PORT}`);
   const tenants = env.CALLWAKE_TENANTS
     ? parseTenantSecrets(env.CALLWAKE_TENANTS)
     : new Map([[DEMO_TENANT, [randomBytes(24).toString('base64url')]]]);

@@ -4,7 +4,11 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { decodePathLikeApiGateway } from '../functions/http/path-encoding.js';
 
 // A middy handler also takes an options argument (its abort signal).
-type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context, opts: { signal: AbortSignal }) => Promise<APIGatewayProxyStructuredResultV2>;
+type LambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+  opts: { signal: AbortSignal },
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalFront {
   pbx: LambdaHandler;
@@ -28,7 +32,12 @@ export function createLocalServer(front: LocalFront): Server {
       const url = new URL(rawUrl, 'http://local');
       if (front.extra && (await front.extra(req, res, url))) return;
       const body = await readBody(req);
-      if (body === undefined) return send(res, { statusCode: 413, headers: { 'content-type': 'application/json' }, body: '{"message":"Request Entity Too Large"}' });
+      if (body === undefined)
+        return send(res, {
+          statusCode: 413,
+          headers: { 'content-type': 'application/json' },
+          body: '{"message":"Request Entity Too Large"}',
+        });
       const q = rawUrl.indexOf('?');
       const rawPath = decodePathLikeApiGateway(q === -1 ? rawUrl : rawUrl.slice(0, q));
       const event = eventOf(req, rawPath, q === -1 ? '' : rawUrl.slice(q + 1), body);
@@ -37,7 +46,11 @@ export function createLocalServer(front: LocalFront): Server {
     } catch (e) {
       // The handlers render every error themselves; reaching here is a bug worth seeing.
       console.error('local front: handler threw', e);
-      send(res, { statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal Server Error"}' });
+      send(res, {
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: '{"message":"Internal Server Error"}',
+      });
     }
   });
 }
@@ -77,14 +90,24 @@ function eventOf(req: IncomingMessage, rawPath: string, rawQueryString: string, 
       apiId: 'local',
       domainName: headers.host ?? '127.0.0.1',
       domainPrefix: 'local',
-      http: { method: req.method ?? 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: req.method ?? 'GET',
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,
     },
-    ...(body.length > 0 ? (text === undefined ? { body: body.toString('base64'), isBase64Encoded: true } : { body: text, isBase64Encoded: false }) : { isBase64Encoded: false }),
+    ...(body.length > 0
+      ? text === undefined
+        ? { body: body.toString('base64'), isBase64Encoded: true }
+        : { body: text, isBase64Encoded: false }
+      : { isBase64Encoded: false }),
   };
 }
 
@@ -106,7 +129,11 @@ function contextOf(): Context {
 }
 
 function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
-  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
-  res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), 'content-length': String(body.length) });
+  const body =
+    result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  res.writeHead(result.statusCode ?? 200, {
+    ...(result.headers as Record<string, string>),
+    'content-length': String(body.length),
+  });
   res.end(body);
 }

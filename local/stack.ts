@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
 import { type ApnsTeamKey, ProviderTokens, teamKeyOf } from '../functions/adapters/apns-jwt.js';
+import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
 import { documentClient, ensureTable } from '../functions/adapters/dynamo-table.js';
 import { DynamoTokenShare } from '../functions/adapters/dynamo-token-share.js';
 import { createAppApi } from '../functions/app-api/api.js';
@@ -70,7 +70,11 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     const sim = o.apns.simulator;
     const key = createSimulatorKey(SIMULATOR_TEAM_ID, SIMULATOR_KEY_ID);
     sim.trustKey(key.teamId, key.keyId, key.publicKey);
-    const tokens = new ProviderTokens(new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]), realTime, share);
+    const tokens = new ProviderTokens(
+      new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]),
+      realTime,
+      share,
+    );
     pusher = new ApnsPusher({ tokens, hostOverride: sim.address, ca: sim.caPem, log: o.log });
   } else {
     const tokens = new ProviderTokens(new Map([[o.apns.key.teamId, o.apns.key]]), realTime, share);
@@ -79,18 +83,19 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   }
 
   const ring = randomTokenKeys();
-  const makeDeps = (publicBaseUrl: string) => wire({
-    doc,
-    tableName: o.tableName,
-    pusher,
-    tokenKeys: o.tokenKeys ?? (() => ring),
-    tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
-    log: o.log,
-    ...(o.clock ? { clock: o.clock } : {}),
-    defaultEnvironment: o.defaultEnvironment,
-    pushDeadlineMs: o.pushDeadlineMs,
-    publicBaseUrl,
-  });
+  const makeDeps = (publicBaseUrl: string) =>
+    wire({
+      doc,
+      tableName: o.tableName,
+      pusher,
+      tokenKeys: o.tokenKeys ?? (() => ring),
+      tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
+      log: o.log,
+      ...(o.clock ? { clock: o.clock } : {}),
+      defaultEnvironment: o.defaultEnvironment,
+      pushDeadlineMs: o.pushDeadlineMs,
+      publicBaseUrl,
+    });
   // The app API URL put in pushes is this server's own unless told otherwise: known once listening.
   let resolveDeps!: (d: ReturnType<typeof wire>) => void;
   const ready = new Promise<ReturnType<typeof wire>>((r) => (resolveDeps = r));
@@ -104,9 +109,15 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       // Pushes hold call tokens and caller numbers: only this machine may read them.
       if (!isLoopback(req.socket.remoteAddress)) return false;
       const token = url.searchParams.get('token') ?? '';
-      const pushes = simulator.pushesFor(token).map((p) => ({ status: p.status, reason: p.reason, headers: p.headers, payload: p.payload, at: p.at }));
+      const pushes = simulator
+        .pushesFor(token)
+        .map((p) => ({ status: p.status, reason: p.reason, headers: p.headers, payload: p.payload, at: p.at }));
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ pushes: pushes.map(({ headers, ...p }) => ({ ...p, headers: { ...headers, authorization: '(redacted)' } })) }));
+      res.end(
+        JSON.stringify({
+          pushes: pushes.map(({ headers, ...p }) => ({ ...p, headers: { ...headers, authorization: '(redacted)' } })),
+        }),
+      );
       return true;
     },
   });

@@ -3,7 +3,7 @@ import { teamKeyOf } from '../functions/adapters/apns-jwt.js';
 import { powertoolsLog } from '../functions/adapters/log.js';
 import { ApnsSimulator } from './apns-simulator/index.js';
 import { localConfig } from './config.js';
-import { startDynamoLocal, type RunningDynamo } from './dynamo-local.js';
+import { type RunningDynamo, startDynamoLocal } from './dynamo-local.js';
 import { writeSession } from './session.js';
 import { type StackOptions, startStack } from './stack.js';
 
@@ -20,7 +20,13 @@ async function main() {
     // Any APNs-compatible server: it must present a certificate this process trusts (NODE_EXTRA_CA_CERTS).
     const key = config.apple
       ? teamKeyOf(config.apple.teamId, config.apple.keyId, config.apple.privateKeyPem)
-      : teamKeyOf('LOCALTEAM1', 'LOCALKEY01', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+      : teamKeyOf(
+          'LOCALTEAM1',
+          'LOCALKEY01',
+          generateKeyPairSync('ec', { namedCurve: 'P-256' })
+            .privateKey.export({ format: 'pem', type: 'pkcs8' })
+            .toString(),
+        );
     apns = { kind: 'host', host: config.apnsHost, key };
     apnsLine = `APNs:       ${config.apnsHost} (team ${key.teamId}, key ${key.keyId})`;
   } else if (config.apple) {

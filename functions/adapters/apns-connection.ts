@@ -49,10 +49,13 @@ export class ApnsConnection {
         clearTimeout(timer);
         resolve(result);
       };
-      const timer = setTimeout(() => {
-        stream?.close(http2.constants.NGHTTP2_CANCEL);
-        finish({ kind: 'timeout' });
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          stream?.close(http2.constants.NGHTTP2_CANCEL);
+          finish({ kind: 'timeout' });
+        },
+        Math.max(0, deadline - Date.now()),
+      );
 
       // A dying session destroys its streams, so the stream's own events report it.
       let stream: http2.ClientHttp2Stream | undefined;
@@ -100,7 +103,8 @@ export class ApnsConnection {
       });
       stream.on('error', (e) => finish({ kind: 'connection-error', message: e.message }));
       stream.on('close', () => {
-        if (status === 0) finish({ kind: 'connection-error', message: `stream closed (code ${stream?.rstCode ?? 'none'})` });
+        if (status === 0)
+          finish({ kind: 'connection-error', message: `stream closed (code ${stream?.rstCode ?? 'none'})` });
       });
       stream.end(body);
     });

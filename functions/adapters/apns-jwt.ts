@@ -1,4 +1,4 @@
-import { type KeyObject, createPrivateKey, sign } from 'node:crypto';
+import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 
 /** One Apple team's token-signing key (a .p8), chosen by the push's team id. */
@@ -26,8 +26,13 @@ const SHARE_PATIENCE_MS = 500;
 
 export function mintProviderToken(key: ApnsTeamKey, issuedAtMs: number): string {
   const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.keyId })).toString('base64url');
-  const claims = Buffer.from(JSON.stringify({ iss: key.teamId, iat: Math.floor(issuedAtMs / 1000) })).toString('base64url');
-  const signature = sign('sha256', Buffer.from(`${header}.${claims}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  const claims = Buffer.from(JSON.stringify({ iss: key.teamId, iat: Math.floor(issuedAtMs / 1000) })).toString(
+    'base64url',
+  );
+  const signature = sign('sha256', Buffer.from(`${header}.${claims}`), {
+    key: key.privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
   return `${header}.${claims}.${signature.toString('base64url')}`;
 }
 

@@ -1,5 +1,5 @@
 import type { ApnsEnvironment } from '../core/call.js';
-import type { Log, PushOutcome, PushRequest, Pusher } from '../core/ports.js';
+import type { Log, Pusher, PushOutcome, PushRequest } from '../core/ports.js';
 import { ApnsConnection, type ApnsExchange } from './apns-connection.js';
 import type { ProviderTokens } from './apns-jwt.js';
 
@@ -79,7 +79,12 @@ export class ApnsPusher implements Pusher {
         'content-type': 'application/json',
       };
       const connection = this.connectionFor(req.environment);
-      last = await connection.send(`/3/device/${req.pushToken}`, headers, req.payload, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
+      last = await connection.send(
+        `/3/device/${req.pushToken}`,
+        headers,
+        req.payload,
+        Math.min(deadline, Date.now() + this.attemptTimeoutMs),
+      );
 
       if (last.kind === 'response') {
         if (last.status === 200) return { result: 'sent', apnsId: last.apnsId ?? '' };

@@ -70,7 +70,9 @@ export class DynamoCallStore implements CallStore {
   }
 
   async get(callUuid: string): Promise<Call | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keyOf(callUuid), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: keyOf(callUuid), ConsistentRead: true }),
+    );
     if (!out.Item) return undefined;
     const call = toCall(out.Item);
     return call.lifetimeEnd > this.clock.now() ? call : undefined;
@@ -116,7 +118,11 @@ export class DynamoCallStore implements CallStore {
       if (answerStatus === 'unreachable') {
         try {
           // Nothing reached a phone: the call ends now, unless something else already decided it.
-          return await update(['#status = :unreachable', 'endReason = :failed'], { ':unreachable': 'unreachable', ':failed': 'failed', ':ringing': 'ringing' }, 'attribute_exists(pk) AND #status = :ringing');
+          return await update(
+            ['#status = :unreachable', 'endReason = :failed'],
+            { ':unreachable': 'unreachable', ':failed': 'failed', ':ringing': 'ringing' },
+            'attribute_exists(pk) AND #status = :ringing',
+          );
         } catch (e) {
           if (!isConditionFailed(e)) throw e;
           // A phone answered or declined: a push we gave up on reached it after all. Tell the
@@ -172,7 +178,14 @@ export class DynamoCallStore implements CallStore {
    * Exactly one device ever wins: the write only succeeds while the call rings (and has not
    * passed its ring timeout), or when this very device already won (a retried request).
    */
-  private decide(callUuid: string, slot: string, now: number, to: 'answered' | 'declined', byAttr: string, atAttr: string) {
+  private decide(
+    callUuid: string,
+    slot: string,
+    now: number,
+    to: 'answered' | 'declined',
+    byAttr: string,
+    atAttr: string,
+  ) {
     return this.transition(
       callUuid,
       now,

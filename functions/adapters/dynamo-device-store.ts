@@ -44,10 +44,18 @@ export class DynamoDeviceStore implements DeviceStore {
       .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
   }
 
-  async put(tenantId: string, userId: string, device: RegisteredDevice, maxDevices: number): Promise<{ created: boolean }> {
+  async put(
+    tenantId: string,
+    userId: string,
+    device: RegisteredDevice,
+    maxDevices: number,
+  ): Promise<{ created: boolean }> {
     const { deviceId, ...stored } = device;
     for (let attempt = 0; ; attempt++) {
-      const [user, owner] = await Promise.all([this.readUser(tenantId, userId), this.readOwner(tenantId, device.pushToken)]);
+      const [user, owner] = await Promise.all([
+        this.readUser(tenantId, userId),
+        this.readOwner(tenantId, device.pushToken),
+      ]);
       const devices = { ...(user?.devices ?? {}) };
       const created = devices[deviceId] === undefined;
       const previousToken = devices[deviceId]?.pushToken;
@@ -100,7 +108,10 @@ export class DynamoDeviceStore implements DeviceStore {
       if (!user || !current || !applies(current)) return;
       const devices = { ...user.devices };
       delete devices[deviceId];
-      const items = [this.putUser(tenantId, userId, devices, user), this.releaseOwner(tenantId, current.pushToken, userId, deviceId)];
+      const items = [
+        this.putUser(tenantId, userId, devices, user),
+        this.releaseOwner(tenantId, current.pushToken, userId, deviceId),
+      ];
       if (await this.commit(items, attempt)) return;
     }
   }
@@ -154,12 +165,16 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   private async readUser(tenantId: string, userId: string): Promise<UserItem | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: userKey(tenantId, userId), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: userKey(tenantId, userId), ConsistentRead: true }),
+    );
     return out.Item as UserItem | undefined;
   }
 
   private async readOwner(tenantId: string, pushToken: string): Promise<OwnerItem | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: ownerKey(tenantId, pushToken), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: ownerKey(tenantId, pushToken), ConsistentRead: true }),
+    );
     return out.Item as OwnerItem | undefined;
   }
 }

@@ -1,4 +1,10 @@
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** The one table's shape; the CDK stack declares the same (test/infra checks it). */
@@ -15,7 +21,11 @@ export function documentClient(opts: DynamoOptions = {}): DynamoDBDocumentClient
   const client = new DynamoDBClient({
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint
-      ? { endpoint: opts.endpoint, region: opts.region ?? 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      ? {
+          endpoint: opts.endpoint,
+          region: opts.region ?? 'local',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }
       : {}),
     maxAttempts: 3,
     // A connection that cannot be made must not hold the PBX. (A requestTimeout here made test
@@ -48,6 +58,9 @@ export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string
     }),
   );
   await doc.send(
-    new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+    }),
   );
 }

@@ -18,7 +18,9 @@ export class DynamoTokenShare implements ProviderTokenShare {
   ) {}
 
   async read(teamId: string, keyId: string): Promise<SharedToken | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keyOf(teamId, keyId), ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: keyOf(teamId, keyId), ConsistentRead: true }),
+    );
     return out.Item ? { token: out.Item.token as string, mintedAt: out.Item.mintedAt as number } : undefined;
   }
 

@@ -11,7 +11,8 @@ const object = (text: string, what: string): Record<string, unknown> => {
   } catch {
     throw new SecretFormatError(`${what} is not JSON`);
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new SecretFormatError(`${what} must be a JSON object`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new SecretFormatError(`${what} must be a JSON object`);
   return v as Record<string, unknown>;
 };
 
@@ -19,7 +20,12 @@ const object = (text: string, what: string): Record<string, unknown> => {
 export function parseTenantSecrets(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [tenant, v] of Object.entries(object(text, 'tenant secrets'))) {
-    const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && s.length > 0) : [];
+    const list =
+      typeof v === 'string'
+        ? [v]
+        : Array.isArray(v)
+          ? v.filter((s): s is string => typeof s === 'string' && s.length > 0)
+          : [];
     if (list.length === 0) throw new SecretFormatError(`tenant ${tenant} has no secret`);
     out.set(tenant, list);
   }
@@ -31,7 +37,8 @@ export function parseApnsKeys(text: string): Map<string, ApnsTeamKey> {
   const out = new Map<string, ApnsTeamKey>();
   for (const [teamId, v] of Object.entries(object(text, 'APNs keys'))) {
     const { keyId, privateKey } = (v ?? {}) as { keyId?: unknown; privateKey?: unknown };
-    if (typeof keyId !== 'string' || typeof privateKey !== 'string') throw new SecretFormatError(`APNs team ${teamId} needs keyId and privateKey`);
+    if (typeof keyId !== 'string' || typeof privateKey !== 'string')
+      throw new SecretFormatError(`APNs team ${teamId} needs keyId and privateKey`);
     out.set(teamId, teamKeyOf(teamId, keyId, privateKey));
   }
   return out;
@@ -52,6 +59,7 @@ export function parseTokenKeys(text: string): TokenKeyRing {
     .filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].length >= 16)
     .map(([kid, secret]) => ({ kid, secret }));
   const current = all.find((k) => k.kid === v.current);
-  if (!current) throw new SecretFormatError('token keys need "current" naming one of "keys" (each at least 16 characters)');
+  if (!current)
+    throw new SecretFormatError('token keys need "current" naming one of "keys" (each at least 16 characters)');
   return { current, all };
 }

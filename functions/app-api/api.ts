@@ -1,11 +1,11 @@
-import { actOnCall, type AppAction } from '../core/app-calls.js';
+import { type AppAction, actOnCall } from '../core/app-calls.js';
 import { type CallTokenClaims, verifyCallToken } from '../core/call-token.js';
 import { AppCallEndedError, type DomainError, TokenScopeError } from '../core/errors.js';
 import type { Deps } from '../core/ports.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { json, ProblemError } from '../http/problem.js';
 import type { HttpRequest } from '../http/request.js';
-import { route, Router } from '../http/router.js';
+import { Router, route } from '../http/router.js';
 import { callParams } from '../http/schemas.js';
 
 export type AppDeps = Deps;
@@ -13,7 +13,13 @@ export type AppDeps = Deps;
 type AppAuth = CallTokenClaims | null;
 
 const invalidToken = () =>
-  new ProblemError(401, 'invalid_token', 'A valid call token from the push is required.', {}, { 'www-authenticate': 'Bearer' });
+  new ProblemError(
+    401,
+    'invalid_token',
+    'A valid call token from the push is required.',
+    {},
+    { 'www-authenticate': 'Bearer' },
+  );
 
 const act = (method: 'GET' | 'POST', suffix: string, operationId: string, action: AppAction) =>
   route({
@@ -57,4 +63,10 @@ function mapAppError(e: DomainError): ProblemError | undefined {
 }
 
 export const createAppApi = (deps: () => Promise<AppDeps>) =>
-  createHttpApi<AppDeps, AppAuth>({ name: 'app', router: appRouter, deps, authenticate: authenticateApp, mapError: mapAppError });
+  createHttpApi<AppDeps, AppAuth>({
+    name: 'app',
+    router: appRouter,
+    deps,
+    authenticate: authenticateApp,
+    mapError: mapAppError,
+  });

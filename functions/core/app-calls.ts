@@ -1,4 +1,4 @@
-import { type AppView, type Call, appViewOf, slotName, vanishedAppView } from './call.js';
+import { type AppView, appViewOf, type Call, slotName, vanishedAppView } from './call.js';
 import { type CallTokenClaims, callIdHashOf } from './call-token.js';
 import { AppCallEndedError, TokenScopeError } from './errors.js';
 import type { Deps, TransitionResult } from './ports.js';
@@ -12,27 +12,44 @@ export type AppAction = 'view' | 'confirm' | 'answer' | 'decline';
  * 2. view: read. confirm: record this device's first confirmation, then read.
  *    answer / decline: a conditional write decides; the loser gets 409 with the view.
  */
-export async function actOnCall(deps: Deps, claims: CallTokenClaims, callId: string, action: AppAction): Promise<AppView> {
+export async function actOnCall(
+  deps: Deps,
+  claims: CallTokenClaims,
+  callId: string,
+  action: AppAction,
+): Promise<AppView> {
   if (callIdHashOf(callId) !== claims.callIdHash) throw new TokenScopeError();
   const now = deps.clock.now();
-  const gone = () => new AppCallEndedError<AppView>(410, vanishedAppView(callId, claims.callUuid), 'This call has ended and is no longer known.');
+  const gone = () =>
+    new AppCallEndedError<AppView>(
+      410,
+      vanishedAppView(callId, claims.callUuid),
+      'This call has ended and is no longer known.',
+    );
   if (claims.lifetimeEnd <= now) throw gone();
   const slot = slotName(claims.slot);
   const ours = (call: Call | undefined): call is Call =>
     call !== undefined && call.callId === callId && call.devices[slot] !== undefined && !call.tombstone;
 
   if (action === 'view' || action === 'confirm') {
-    const call = action === 'view' ? await deps.calls.get(claims.callUuid) : await deps.calls.confirm(claims.callUuid, slot, now);
+    const call =
+      action === 'view' ? await deps.calls.get(claims.callUuid) : await deps.calls.confirm(claims.callUuid, slot, now);
     if (!ours(call)) throw gone();
     return appViewOf(call, slot, now);
   }
 
   const result: TransitionResult =
-    action === 'answer' ? await deps.calls.answer(claims.callUuid, slot, now) : await deps.calls.decline(claims.callUuid, slot, now);
+    action === 'answer'
+      ? await deps.calls.answer(claims.callUuid, slot, now)
+      : await deps.calls.decline(claims.callUuid, slot, now);
   if (result.outcome === 'absent' || !ours(result.call)) throw gone();
   const view = appViewOf(result.call, slot, now);
   if (result.outcome === 'unchanged') {
-    throw new AppCallEndedError<AppView>(409, view, action === 'answer' ? 'The call can no longer be answered here.' : 'The call can no longer be declined here.');
+    throw new AppCallEndedError<AppView>(
+      409,
+      view,
+      action === 'answer' ? 'The call can no longer be answered here.' : 'The call can no longer be declined here.',
+    );
   }
   deps.log.info(action === 'answer' ? 'call answered' : 'call declined', { callUuid: claims.callUuid, slot });
   return view;

@@ -1,8 +1,8 @@
 import type { ApnsEnvironment, PushType } from './call.js';
-import { TeamRequiredError, UnknownTeamError } from './errors.js';
-import type { Deps, RegisteredDevice } from './ports.js';
 import { iso } from './clock.js';
+import { TeamRequiredError, UnknownTeamError } from './errors.js';
 import { fingerprint, suffixOf } from './ids.js';
+import type { Deps, RegisteredDevice } from './ports.js';
 
 export const MAX_DEVICES_PER_USER = 20;
 

@@ -10,8 +10,7 @@ const isDotSegment = (id: string): boolean => id === '.' || id === '..';
 
 export const isSimpleId = (id: string): boolean => SIMPLE_ID.test(id) && !isDotSegment(id);
 
-export const isCallId = (id: string): boolean =>
-  CALL_ID.test(id) && !CALL_ID_FORBIDDEN.test(id) && !isDotSegment(id);
+export const isCallId = (id: string): boolean => CALL_ID.test(id) && !CALL_ID_FORBIDDEN.test(id) && !isDotSegment(id);
 
 /** The namespace the contract fixes, so a PBX can compute the same UUID. */
 const CALL_UUID_NAMESPACE = '699e35b5-27c0-4dae-afc1-140c9ab06c2a';

@@ -6,7 +6,13 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export const MAX_SKEW_SECONDS = 300;
 
-export function signatureOf(secret: string, timestamp: string, method: string, path: string, body: Buffer | string): string {
+export function signatureOf(
+  secret: string,
+  timestamp: string,
+  method: string,
+  path: string,
+  body: Buffer | string,
+): string {
   const mac = createHmac('sha256', secret);
   mac.update(`${timestamp}.${method.toUpperCase()}.${path}.`);
   mac.update(body);
@@ -23,7 +29,9 @@ export interface SignedRequest {
   body: Buffer;
 }
 
-export type SignatureVerdict = { ok: true; tenantId: string } | { ok: false; code: 'bad_signature' | 'stale_signature' };
+export type SignatureVerdict =
+  | { ok: true; tenantId: string }
+  | { ok: false; code: 'bad_signature' | 'stale_signature' };
 
 /** Any integer: a wrong one (milliseconds, say) with a valid signature is stale, not malformed. */
 const TIMESTAMP = /^-?[0-9]+$/;
@@ -49,7 +57,11 @@ export function verifySignature(
   const known = secretsOf(tenantId) ?? [];
   // Always at least two secrets' worth of HMACs: an unknown tenant, or one not rotating, must not
   // answer faster. A decoy is computed but can never match, whoever knows its value.
-  const candidates = [...known.map((secret) => ({ secret, real: true })), { secret: DECOY_SECRET, real: false }, { secret: DECOY_SECRET, real: false }];
+  const candidates = [
+    ...known.map((secret) => ({ secret, real: true })),
+    { secret: DECOY_SECRET, real: false },
+    { secret: DECOY_SECRET, real: false },
+  ];
   const given = Buffer.from(signature, 'latin1');
   let matched = false;
   for (const { secret, real } of candidates.slice(0, Math.max(2, known.length))) {

@@ -1,6 +1,6 @@
 import type { ApnsEnvironment, Call, CallDevice, EndReason, PushType } from './call.js';
-import type { Clock } from './clock.js';
 import type { TokenKeyRing } from './call-token.js';
+import type { Clock } from './clock.js';
 
 /** Where calls live. Every method treats an item past its lifetime as absent. */
 export interface CallStore {
@@ -65,9 +65,7 @@ export interface PushRequest {
   payload: string;
 }
 
-export type PushOutcome =
-  | { result: 'sent'; apnsId: string }
-  | { result: 'failed'; reason: string; permanent: boolean };
+export type PushOutcome = { result: 'sent'; apnsId: string } | { result: 'failed'; reason: string; permanent: boolean };
 
 export interface Pusher {
   /** Configured Apple teams: a push for any other team is not attempted. */

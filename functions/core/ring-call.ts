@@ -1,11 +1,11 @@
-import { type Call, type CallDevice, type CreateAnswer, type Caller, createAnswerOf, slotName } from './call.js';
+import { type Call, type CallDevice, type Caller, type CreateAnswer, createAnswerOf, slotName } from './call.js';
 import { callIdHashOf, mintCallToken } from './call-token.js';
 import { hashOfJson } from './canonical-json.js';
 import { CallAlreadyEndedError, CallIdConflictError } from './errors.js';
 import { callUuidOf, fingerprint } from './ids.js';
 import type { Deps, PushOutcome } from './ports.js';
 import { buildPushPayload, MAX_DISPLAY_NAME_CODE_POINTS, shortenCodePoints } from './push-payload.js';
-import { type InlineDevice, type Target, resolveTargets, topicOf } from './targets.js';
+import { type InlineDevice, resolveTargets, type Target, topicOf } from './targets.js';
 
 export interface RingRequest {
   callId: string;
@@ -81,7 +81,8 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   const results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>> = {};
   outcomes.forEach((o, i) => {
     if (o === undefined) return;
-    results[slotName(i)] = o.result === 'sent' ? { delivery: 'sent', apnsId: o.apnsId } : { delivery: 'failed', reason: o.reason };
+    results[slotName(i)] =
+      o.result === 'sent' ? { delivery: 'sent', apnsId: o.apnsId } : { delivery: 'failed', reason: o.reason };
   });
   const anySent = outcomes.some((o) => o?.result === 'sent');
   const [recorded] = await Promise.all([
@@ -106,7 +107,14 @@ function shortenedCaller(from: Caller): Caller {
   };
 }
 
-async function pushOne(deps: Deps, call: Call, t: Target, index: number, apiUrl: string, deadline: number): Promise<PushOutcome> {
+async function pushOne(
+  deps: Deps,
+  call: Call,
+  t: Target,
+  index: number,
+  apiUrl: string,
+  deadline: number,
+): Promise<PushOutcome> {
   const token = mintCallToken(deps.tokenKeys().current, {
     callUuid: call.callUuid,
     callIdHash: callIdHashOf(call.callId),
@@ -140,7 +148,10 @@ async function pruneDeadTokens(deps: Deps, tenantId: string, targets: Target[], 
         await deps.devices.prune(tenantId, t.registeredTo, t.deviceId, t.pushToken);
         deps.log.info('device pruned', { device: fingerprint(t.deviceId), reason: o.reason });
       } catch (e) {
-        deps.log.warn('device prune failed; the next ring tries again', { device: fingerprint(t.deviceId), error: (e as Error)?.name });
+        deps.log.warn('device prune failed; the next ring tries again', {
+          device: fingerprint(t.deviceId),
+          error: (e as Error)?.name,
+        });
       }
     }),
   );

@@ -10,7 +10,9 @@ export function decodePathLikeApiGateway(rawPath: string): string {
   return rawPath.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) =>
     run
       .split(/(%2[Ff])/)
-      .map((part) => (/^%2[Ff]$/.test(part) || part === '' ? part : Buffer.from(part.replace(/%/g, ''), 'hex').toString('utf8')))
+      .map((part) =>
+        /^%2[Ff]$/.test(part) || part === '' ? part : Buffer.from(part.replace(/%/g, ''), 'hex').toString('utf8'),
+      )
       .join(''),
   );
 }
@@ -19,7 +21,10 @@ export function decodePathLikeApiGateway(rawPath: string): string {
 export const segmentValue = (segment: string): string => segment.replace(/%2F/gi, '/');
 
 const hex = (c: string, lower: boolean) =>
-  [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).map((s) => (lower ? s : s.toUpperCase())).join('');
+  [...Buffer.from(c, 'utf8')]
+    .map((b) => `%${b.toString(16).padStart(2, '0')}`)
+    .map((s) => (lower ? s : s.toUpperCase()))
+    .join('');
 
 const encodeWith = (keep: RegExp, lower: boolean) => (segment: string) =>
   Array.from(segmentValue(segment), (c) => (keep.test(c) ? c : hex(c, lower))).join('');

@@ -72,7 +72,11 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
       it.json = undefined;
       if (it.req.body.length === 0) return;
       if (!isJsonMediaType(it.req.headers['content-type'])) {
-        throw new ProblemError(415, 'unsupported_media_type', 'A request body must be sent as content-type: application/json (UTF-8).');
+        throw new ProblemError(
+          415,
+          'unsupported_media_type',
+          'A request body must be sent as content-type: application/json (UTF-8).',
+        );
       }
       let text: string;
       try {
@@ -96,7 +100,11 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
       let problem: ProblemError;
       if (mapped) problem = mapped;
       else {
-        internal(request).deps?.log.error('unhandled error', { api: opts.name, error: (e as Error)?.name, message: (e as Error)?.message });
+        internal(request).deps?.log.error('unhandled error', {
+          api: opts.name,
+          error: (e as Error)?.name,
+          message: (e as Error)?.message,
+        });
         problem = new ProblemError(500, 'internal_error', 'Something went wrong on our side; it is safe to retry.');
       }
       request.response = problemResponse(problem);
@@ -143,7 +151,14 @@ function isJsonMediaType(value: string | undefined): boolean {
   return params.every((p) => {
     const eq = p.indexOf('=');
     const k = (eq === -1 ? p : p.slice(0, eq)).trim().toLowerCase();
-    const v = eq === -1 ? '' : p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const v =
+      eq === -1
+        ? ''
+        : p
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1')
+            .toLowerCase();
     return k !== 'charset' || v === 'utf-8';
   });
 }

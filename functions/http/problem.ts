@@ -69,4 +69,7 @@ export const json = (statusCode: number, body: unknown): APIGatewayProxyStructur
   body: JSON.stringify(body),
 });
 
-export const noContent = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 204, headers: { 'cache-control': 'no-store' } });
+export const noContent = (): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: 204,
+  headers: { 'cache-control': 'no-store' },
+});

@@ -21,7 +21,10 @@ export function requestOf(event: APIGatewayProxyEventV2): HttpRequest {
   const v1 = raw.indexOf('/v1/');
   const path = v1 > 0 ? raw.slice(v1) : raw;
   const query = event.rawQueryString ?? '';
-  const body = event.body === undefined || event.body === null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  const body =
+    event.body === undefined || event.body === null
+      ? Buffer.alloc(0)
+      : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   const domain = event.requestContext?.domainName;
   return {
     method: (event.requestContext?.http?.method ?? 'GET').toUpperCase(),

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Schema } from './schemas.js';
-import { ProblemError } from './problem.js';
 import { segmentValue } from './path-encoding.js';
+import { ProblemError } from './problem.js';
 import type { HttpRequest } from './request.js';
+import type { Schema } from './schemas.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -85,7 +85,13 @@ export class Router<D, A> {
       return { route: c.route, params };
     }
     if (allowed.length > 0) {
-      throw new ProblemError(405, 'method_not_allowed', `${method} is not allowed here. Allowed: ${allowed.join(', ')}.`, {}, { allow: allowed.join(', ') });
+      throw new ProblemError(
+        405,
+        'method_not_allowed',
+        `${method} is not allowed here. Allowed: ${allowed.join(', ')}.`,
+        {},
+        { allow: allowed.join(', ') },
+      );
     }
     throw new ProblemError(404, 'not_found', 'There is no such route.');
   }

@@ -1,15 +1,20 @@
-import * as z from 'zod/mini';
 import { en } from 'zod/locales';
+import * as z from 'zod/mini';
 import { isCallId, isSimpleId } from '../core/ids.js';
 
 // zod/mini (26 KB bundled with its English messages, against 450 KB for classic zod): the
 // schemas are on every cold start's path.
 z.config(en());
 
-const refine = <T>(schema: z.ZodMiniType<T>, ok: (v: T) => boolean, message: string) => schema.check(z.refine(ok, message));
+const refine = <T>(schema: z.ZodMiniType<T>, ok: (v: T) => boolean, message: string) =>
+  schema.check(z.refine(ok, message));
 
 /** Ids as the contract defines them. */
-export const simpleId = refine(z.string(), isSimpleId, 'must be 1-128 characters of [A-Za-z0-9._:@+-], and not "." or ".."');
+export const simpleId = refine(
+  z.string(),
+  isSimpleId,
+  'must be 1-128 characters of [A-Za-z0-9._:@+-], and not "." or ".."',
+);
 export const callId = refine(
   z.string(),
   isCallId,
@@ -20,12 +25,19 @@ export const callId = refine(
  * A callId a path can name: API Gateway decodes paths, so the text `%2F` in a path is read as
  * an encoded `/`, and a call whose id contains it could never be cancelled or answered.
  */
-export const addressableCallId = refine(callId, (id) => !/%2F/i.test(id), 'must not contain the text "%2F" (it cannot be addressed in a path); map such a Call-ID, e.g. to its SHA-256');
+export const addressableCallId = refine(
+  callId,
+  (id) => !/%2F/i.test(id),
+  'must not contain the text "%2F" (it cannot be addressed in a path); map such a Call-ID, e.g. to its SHA-256',
+);
 
 /** APNs device tokens: hex, an even number of 64-200 digits. */
-export const pushToken = z.string().check(z.regex(/^(?:[0-9a-fA-F]{2}){32,100}$/, 'must be hex, an even number of 64-200 digits'));
+export const pushToken = z
+  .string()
+  .check(z.regex(/^(?:[0-9a-fA-F]{2}){32,100}$/, 'must be hex, an even number of 64-200 digits'));
 
-const bounded = (max: number) => z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(max, `at most ${max} characters`));
+const bounded = (max: number) =>
+  z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(max, `at most ${max} characters`));
 
 export const callerSchema = z
   .object({
@@ -40,13 +52,11 @@ const PN_PARAM = /^[A-Za-z0-9]+\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/;
 export const inlineDeviceSchema = z.object({
   pnProvider: z.literal('apns', 'must be "apns"'),
   pnPrid: pushToken,
-  pnParam: z
-    .string()
-    .check(
-      z.maxLength(256, 'at most 256 characters'),
-      z.regex(PN_PARAM, 'must be <TeamID>.<bundle id>.voip (or <TeamID>.<bundle id> for alert mode)'),
-      z.refine((p) => p !== `${p.split('.')[0]}.voip`, 'needs a bundle id between the team id and .voip'),
-    ),
+  pnParam: z.string().check(
+    z.maxLength(256, 'at most 256 characters'),
+    z.regex(PN_PARAM, 'must be <TeamID>.<bundle id>.voip (or <TeamID>.<bundle id> for alert mode)'),
+    z.refine((p) => p !== `${p.split('.')[0]}.voip`, 'needs a bundle id between the team id and .voip'),
+  ),
 });
 
 const METADATA_MAX_BYTES = 1024;
@@ -57,10 +67,16 @@ const METADATA_MAX_BYTES = 1024;
  */
 const metadataSchema = z
   .custom<Record<string, string>>(
-    (m) => m !== null && typeof m === 'object' && !Array.isArray(m) && Object.values(m).every((v) => typeof v === 'string'),
+    (m) =>
+      m !== null && typeof m === 'object' && !Array.isArray(m) && Object.values(m).every((v) => typeof v === 'string'),
     'must be an object whose values are strings',
   )
-  .check(z.refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, `at most ${METADATA_MAX_BYTES} bytes serialized`));
+  .check(
+    z.refine(
+      (m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES,
+      `at most ${METADATA_MAX_BYTES} bytes serialized`,
+    ),
+  );
 
 export const ringSchema = z.pipe(
   z
@@ -91,7 +107,13 @@ export const ringSchema = z.pipe(
   })),
 );
 
-export const CANCEL_REASONS = ['caller_hangup', 'answered_elsewhere', 'declined_elsewhere', 'timeout', 'error'] as const;
+export const CANCEL_REASONS = [
+  'caller_hangup',
+  'answered_elsewhere',
+  'declined_elsewhere',
+  'timeout',
+  'error',
+] as const;
 
 export const cancelSchema = z.pipe(
   // No body, `{}` and `null` all mean the default reason ("null is the same as absent").
@@ -104,7 +126,10 @@ export const deviceSchema = z.object({
   pushToken,
   bundleId: z
     .string()
-    .check(z.maxLength(155, 'at most 155 characters'), z.regex(/^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/, 'must be a bundle id such as com.example.phone')),
+    .check(
+      z.maxLength(155, 'at most 155 characters'),
+      z.regex(/^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/, 'must be a bundle id such as com.example.phone'),
+    ),
   teamId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,32}$/, 'must be an Apple team id'))),
   environment: z.enum(['production', 'sandbox']),
   pushType: z._default(z.enum(['voip', 'alert']), 'voip'),

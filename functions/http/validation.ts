@@ -12,7 +12,13 @@ export function withoutNulls(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     // defineProperty, not assignment: a member named "__proto__" must stay a plain (unknown) member.
-    if (v !== null) Object.defineProperty(out, k, { value: withoutNulls(v, depth + 1), enumerable: true, writable: true, configurable: true });
+    if (v !== null)
+      Object.defineProperty(out, k, {
+        value: withoutNulls(v, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return out;
 }

@@ -1,8 +1,16 @@
-import { CallAlreadyEndedError, CallIdConflictError, CallNotFoundError, type DomainError, TeamRequiredError, TooManyDevicesError, UnknownTeamError } from '../core/errors.js';
+import {
+  CallAlreadyEndedError,
+  CallIdConflictError,
+  CallNotFoundError,
+  type DomainError,
+  TeamRequiredError,
+  TooManyDevicesError,
+  UnknownTeamError,
+} from '../core/errors.js';
 import { verifySignature } from '../core/pbx-signature.js';
+import { pathSpellings } from '../http/path-encoding.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { ProblemError } from '../http/problem.js';
-import { pathSpellings } from '../http/path-encoding.js';
 import type { HttpRequest } from '../http/request.js';
 import { Router } from '../http/router.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
@@ -21,7 +29,9 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
       signature: req.headers['x-callwake-signature'],
       method: req.method,
       // An empty query arrives as none: it may have been sent as a bare `?`.
-      paths: pathSpellings(req.path, pbxRouter.paramSegments(req.path)).flatMap((p) => (req.query ? [`${p}?${req.query}`] : [p, `${p}?`])),
+      paths: pathSpellings(req.path, pbxRouter.paramSegments(req.path)).flatMap((p) =>
+        req.query ? [`${p}?${req.query}`] : [p, `${p}?`],
+      ),
       body: req.body,
     },
     () => secrets,
@@ -29,7 +39,11 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
   );
   if (verdict.ok) return { tenantId: verdict.tenantId };
   throw verdict.code === 'stale_signature'
-    ? new ProblemError(401, 'stale_signature', 'The signature is valid but its timestamp is more than 300 s from the server clock.')
+    ? new ProblemError(
+        401,
+        'stale_signature',
+        'The signature is valid but its timestamp is more than 300 s from the server clock.',
+      )
     : new ProblemError(401, 'bad_signature', 'The request signature could not be verified.');
 }
 
@@ -40,10 +54,18 @@ function mapPbxError(e: DomainError): ProblemError | undefined {
   if (e instanceof TooManyDevicesError) return new ProblemError(409, e.code, e.message);
   if (e instanceof UnknownTeamError) return new ProblemError(400, e.code, e.message);
   if (e instanceof TeamRequiredError) {
-    return new ProblemError(400, e.code, 'The request is not valid; see errors.', { errors: [{ path: 'teamId', message: e.message }] });
+    return new ProblemError(400, e.code, 'The request is not valid; see errors.', {
+      errors: [{ path: 'teamId', message: e.message }],
+    });
   }
   return undefined;
 }
 
 export const createPbxApi = (deps: () => Promise<PbxDeps>) =>
-  createHttpApi<PbxDeps, PbxAuth>({ name: 'pbx', router: pbxRouter, deps, authenticate: authenticatePbx, mapError: mapPbxError });
+  createHttpApi<PbxDeps, PbxAuth>({
+    name: 'pbx',
+    router: pbxRouter,
+    deps,
+    authenticate: authenticatePbx,
+    mapError: mapPbxError,
+  });

@@ -3,7 +3,18 @@ import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
 import { ringCall } from '../core/ring-call.js';
 import { json, noContent } from '../http/problem.js';
 import { route } from '../http/router.js';
-import { type CancelBody, callParams, cancelSchema, type DeviceBody, deviceParams, deviceSchema, noParams, type RingBody, ringSchema, userParams } from '../http/schemas.js';
+import {
+  type CancelBody,
+  callParams,
+  cancelSchema,
+  type DeviceBody,
+  deviceParams,
+  deviceSchema,
+  noParams,
+  type RingBody,
+  ringSchema,
+  userParams,
+} from '../http/schemas.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
 
 /** The app API URL put in pushes: the operator's public URL, else the one this request came in on. */
@@ -31,7 +42,17 @@ export const pbxRoutes = [
     operationId: 'cancelCall',
     params: callParams,
     body: { schema: cancelSchema, presence: 'optional' },
-    async handle({ deps, auth, params, body }: { deps: PbxDeps; auth: PbxAuth; params: { callId: string }; body: CancelBody }) {
+    async handle({
+      deps,
+      auth,
+      params,
+      body,
+    }: {
+      deps: PbxDeps;
+      auth: PbxAuth;
+      params: { callId: string };
+      body: CancelBody;
+    }) {
       return json(200, await cancelCall(deps, auth.tenantId, params.callId, body));
     },
   }),
@@ -50,7 +71,17 @@ export const pbxRoutes = [
     operationId: 'putDevice',
     params: deviceParams,
     body: { schema: deviceSchema, presence: 'required' },
-    async handle({ deps, auth, params, body }: { deps: PbxDeps; auth: PbxAuth; params: { userId: string; deviceId: string }; body: DeviceBody }) {
+    async handle({
+      deps,
+      auth,
+      params,
+      body,
+    }: {
+      deps: PbxDeps;
+      auth: PbxAuth;
+      params: { userId: string; deviceId: string };
+      body: DeviceBody;
+    }) {
       const r = await registerDevice(deps, auth.tenantId, params.userId, params.deviceId, body);
       return json(r.created ? 201 : 200, r.device);
     },
@@ -60,7 +91,15 @@ export const pbxRoutes = [
     path: '/v1/pbx/users/{userId}/devices/{deviceId}',
     operationId: 'deleteDevice',
     params: deviceParams,
-    async handle({ deps, auth, params }: { deps: PbxDeps; auth: PbxAuth; params: { userId: string; deviceId: string } }) {
+    async handle({
+      deps,
+      auth,
+      params,
+    }: {
+      deps: PbxDeps;
+      auth: PbxAuth;
+      params: { userId: string; deviceId: string };
+    }) {
       await removeDevice(deps, auth.tenantId, params.userId, params.deviceId);
       return noContent();
     },

@@ -2,7 +2,7 @@
  * Provider authentication tokens (JWT, ES256) as APNs checks them: header `alg` ES256 and `kid`,
  * claims `iss` (team id) and `iat` (seconds), signature in JOSE form (raw r||s, 64 bytes).
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { Reason, type ReasonString } from './reasons.js';
 
 /** A token whose `iat` is older than this is stale (Apple: refresh at least once an hour). */
@@ -44,11 +44,7 @@ function mapKey(teamId: string, keyId: string): string {
 }
 
 /** Checks an `authorization` header value. `nowMs` is the current time in epoch ms. */
-export function checkProviderToken(
-  authorization: string | undefined,
-  keys: TrustedKeys,
-  nowMs: number,
-): TokenCheck {
+export function checkProviderToken(authorization: string | undefined, keys: TrustedKeys, nowMs: number): TokenCheck {
   if (authorization === undefined || authorization.trim() === '') {
     return { ok: false, status: 403, reason: Reason.MissingProviderToken };
   }

@@ -3,8 +3,9 @@
  * Provider-token checks live in provider-token.ts; device state (unregistered tokens, topic
  * binding) lives in the simulator.
  */
-import { NOT_A_JSON_OBJECT_REASON, Reason, type ReasonString } from './reasons.js';
+
 import { isPlainObject } from './provider-token.js';
+import { NOT_A_JSON_OBJECT_REASON, Reason, type ReasonString } from './reasons.js';
 
 export interface Rejection {
   status: number;

@@ -3,7 +3,7 @@
  * certificate, token (JWT) auth checked against keys you trust, Apple's request checks and
  * reason strings, device state (unregistered tokens, topic binding) and injected faults.
  */
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import http2, {
   type Http2SecureServer,
   type IncomingHttpHeaders,
@@ -15,14 +15,7 @@ import { createTlsIdentity } from './certificate.js';
 import { FaultQueue } from './faults.js';
 import { checkProviderToken, TokenUpdateTracker, TrustedKeys } from './provider-token.js';
 import { defaultReasonForStatus, Reason } from './reasons.js';
-import {
-  checkBody,
-  checkHeaders,
-  checkPath,
-  hasDuplicateHeaders,
-  parseJson,
-  requestApnsId,
-} from './request-checks.js';
+import { checkBody, checkHeaders, checkPath, hasDuplicateHeaders, parseJson, requestApnsId } from './request-checks.js';
 import type { Fault, ReceivedPush, SimulatorOptions } from './types.js';
 
 /** Bodies larger than this are not buffered: the request is answered 413 at once. */

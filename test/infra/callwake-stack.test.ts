@@ -6,19 +6,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import {
-  type CfnResource,
-  type Json,
-  type Statement,
-  type Synthesized,
   actionsOf,
+  type CfnResource,
   environmentOf,
   iamActionMatches,
+  type Json,
   lambdaFunction,
   onlyResource,
   referencedId,
   resourcesOf,
   resourcesOfStatement,
   roleOfFunction,
+  type Statement,
+  type Synthesized,
   statementsOfRole,
   synthCallwake,
 } from './support.js';
@@ -109,28 +109,35 @@ describe('the functions', () => {
     const logGroup = resourcesOf(s.template, 'AWS::Logs::LogGroup')[String(logGroupId)];
     expect(logGroup?.Properties?.['RetentionInDays']).toBe(30);
     const other = lambdaFunction(s.template, name === 'pbx-api' ? 'app-api' : 'pbx-api')[1];
-    expect(referencedId((other.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup'])).not.toBe(logGroupId);
+    expect(referencedId((other.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup'])).not.toBe(
+      logGroupId,
+    );
   });
 
-  it.each(['pbx-api', 'app-api'] as const)('%s is bundled: minified ESM with the require banner, a source map, the SDK inside', (name) => {
-    const fn = lambdaFunction(s.template, name)[1];
-    const assetDir = join(s.outdir, String(fn.Metadata?.['aws:asset:path']));
-    const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
-    // (Booleans and short lists only: a failing matcher would print the whole bundle.)
-    expect(bundle.slice(0, 120)).toContain("import { createRequire as __callwakeCreateRequire } from 'node:module';");
-    expect(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/.test(bundle)).toBe(true);
-    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
-    // Nothing imported from outside the bundle but Node's own modules (a require() left in the
-    // bundle would name a module in a string, e.g. the SDK's optional CRT signer in an error text)...
-    const imported = [...bundle.matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]);
-    expect(imported.filter((m) => !m?.startsWith('node:'))).toEqual([]);
-    // ...so the AWS SDK clients are in the bundle (the DynamoDB JSON protocol's target prefix and
-    // the Secrets Manager one are strings only the clients contain), not taken from the runtime.
-    expect(bundle.includes('DynamoDB_20120810')).toBe(true);
-    expect(bundle.includes('secretsmanager')).toBe(true);
-    // Minified: few, long lines.
-    expect(bundle.split('\n').length).toBeLessThan(bundle.length / 500);
-  });
+  it.each(['pbx-api', 'app-api'] as const)(
+    '%s is bundled: minified ESM with the require banner, a source map, the SDK inside',
+    (name) => {
+      const fn = lambdaFunction(s.template, name)[1];
+      const assetDir = join(s.outdir, String(fn.Metadata?.['aws:asset:path']));
+      const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+      // (Booleans and short lists only: a failing matcher would print the whole bundle.)
+      expect(bundle.slice(0, 120)).toContain("import { createRequire as __callwakeCreateRequire } from 'node:module';");
+      expect(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/.test(bundle)).toBe(true);
+      expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+      // Nothing imported from outside the bundle but Node's own modules (a require() left in the
+      // bundle would name a module in a string, e.g. the SDK's optional CRT signer in an error text)...
+      const imported = [...bundle.matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)].map(
+        (m) => m[1] ?? m[2],
+      );
+      expect(imported.filter((m) => !m?.startsWith('node:'))).toEqual([]);
+      // ...so the AWS SDK clients are in the bundle (the DynamoDB JSON protocol's target prefix and
+      // the Secrets Manager one are strings only the clients contain), not taken from the runtime.
+      expect(bundle.includes('DynamoDB_20120810')).toBe(true);
+      expect(bundle.includes('secretsmanager')).toBe(true);
+      // Minified: few, long lines.
+      expect(bundle.split('\n').length).toBeLessThan(bundle.length / 500);
+    },
+  );
 });
 
 describe('the environment of the functions', () => {
@@ -158,7 +165,14 @@ describe('the environment of the functions', () => {
   it('app-api is not even told the names of the tenant and APNs secrets', () => {
     const env = environmentOf(lambdaFunction(s.template, 'app-api')[1]);
     expect(Object.keys(env).sort()).toEqual(
-      ['APNS_DEFAULT_ENVIRONMENT', 'LOG_LEVEL', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME', 'TOKEN_KEYS_SECRET_NAME'].sort(),
+      [
+        'APNS_DEFAULT_ENVIRONMENT',
+        'LOG_LEVEL',
+        'NODE_OPTIONS',
+        'POWERTOOLS_SERVICE_NAME',
+        'TABLE_NAME',
+        'TOKEN_KEYS_SECRET_NAME',
+      ].sort(),
     );
     expect(env['POWERTOOLS_SERVICE_NAME']).toBe('callwake-app-api');
   });
@@ -187,7 +201,9 @@ describe('the environment of the functions', () => {
   });
 
   it('holds only names where a key looks secret: plain strings, each the name of a secret', () => {
-    const secretNames = Object.values(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map((r) => r.Properties?.['Name']);
+    const secretNames = Object.values(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map(
+      (r) => r.Properties?.['Name'],
+    );
     for (const name of ['pbx-api', 'app-api'] as const) {
       for (const [key, value] of Object.entries(environmentOf(lambdaFunction(s.template, name)[1]))) {
         if (!/SECRET|KEY|TOKEN|PASSWORD|PRIVATE|CREDENTIAL/i.test(key)) continue;
@@ -267,7 +283,8 @@ describe('the HTTP API', () => {
       const integration = integrations[String(integrationId)];
       expect(integration?.Properties?.['IntegrationType']).toBe('AWS_PROXY');
       expect(integration?.Properties?.['PayloadFormatVersion']).toBe('2.0');
-      out[String(route.Properties?.['RouteKey'])] = functionIds[String(referencedId(integration?.Properties?.['IntegrationUri']))] ?? '?';
+      out[String(route.Properties?.['RouteKey'])] =
+        functionIds[String(referencedId(integration?.Properties?.['IntegrationUri']))] ?? '?';
     }
     return out;
   };
@@ -333,7 +350,10 @@ describe('least privilege', () => {
   /** The secrets (by name) a role may GetSecretValue, "*" when any. */
   const readableSecrets = (name: 'pbx-api' | 'app-api'): string[] => {
     const ids = new Map(
-      Object.entries(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map(([id, r]) => [id, String(r.Properties?.['Name'])]),
+      Object.entries(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map(([id, r]) => [
+        id,
+        String(r.Properties?.['Name']),
+      ]),
     );
     const out = new Set<string>();
     for (const st of allows(statementsOfRole(s.template, roleOf(name)), 'secretsmanager:GetSecretValue')) {
@@ -346,7 +366,11 @@ describe('least privilege', () => {
   };
 
   it('pbx-api may read the tenant, APNs and token-key secrets', () => {
-    expect(readableSecrets('pbx-api')).toEqual(['Callwake/apns-keys', 'Callwake/tenant-secrets', 'Callwake/token-keys']);
+    expect(readableSecrets('pbx-api')).toEqual([
+      'Callwake/apns-keys',
+      'Callwake/tenant-secrets',
+      'Callwake/token-keys',
+    ]);
   });
 
   it('app-api may read the token-key secret and nothing else', () => {
@@ -358,7 +382,9 @@ describe('least privilege', () => {
       expect(touching).toEqual([]);
     }
     // No secretsmanager action at all on anything but the token keys.
-    for (const st of app.filter((x) => actionsOf(x).some((a) => a.toLowerCase().startsWith('secretsmanager:') || a === '*'))) {
+    for (const st of app.filter((x) =>
+      actionsOf(x).some((a) => a.toLowerCase().startsWith('secretsmanager:') || a === '*'),
+    )) {
       expect(resourcesOfStatement(st).map(referencedId)).toEqual([secretIdByName('Callwake/token-keys')]);
     }
   });
@@ -366,8 +392,17 @@ describe('least privilege', () => {
   it('pbx-api may read and write the whole table', () => {
     const tableId = onlyResource(s.template, 'AWS::DynamoDB::Table')[0];
     const pbx = statementsOfRole(s.template, roleOf('pbx-api'));
-    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']) {
-      const granting = allows(pbx, action).filter((st) => resourcesOfStatement(st).some((r) => referencedId(r) === tableId));
+    for (const action of [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+    ]) {
+      const granting = allows(pbx, action).filter((st) =>
+        resourcesOfStatement(st).some((r) => referencedId(r) === tableId),
+      );
       expect(granting.length).toBeGreaterThan(0);
       for (const st of granting) expect(st.Condition).toBeUndefined();
     }
@@ -384,7 +419,12 @@ describe('least privilege', () => {
       expect(st.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CALL#*'] } });
       for (const a of actionsOf(st)) expect(a).not.toMatch(/\*/);
     }
-    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']) {
+    for (const action of [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem',
+    ]) {
       expect(allows(dynamo, action).length).toBeGreaterThan(0);
     }
     // Requests without leading keys would pass a ForAllValues condition: none may be allowed.
@@ -405,7 +445,9 @@ describe('least privilege', () => {
   it.each(['pbx-api', 'app-api'] as const)('%s may write its own log group only', (name) => {
     const fn = lambdaFunction(s.template, name)[1];
     const own = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup']);
-    const logs = statementsOfRole(s.template, roleOf(name)).filter((st) => actionsOf(st).some((a) => a.startsWith('logs:')));
+    const logs = statementsOfRole(s.template, roleOf(name)).filter((st) =>
+      actionsOf(st).some((a) => a.startsWith('logs:')),
+    );
     expect(logs.length).toBeGreaterThan(0);
     for (const st of logs) expect(resourcesOfStatement(st).map(referencedId)).toEqual([own]);
   });

@@ -8,7 +8,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import cdkNag from 'cdk-nag';
-import { type Synthesized, acknowledgments, cdkJsonContext, nagFindings, synthCallwake } from './support.js';
+import { acknowledgments, cdkJsonContext, nagFindings, type Synthesized, synthCallwake } from './support.js';
 
 const { AwsSolutionsChecks } = cdkNag;
 
@@ -16,11 +16,7 @@ const { AwsSolutionsChecks } = cdkNag;
 const ruleOf = (id: string): string => id.replace(/^[^:[]*::/, '');
 
 const configurations: [string, Record<string, unknown>, Record<string, number>][] = [
-  [
-    'the default deployment',
-    {},
-    { 'AwsSolutions-L1': 2, 'AwsSolutions-SMG4': 3, 'AwsSolutions-APIG4': 1 },
-  ],
+  ['the default deployment', {}, { 'AwsSolutions-L1': 2, 'AwsSolutions-SMG4': 3, 'AwsSolutions-APIG4': 1 }],
   [
     'imported secrets, X-Ray tracing, a custom domain and a destroyable table',
     {

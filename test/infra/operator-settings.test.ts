@@ -6,16 +6,16 @@ import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CallwakeStack } from '../../lib/callwake-stack.js';
 import {
-  type Json,
-  type Synthesized,
   actionsOf,
   cdkJsonContext,
   environmentOf,
+  type Json,
   lambdaFunction,
   onlyResource,
   resourcesOf,
   resourcesOfStatement,
   roleOfFunction,
+  type Synthesized,
   statementsOfRole,
   synthCallwake,
 } from './support.js';
@@ -74,7 +74,9 @@ describe('an operator-configured deployment', () => {
     const readable = (name: 'pbx-api' | 'app-api'): string[] =>
       statementsOfRole(s.template, roleOfFunction(lambdaFunction(s.template, name)[1]))
         .filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))
-        .flatMap((st) => resourcesOfStatement(st).map((r) => /secret:([^"]+)-\?{6}/.exec(JSON.stringify(r))?.[1] ?? JSON.stringify(r)))
+        .flatMap((st) =>
+          resourcesOfStatement(st).map((r) => /secret:([^"]+)-\?{6}/.exec(JSON.stringify(r))?.[1] ?? JSON.stringify(r)),
+        )
         .sort();
     expect(readable('pbx-api')).toEqual(['ops/callwake/apns', 'ops/callwake/tenants', 'ops/callwake/tokens']);
     expect(readable('app-api')).toEqual(['ops/callwake/tokens']);
@@ -94,7 +96,10 @@ describe('an operator-configured deployment', () => {
   });
 
   it('lets the table be deleted with the stack', () => {
-    const [, table] = onlyResource(s.template, 'AWS::DynamoDB::Table') as [string, { DeletionPolicy?: string; Properties?: Record<string, Json> }];
+    const [, table] = onlyResource(s.template, 'AWS::DynamoDB::Table') as [
+      string,
+      { DeletionPolicy?: string; Properties?: Record<string, Json> },
+    ];
     expect(table.DeletionPolicy).toBe('Delete');
     expect(table.Properties?.['DeletionProtectionEnabled']).toBe(false);
   });
@@ -122,7 +127,13 @@ describe('settings', () => {
     );
 
   it('accepts numbers and booleans from cdk.json', () => {
-    const c = build({ pushDeadlineMs: 2500, throttlingRateLimit: 10, throttlingBurstLimit: 20, logRetentionDays: 14, tracing: false });
+    const c = build({
+      pushDeadlineMs: 2500,
+      throttlingRateLimit: 10,
+      throttlingBurstLimit: 20,
+      logRetentionDays: 14,
+      tracing: false,
+    });
     expect(c.callwake.pbxApi.function).toBeDefined();
   });
 
@@ -133,7 +144,9 @@ describe('settings', () => {
     );
     const template = Template.fromStack(stack);
     expect(environmentOf(lambdaFunction(template, 'app-api')[1])['LOG_LEVEL']).toBe('WARN');
-    expect((onlyResource(template, 'AWS::DynamoDB::Table')[1] as { DeletionPolicy?: string }).DeletionPolicy).toBe('Delete');
+    expect((onlyResource(template, 'AWS::DynamoDB::Table')[1] as { DeletionPolicy?: string }).DeletionPolicy).toBe(
+      'Delete',
+    );
   });
 
   it.each([

@@ -129,7 +129,9 @@ export function statementsOfRole(template: Template, roleId: string): Statement[
   const statements: Statement[] = [];
   const role = resourcesOf(template, 'AWS::IAM::Role')[roleId];
   if (role === undefined) throw new Error(`no role ${roleId}`);
-  for (const policy of (role.Properties?.['Policies'] ?? []) as unknown as { PolicyDocument: { Statement: Statement[] } }[]) {
+  for (const policy of (role.Properties?.['Policies'] ?? []) as unknown as {
+    PolicyDocument: { Statement: Statement[] };
+  }[]) {
     statements.push(...policy.PolicyDocument.Statement);
   }
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
@@ -202,9 +204,13 @@ export function nagFindings(outdir: string): NagFinding[] {
 
 /** Every acknowledgment (rule id -> reason) recorded with `Validations.of(x).acknowledge`. */
 export function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((c) =>
-    c.node.metadata
-      .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))),
-  );
+  return root.node
+    .findAll()
+    .flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((m) =>
+          Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason })),
+        ),
+    );
 }

@@ -62,7 +62,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Injects `faults(token)` for fresh device tokens, rings them inline, and waits `settleMs` after
  * the answer so that requests still held by a simulator delay are recorded too.
  */
-async function ringWith(fault: string, faults: (token: string) => Array<Omit<Fault, 'token'>>, o: RingOptions = {}): Promise<Outcome> {
+async function ringWith(
+  fault: string,
+  faults: (token: string) => Array<Omit<Fault, 'token'>>,
+  o: RingOptions = {},
+): Promise<Outcome> {
   if (o.warm) {
     // a live connection to start from, so that "new connections" counts only this fault's
     const warm = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, devices: [inline(newToken())] });
@@ -72,13 +76,27 @@ async function ringWith(fault: string, faults: (token: string) => Array<Omit<Fau
   for (const token of tokens) for (const f of faults(token)) t.sim.injectFault({ token, ...f });
   const connectionsBefore = t.sim.connectionCount();
   const started = performance.now();
-  const reply = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+15551230000' }, devices: tokens.map((tk) => inline(tk)), ringTimeoutSeconds: 60 });
+  const reply = await t.pbx.ring({
+    callId: uniqueCallId(),
+    from: { number: '+15551230000' },
+    devices: tokens.map((tk) => inline(tk)),
+    ringTimeoutSeconds: 60,
+  });
   const ms = performance.now() - started;
   if (o.settleMs) await sleep(o.settleMs);
   // by arrival: a request held by a delay is recorded late
   const attempts = t.sim.pushesFor(tokens[0]!).sort((a, b) => a.at - b.at);
   const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
-  const out: Outcome = { fault, tokens, reply, ms, attempts, gaps, connectionsOpened: t.sim.connectionCount() - connectionsBefore, ...(o.uncounted ? { uncounted: true } : {}) };
+  const out: Outcome = {
+    fault,
+    tokens,
+    reply,
+    ms,
+    attempts,
+    gaps,
+    connectionsOpened: t.sim.connectionCount() - connectionsBefore,
+    ...(o.uncounted ? { uncounted: true } : {}),
+  };
   matrix.set(fault, out);
   return out;
 }
@@ -91,7 +109,8 @@ function pbxGot(o: Outcome, device = 0) {
 
 const sent = { http: 201, status: 'ringing', result: 'sent', reason: null };
 const failed = (reason: string) => ({ http: 201, status: 'unreachable', result: 'failed', reason });
-const outcomesOf = (o: Outcome) => o.attempts.map((a) => (a.status === 0 ? (a.reason ?? 'no answer') : a.reason ? `${a.status} ${a.reason}` : a.status));
+const outcomesOf = (o: Outcome) =>
+  o.attempts.map((a) => (a.status === 0 ? (a.reason ?? 'no answer') : a.reason ? `${a.status} ${a.reason}` : a.status));
 
 beforeAll(async () => {
   t = await startTestStack({ pushDeadlineMs: DEADLINE });
@@ -104,15 +123,29 @@ afterAll(async () => {
   await t?.stop();
   const rows = [...matrix.values()].map((o) => {
     const g = pbxGot(o);
-    const got = `${g.http} ${g.status}: ${g.result}${g.reason ? ` ${g.reason}` : ''}` + (o.tokens.length > 1 ? ` (x${o.tokens.length} devices)` : '');
+    const got =
+      `${g.http} ${g.status}: ${g.result}${g.reason ? ` ${g.reason}` : ''}` +
+      (o.tokens.length > 1 ? ` (x${o.tokens.length} devices)` : '');
     const spacing = o.gaps.length > 0 ? o.gaps.map((x) => Math.round(x)).join('/') : '-';
-    return [o.fault, got, o.uncounted ? 'n/a' : String(o.attempts.length), o.uncounted ? 'n/a' : spacing, String(Math.round(o.ms)), String(o.connectionsOpened ?? '')];
+    return [
+      o.fault,
+      got,
+      o.uncounted ? 'n/a' : String(o.attempts.length),
+      o.uncounted ? 'n/a' : spacing,
+      String(Math.round(o.ms)),
+      String(o.connectionsOpened ?? ''),
+    ];
   });
   const head = ['fault', 'PBX got', 'attempts', 'gaps ms', 'webhook ms', 'new conns'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(
-    [`APNs fault matrix (push deadline ${DEADLINE} ms; answer limit ${ANSWER_LIMIT} ms)`, line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'),
+    [
+      `APNs fault matrix (push deadline ${DEADLINE} ms; answer limit ${ANSWER_LIMIT} ms)`,
+      line(head),
+      line(widths.map((w) => '-'.repeat(w))),
+      ...rows.map(line),
+    ].join('\n'),
   );
 });
 
@@ -123,7 +156,11 @@ describe('faults on one stream (one token each)', () => {
   const slow: Array<() => Promise<Outcome>> = [];
   const alone: Array<() => Promise<Outcome>> = [];
   const results = new Map<string, Promise<Outcome>>();
-  const scenario = (name: string, faults: (token: string) => Array<Omit<Fault, 'token'>>, o: RingOptions & { slow?: boolean; alone?: boolean } = {}) => {
+  const scenario = (
+    name: string,
+    faults: (token: string) => Array<Omit<Fault, 'token'>>,
+    o: RingOptions & { slow?: boolean; alone?: boolean } = {},
+  ) => {
     let settle!: (o: Promise<Outcome>) => void;
     results.set(name, new Promise<Outcome>((r) => (settle = (p) => r(p))));
     (o.alone ? alone : o.slow ? slow : quick).push(() => {
@@ -145,17 +182,33 @@ describe('faults on one stream (one token each)', () => {
     scenario('500 always', () => [{ status: 500, times: 1000 }], { slow: true });
     scenario('503 always', () => [{ status: 503, times: 1000 }], { slow: true });
     scenario('429 Retry-After 1 s, once', () => [{ status: 429, retryAfterSeconds: 1 }], { slow: true });
-    scenario('503 Retry-After 10 s (> deadline)', () => [{ status: 503, retryAfterSeconds: 10, times: 1000 }], { settleMs: 300 });
-    scenario('429 Retry-After 2 s after 1.5 s (> remaining)', () => [{ status: 429, retryAfterSeconds: 2, delayMs: 1500, times: 1000 }], { settleMs: 300, slow: true });
+    scenario('503 Retry-After 10 s (> deadline)', () => [{ status: 503, retryAfterSeconds: 10, times: 1000 }], {
+      settleMs: 300,
+    });
+    scenario(
+      '429 Retry-After 2 s after 1.5 s (> remaining)',
+      () => [{ status: 429, retryAfterSeconds: 2, delayMs: 1500, times: 1000 }],
+      { settleMs: 300, slow: true },
+    );
     scenario('stream reset once', () => [{ resetStream: true }]);
     scenario('stream reset always', () => [{ resetStream: true, times: 1000 }], { slow: true });
     scenario('APNs hangs once (4 s)', () => [{ delayMs: 4000 }], { settleMs: HUNG_SETTLE, slow: true });
-    scenario('APNs always hangs (4 s each)', () => [{ delayMs: 4000, times: 1000 }], { settleMs: HUNG_SETTLE, slow: true });
-    scenario('APNs hangs for 10 devices (30 s each)', () => [{ delayMs: 30_000, times: 1000 }], { devices: 10, alone: true, uncounted: true });
+    scenario('APNs always hangs (4 s each)', () => [{ delayMs: 4000, times: 1000 }], {
+      settleMs: HUNG_SETTLE,
+      slow: true,
+    });
+    scenario('APNs hangs for 10 devices (30 s each)', () => [{ delayMs: 30_000, times: 1000 }], {
+      devices: 10,
+      alone: true,
+      uncounted: true,
+    });
     scenario('403 ExpiredProviderToken once', () => [{ status: 403, reason: 'ExpiredProviderToken' }]);
     scenario('403 InvalidProviderToken once', () => [{ status: 403, reason: 'InvalidProviderToken' }]);
-    scenario('403 ExpiredProviderToken always', () => [{ status: 403, reason: 'ExpiredProviderToken', times: 1000 }], { settleMs: 300 });
-    for (const [status, reason] of PERMANENT) scenario(`${status} ${reason}`, () => [{ status, reason, times: 1000 }], { settleMs: 300 });
+    scenario('403 ExpiredProviderToken always', () => [{ status: 403, reason: 'ExpiredProviderToken', times: 1000 }], {
+      settleMs: 300,
+    });
+    for (const [status, reason] of PERMANENT)
+      scenario(`${status} ${reason}`, () => [{ status, reason, times: 1000 }], { settleMs: 300 });
     for (const run of quick) await run();
     await Promise.all(slow.map((run) => run()));
     for (const run of alone) await run();
@@ -168,31 +221,37 @@ describe('faults on one stream (one token each)', () => {
     expect(o.ms).toBeLessThan(ANSWER_LIMIT);
   });
 
-  it.each(['429 once', '500 once', '503 once'])('%s: retried after a backoff, the second attempt is sent: ringing', async (name) => {
-    const o = await result(name);
-    expect(pbxGot(o)).toEqual(sent);
-    expect(o.attempts).toHaveLength(2);
-    expect(o.attempts[1]!.status).toBe(200);
-    expect(o.gaps[0]).toBeGreaterThanOrEqual(40); // a backoff, not a tight loop
-    expect(o.gaps[0]).toBeLessThan(1000);
-    expect(o.ms).toBeLessThan(ANSWER_LIMIT);
-  });
+  it.each(['429 once', '500 once', '503 once'])(
+    '%s: retried after a backoff, the second attempt is sent: ringing',
+    async (name) => {
+      const o = await result(name);
+      expect(pbxGot(o)).toEqual(sent);
+      expect(o.attempts).toHaveLength(2);
+      expect(o.attempts[1]!.status).toBe(200);
+      expect(o.gaps[0]).toBeGreaterThanOrEqual(40); // a backoff, not a tight loop
+      expect(o.gaps[0]).toBeLessThan(1000);
+      expect(o.ms).toBeLessThan(ANSWER_LIMIT);
+    },
+  );
 
   it.each([
     ['429 always', 'TooManyRequests'],
     ['500 always', 'InternalServerError'],
     ['503 always', 'ServiceUnavailable'],
-  ])("%s: retried with growing backoff inside the deadline, then failed with Apple's reason %s: unreachable", async (name, reason) => {
-    const o = await result(name);
-    expect(pbxGot(o)).toEqual(failed(reason));
-    expect(o.attempts.length).toBeGreaterThanOrEqual(3);
-    expect(o.attempts.length).toBeLessThanOrEqual(15);
-    for (const g of o.gaps) expect(g).toBeGreaterThanOrEqual(40);
-    expect(o.gaps[o.gaps.length - 1]!).toBeGreaterThan(o.gaps[0]!); // exponential
-    // every attempt inside the push deadline
-    expect(o.attempts[o.attempts.length - 1]!.at - o.attempts[0]!.at).toBeLessThan(DEADLINE);
-    expect(o.ms).toBeLessThan(ANSWER_LIMIT);
-  });
+  ])(
+    "%s: retried with growing backoff inside the deadline, then failed with Apple's reason %s: unreachable",
+    async (name, reason) => {
+      const o = await result(name);
+      expect(pbxGot(o)).toEqual(failed(reason));
+      expect(o.attempts.length).toBeGreaterThanOrEqual(3);
+      expect(o.attempts.length).toBeLessThanOrEqual(15);
+      for (const g of o.gaps) expect(g).toBeGreaterThanOrEqual(40);
+      expect(o.gaps[o.gaps.length - 1]!).toBeGreaterThan(o.gaps[0]!); // exponential
+      // every attempt inside the push deadline
+      expect(o.attempts[o.attempts.length - 1]!.at - o.attempts[0]!.at).toBeLessThan(DEADLINE);
+      expect(o.ms).toBeLessThan(ANSWER_LIMIT);
+    },
+  );
 
   it('429 with Retry-After 1 s: the second attempt is not sent before 1 s, then ringing', async () => {
     const o = await result('429 Retry-After 1 s, once');
@@ -255,19 +314,24 @@ describe('faults on one stream (one token each)', () => {
     const o = await result('APNs hangs for 10 devices (30 s each)');
     expect(o.reply.status).toBe(201);
     expect(o.reply.body.status).toBe('unreachable');
-    expect(o.reply.body.deliveries.map((d: any) => `${d.result} ${d.reason}`)).toEqual(Array(10).fill('failed Timeout'));
+    expect(o.reply.body.deliveries.map((d: any) => `${d.result} ${d.reason}`)).toEqual(
+      Array(10).fill('failed Timeout'),
+    );
     expect(o.ms).toBeLessThan(ANSWER_LIMIT);
   });
 
-  it.each(['ExpiredProviderToken', 'InvalidProviderToken'])('403 %s once: a fresh provider token, the retried request carries a different JWT: ringing', async (reason) => {
-    const o = await result(`403 ${reason} once`);
-    expect(pbxGot(o)).toEqual(sent);
-    expect(outcomesOf(o)).toEqual([`403 ${reason}`, 200]);
-    const [first, second] = o.attempts.map((a) => a.headers['authorization']);
-    expect(second).toMatch(/^bearer [\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(second).not.toBe(first);
-    expect(o.ms).toBeLessThan(ANSWER_LIMIT);
-  });
+  it.each(['ExpiredProviderToken', 'InvalidProviderToken'])(
+    '403 %s once: a fresh provider token, the retried request carries a different JWT: ringing',
+    async (reason) => {
+      const o = await result(`403 ${reason} once`);
+      expect(pbxGot(o)).toEqual(sent);
+      expect(outcomesOf(o)).toEqual([`403 ${reason}`, 200]);
+      const [first, second] = o.attempts.map((a) => a.headers['authorization']);
+      expect(second).toMatch(/^bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(second).not.toBe(first);
+      expect(o.ms).toBeLessThan(ANSWER_LIMIT);
+    },
+  );
 
   it('403 ExpiredProviderToken again after the refresh: refreshed once only, failed ExpiredProviderToken after two requests', async () => {
     const o = await result('403 ExpiredProviderToken always');
@@ -277,12 +341,15 @@ describe('faults on one stream (one token each)', () => {
     expect(o.ms).toBeLessThan(1000);
   });
 
-  it.each(PERMANENT.map(([status, reason]) => [`${status} ${reason}`, reason]))('%s is never retried: exactly one request, failed %s, answered at once', async (name, reason) => {
-    const o = await result(name);
-    expect(pbxGot(o)).toEqual(failed(reason));
-    expect(o.attempts).toHaveLength(1);
-    expect(o.ms).toBeLessThan(1000);
-  });
+  it.each(PERMANENT.map(([status, reason]) => [`${status} ${reason}`, reason]))(
+    '%s is never retried: exactly one request, failed %s, answered at once',
+    async (name, reason) => {
+      const o = await result(name);
+      expect(pbxGot(o)).toEqual(failed(reason));
+      expect(o.attempts).toHaveLength(1);
+      expect(o.ms).toBeLessThan(1000);
+    },
+  );
 });
 
 describe('faults on the connection (one at a time)', () => {
@@ -315,7 +382,9 @@ describe('faults on the connection (one at a time)', () => {
   });
 
   it('every connection dropped: failed ConnectionError inside the deadline, no reconnect loop', async () => {
-    const o = await ringWith('connection dropped always', () => [{ dropConnection: true, times: 1000 }], { warm: true });
+    const o = await ringWith('connection dropped always', () => [{ dropConnection: true, times: 1000 }], {
+      warm: true,
+    });
     expect(pbxGot(o)).toEqual(failed('ConnectionError'));
     expect(o.attempts.length).toBeGreaterThanOrEqual(2);
     expect(o.attempts.length).toBeLessThanOrEqual(15);
@@ -361,7 +430,15 @@ describe('faults on the connection (one at a time)', () => {
     await sleep(1200); // a request aborted during its delay is recorded when the delay ends
     const attempts = t.sim.pushesFor(slowOk).sort((x, y) => x.at - y.at);
     const name = '12 timeouts at once + a slow (1 s) healthy push';
-    matrix.set(name, { fault: name, tokens: [slowOk], reply: r, ms: r.ms, attempts, gaps: attempts.slice(1).map((x, i) => x.at - attempts[i]!.at), connectionsOpened: t.sim.connectionCount() - before });
+    matrix.set(name, {
+      fault: name,
+      tokens: [slowOk],
+      reply: r,
+      ms: r.ms,
+      attempts,
+      gaps: attempts.slice(1).map((x, i) => x.at - attempts[i]!.at),
+      connectionsOpened: t.sim.connectionCount() - before,
+    });
     expect(a.body.status).toBe('unreachable');
     expect(wall).toBeLessThan(ANSWER_LIMIT);
     expect(pbxGot({ reply: r } as Outcome)).toEqual(sent);
@@ -378,7 +455,11 @@ describe('faults on the connection (one at a time)', () => {
     expect(warm.body.status).toBe('ringing');
     const tokens = Array.from({ length: 5 }, () => newToken());
     for (const tk of tokens) t.sim.injectFault({ token: tk, status: 403, reason: 'ExpiredProviderToken' });
-    const r = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, devices: tokens.map((tk) => inline(tk)) });
+    const r = await t.pbx.ring({
+      callId: uniqueCallId(),
+      from: { number: '+1' },
+      devices: tokens.map((tk) => inline(tk)),
+    });
     expect(r.body.status).toBe('ringing');
     expect(r.body.deliveries.map((d: any) => d.result)).toEqual(Array(5).fill('sent'));
     const requests = tokens.flatMap((tk) => t.sim.pushesFor(tk));
@@ -393,11 +474,21 @@ describe('faults on the connection (one at a time)', () => {
     expect(warm.body.status).toBe('ringing');
     const before = t.sim.connectionCount();
     for (let i = 0; i < 5; i++) {
-      const r = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, devices: [inline(newToken()), inline(newToken())] });
+      const r = await t.pbx.ring({
+        callId: uniqueCallId(),
+        from: { number: '+1' },
+        devices: [inline(newToken()), inline(newToken())],
+      });
       expect(r.body.status).toBe('ringing');
     }
     const all = await Promise.all(
-      Array.from({ length: 5 }, () => t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, devices: [inline(newToken()), inline(newToken())] })),
+      Array.from({ length: 5 }, () =>
+        t.pbx.ring({
+          callId: uniqueCallId(),
+          from: { number: '+1' },
+          devices: [inline(newToken()), inline(newToken())],
+        }),
+      ),
     );
     expect(all.map((r) => r.body.status)).toEqual(Array(5).fill('ringing'));
     expect(t.sim.connectionCount() - before).toBe(0);

@@ -2,13 +2,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Reply } from '../../local/clients.js';
 import {
+  ClockedPbx,
   callTokenOf,
   callUuidOf,
-  ClockedPbx,
   deviceBody,
   expectProblem,
-  inline,
   ISO_UTC,
+  inline,
   newToken,
   rawSend,
   writesNothing,
@@ -46,7 +46,13 @@ async function ringDevices(n: number, extra: Record<string, unknown> = {}): Prom
     await pbx.putDevice(user, `d${i}`, deviceBody(tk));
   }
   const callId = uniqueCallId();
-  const r = await pbx.ring({ callId, from: { number: '+15551230000', displayName: 'Bob', uri: 'sip:bob@example.com' }, to: { userId: user }, metadata: { registrar: 'sip:pbx' }, ...extra });
+  const r = await pbx.ring({
+    callId,
+    from: { number: '+15551230000', displayName: 'Bob', uri: 'sip:bob@example.com' },
+    to: { userId: user },
+    metadata: { registrar: 'sip:pbx' },
+    ...extra,
+  });
   expect(r.status).toBe(201);
   const tokens: Record<string, string> = {};
   pushTokens.forEach((tk, i) => (tokens[`d${i}`] = callTokenOf(t, tk, callId)));
@@ -67,7 +73,9 @@ describe('app authentication', () => {
 
   it('a genuine token works, and the Bearer scheme is case-insensitive', async () => {
     expect((await t.app.view(rung.callId, rung.tokens.d0!)).status).toBe(200);
-    const r = await t.app.send('GET', `/v1/app/calls/${encodeURIComponent(rung.callId)}`, undefined, { headers: { authorization: `bearer ${rung.tokens.d0}` } });
+    const r = await t.app.send('GET', `/v1/app/calls/${encodeURIComponent(rung.callId)}`, undefined, {
+      headers: { authorization: `bearer ${rung.tokens.d0}` },
+    });
     expect(r.status).toBe(200);
   });
 
@@ -95,7 +103,12 @@ describe('app authentication', () => {
     ];
     const bodies: unknown[] = [];
     for (const headers of headerSets) {
-      for (const [method, suffix] of [['GET', ''], ['POST', '/confirm'], ['POST', '/answer'], ['POST', '/decline']] as const) {
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['POST', '/confirm'],
+        ['POST', '/answer'],
+        ['POST', '/decline'],
+      ] as const) {
         const r = await rawSend(t.url, method, `${path}${suffix}`, headers);
         expectProblem(r, 401, 'invalid_token');
         bodies.push(r.body);
@@ -178,8 +191,14 @@ describe('answer and decline', () => {
     expect(again.body.status).toBe('answered');
     const lost = await t.app.answer(callId, tokens.d0!);
     endedProblem(lost, 409, { callId, status: 'ended', endReason: 'answeredElsewhere' });
-    expect((await t.app.view(callId, tokens.d2!)).body).toMatchObject({ status: 'ended', endReason: 'answeredElsewhere' });
-    expect((await t.app.confirm(callId, tokens.d2!)).body).toMatchObject({ status: 'ended', endReason: 'answeredElsewhere' });
+    expect((await t.app.view(callId, tokens.d2!)).body).toMatchObject({
+      status: 'ended',
+      endReason: 'answeredElsewhere',
+    });
+    expect((await t.app.confirm(callId, tokens.d2!)).body).toMatchObject({
+      status: 'ended',
+      endReason: 'answeredElsewhere',
+    });
     const v = (await pbx.view(callId)).body;
     expect(v).toMatchObject({ status: 'answered', endReason: null, answeredBy: 'd1', declinedBy: null });
     expect(v.devices.find((d: any) => d.deviceId === 'd1').answeredAt).toBe(answeredAt);
@@ -193,9 +212,17 @@ describe('answer and decline', () => {
     expect(d.body).toMatchObject({ status: 'declined', endReason: null });
     expect((await t.app.decline(callId, tokens.d0!)).status).toBe(200);
     for (const dev of ['d1', 'd2']) {
-      expect((await t.app.view(callId, tokens[dev]!)).body).toMatchObject({ status: 'ended', endReason: 'declinedElsewhere' });
+      expect((await t.app.view(callId, tokens[dev]!)).body).toMatchObject({
+        status: 'ended',
+        endReason: 'declinedElsewhere',
+      });
     }
-    expect((await pbx.view(callId)).body).toMatchObject({ status: 'declined', endReason: null, declinedBy: 'd0', answeredBy: null });
+    expect((await pbx.view(callId)).body).toMatchObject({
+      status: 'declined',
+      endReason: null,
+      declinedBy: 'd0',
+      answeredBy: null,
+    });
     // another device declining too is a 409 with the view
     endedProblem(await t.app.decline(callId, tokens.d1!), 409, { status: 'ended', endReason: 'declinedElsewhere' });
   });
@@ -225,7 +252,12 @@ describe('answer and decline', () => {
     await pbx.cancel(callId);
     endedProblem(await t.app.answer(callId, tokens.d0!), 409, { status: 'ended', endReason: 'remoteEnded' });
     endedProblem(await t.app.decline(callId, tokens.d1!), 409, { status: 'ended', endReason: 'remoteEnded' });
-    expect((await pbx.view(callId)).body).toMatchObject({ status: 'cancelled', endReason: 'remoteEnded', answeredBy: null, declinedBy: null });
+    expect((await pbx.view(callId)).body).toMatchObject({
+      status: 'cancelled',
+      endReason: 'remoteEnded',
+      answeredBy: null,
+      declinedBy: null,
+    });
   });
 
   it('answer or decline past the ring timeout is 409 with ended/unanswered', async () => {
@@ -233,7 +265,11 @@ describe('answer and decline', () => {
     t.clock.advance(8_500);
     endedProblem(await t.app.answer(callId, tokens.d0!), 409, { status: 'ended', endReason: 'unanswered' });
     endedProblem(await t.app.decline(callId, tokens.d1!), 409, { status: 'ended', endReason: 'unanswered' });
-    expect((await pbx.view(callId)).body).toMatchObject({ status: 'expired', endReason: 'unanswered', answeredBy: null });
+    expect((await pbx.view(callId)).body).toMatchObject({
+      status: 'expired',
+      endReason: 'unanswered',
+      answeredBy: null,
+    });
   });
 
   it('a device whose push failed can still use its token and sees the truth', async () => {
@@ -274,7 +310,11 @@ describe('a vanished call', () => {
     const { callId, tokens } = await ringDevices(1, { ringTimeoutSeconds: 5 });
     await t.app.answer(callId, tokens.d0!);
     t.clock.advance(5_000 + 3600_000 + 1_000);
-    endedProblem(await t.app.answer(callId, tokens.d0!), 410, { status: 'ended', endReason: 'unanswered', callUuid: callUuidOf('acme', callId) });
+    endedProblem(await t.app.answer(callId, tokens.d0!), 410, {
+      status: 'ended',
+      endReason: 'unanswered',
+      callUuid: callUuidOf('acme', callId),
+    });
   });
 
   it('an old token stays 410 after the callId was used again for a new call', async () => {

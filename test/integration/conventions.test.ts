@@ -42,20 +42,30 @@ describe('413 payload_too_large comes first', () => {
     const at = await signedRaw(t, 'POST', '/v1/pbx/calls', padded(ringBody(), KIB16));
     expect(at.status).toBe(201);
     const token = newToken();
-    const over = await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls', padded(ringBody({ devices: [inline(token)] }), KIB16 + 1)));
+    const over = await writesNothing(t, () =>
+      signedRaw(t, 'POST', '/v1/pbx/calls', padded(ringBody({ devices: [inline(token)] }), KIB16 + 1)),
+    );
     expectProblem(over, 413, 'payload_too_large');
     expect(t.sim.pushesFor(token)).toHaveLength(0);
   });
 
   it('413 even unsigned, with the wrong content type and invalid JSON', async () => {
     const body = Buffer.alloc(KIB16 + 100, 'x');
-    expectProblem(await rawSend(t.url, 'POST', '/v1/pbx/calls', { 'content-type': 'text/plain' }, body), 413, 'payload_too_large');
+    expectProblem(
+      await rawSend(t.url, 'POST', '/v1/pbx/calls', { 'content-type': 'text/plain' }, body),
+      413,
+      'payload_too_large',
+    );
     expectProblem(await rawSend(t.url, 'POST', '/v1/pbx/nowhere', {}, body), 413, 'payload_too_large');
   });
 
   it('413 on the app API as well, before the token is looked at', async () => {
     const body = Buffer.alloc(20_000, '{');
-    expectProblem(await rawSend(t.url, 'POST', '/v1/app/calls/abc/confirm', { 'content-type': 'application/json' }, body), 413, 'payload_too_large');
+    expectProblem(
+      await rawSend(t.url, 'POST', '/v1/app/calls/abc/confirm', { 'content-type': 'application/json' }, body),
+      413,
+      'payload_too_large',
+    );
   });
 });
 
@@ -79,30 +89,48 @@ describe('401 before 415, 415 before 400', () => {
     [undefined],
   ])('content type %s is 415 unsupported_media_type and writes nothing', async (contentType) => {
     const token = newToken();
-    const r = await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls', JSON.stringify(ringBody({ devices: [inline(token)] })), { contentType }));
+    const r = await writesNothing(t, () =>
+      signedRaw(t, 'POST', '/v1/pbx/calls', JSON.stringify(ringBody({ devices: [inline(token)] })), { contentType }),
+    );
     expectProblem(r, 415, 'unsupported_media_type');
     expect(t.sim.pushesFor(token)).toHaveLength(0);
   });
 
   it('415 comes before malformed JSON and before 404', async () => {
-    expectProblem(await signedRaw(t, 'POST', '/v1/pbx/calls', '{not json', { contentType: 'text/plain' }), 415, 'unsupported_media_type');
-    expectProblem(await signedRaw(t, 'POST', '/v1/pbx/nowhere', '{}', { contentType: 'text/plain' }), 415, 'unsupported_media_type');
+    expectProblem(
+      await signedRaw(t, 'POST', '/v1/pbx/calls', '{not json', { contentType: 'text/plain' }),
+      415,
+      'unsupported_media_type',
+    );
+    expectProblem(
+      await signedRaw(t, 'POST', '/v1/pbx/nowhere', '{}', { contentType: 'text/plain' }),
+      415,
+      'unsupported_media_type',
+    );
   });
 
-  it.each([['application/json;charset=UTF-8'], ['application/json; charset="utf-8"'], ['Application/JSON'], ['application/json ; charset=utf-8']])(
-    'content type %s is accepted',
-    async (contentType) => {
-      const r = await signedRaw(t, 'POST', '/v1/pbx/calls', JSON.stringify(ringBody()), { contentType });
-      expect(r.status).toBe(201);
-    },
-  );
+  it.each([
+    ['application/json;charset=UTF-8'],
+    ['application/json; charset="utf-8"'],
+    ['Application/JSON'],
+    ['application/json ; charset=utf-8'],
+  ])('content type %s is accepted', async (contentType) => {
+    const r = await signedRaw(t, 'POST', '/v1/pbx/calls', JSON.stringify(ringBody()), { contentType });
+    expect(r.status).toBe(201);
+  });
 
   it('the app API refuses a body of another media type with 415 (after the token is checked)', async () => {
     const token = newToken();
     const callId = uniqueCallId();
     expect((await ring({ callId, from: { number: '+1' }, devices: [inline(token)] })).status).toBe(201);
     const callToken = (t.sim.pushesFor(token)[0]!.payload as any).callwake.token;
-    const r = await rawSend(t.url, 'POST', `/v1/app/calls/${encodeURIComponent(callId)}/confirm`, { authorization: `Bearer ${callToken}`, 'content-type': 'text/plain' }, 'hello');
+    const r = await rawSend(
+      t.url,
+      'POST',
+      `/v1/app/calls/${encodeURIComponent(callId)}/confirm`,
+      { authorization: `Bearer ${callToken}`, 'content-type': 'text/plain' },
+      'hello',
+    );
     expectProblem(r, 415, 'unsupported_media_type');
   });
 });
@@ -115,12 +143,19 @@ describe('400 malformed_json', () => {
     Buffer.concat([Buffer.from('{"callId":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]), // overlong "/"
   ];
   it.each(invalidUtf8.map((b) => [b.toString('hex'), b]))('invalid UTF-8 %s', async (_hex, body) => {
-    expectProblem(await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls', body as Buffer)), 400, 'malformed_json');
+    expectProblem(
+      await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls', body as Buffer)),
+      400,
+      'malformed_json',
+    );
   });
 
-  it.each([['{'], ['{"a":1,}'], ["{'a':1}"], ['nul'], ['{"callId": "x" "from": 1}'], ['[1,2'], ['\u0000']])('bad JSON %j', async (text) => {
-    expectProblem(await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls', text)), 400, 'malformed_json');
-  });
+  it.each([['{'], ['{"a":1,}'], ["{'a':1}"], ['nul'], ['{"callId": "x" "from": 1}'], ['[1,2'], ['\u0000']])(
+    'bad JSON %j',
+    async (text) => {
+      expectProblem(await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls', text)), 400, 'malformed_json');
+    },
+  );
 
   it('an empty body where one is required (create, device PUT), with or without a content type', async () => {
     expectProblem(await signedRaw(t, 'POST', '/v1/pbx/calls', undefined), 400, 'malformed_json');
@@ -129,23 +164,35 @@ describe('400 malformed_json', () => {
       400,
       'malformed_json',
     );
-    expectProblem(await writesNothing(t, () => signedRaw(t, 'PUT', '/v1/pbx/users/alice/devices/d1', undefined)), 400, 'malformed_json');
+    expectProblem(
+      await writesNothing(t, () => signedRaw(t, 'PUT', '/v1/pbx/users/alice/devices/d1', undefined)),
+      400,
+      'malformed_json',
+    );
   });
 
   it('malformed JSON comes before 404, 405 and validation', async () => {
     expectProblem(await signedRaw(t, 'POST', '/v1/pbx/nowhere', '{'), 400, 'malformed_json');
     expectProblem(await signedRaw(t, 'PUT', '/v1/pbx/calls', '{'), 400, 'malformed_json');
-    expectProblem(await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls/a%2Fb/cancel', '{')), 400, 'malformed_json');
+    expectProblem(
+      await writesNothing(t, () => signedRaw(t, 'POST', '/v1/pbx/calls/a%2Fb/cancel', '{')),
+      400,
+      'malformed_json',
+    );
   });
 });
 
 describe('404 not_found and 405 method_not_allowed', () => {
-  it.each([['GET', '/v1/pbx/nowhere'], ['POST', '/v1/pbx/nowhere'], ['GET', '/v1/pbx/calls/x/y/z'], ['GET', '/v1/pbx/users'], ['GET', '/v1/pbx/'], ['DELETE', '/v1/pbx/users/alice']])(
-    'signed %s %s is 404 not_found',
-    async (method, path) => {
-      expectProblem(await signedRaw(t, method, path, undefined), 404, 'not_found');
-    },
-  );
+  it.each([
+    ['GET', '/v1/pbx/nowhere'],
+    ['POST', '/v1/pbx/nowhere'],
+    ['GET', '/v1/pbx/calls/x/y/z'],
+    ['GET', '/v1/pbx/users'],
+    ['GET', '/v1/pbx/'],
+    ['DELETE', '/v1/pbx/users/alice'],
+  ])('signed %s %s is 404 not_found', async (method, path) => {
+    expectProblem(await signedRaw(t, method, path, undefined), 404, 'not_found');
+  });
 
   it('a path outside /v1/pbx and /v1/app is 404 not_found', async () => {
     expectProblem(await rawSend(t.url, 'GET', '/v2/calls', {}), 404, 'not_found');
@@ -185,7 +232,19 @@ describe('404 not_found and 405 method_not_allowed', () => {
 
 describe('400 validation_failed: path parameters', () => {
   // (`%2E` spellings of `.` are in pbx-auth.test.ts: they are signed as sent)
-  const badCallIdPaths = ['a%2Fb', '%2F', '.', '..', 'a%20b', 'a%3Fb', 'a%23b', '%C3%A9', 'a%01b', 'a%7Fb', 'x'.repeat(257)];
+  const badCallIdPaths = [
+    'a%2Fb',
+    '%2F',
+    '.',
+    '..',
+    'a%20b',
+    'a%3Fb',
+    'a%23b',
+    '%C3%A9',
+    'a%01b',
+    'a%7Fb',
+    'x'.repeat(257),
+  ];
 
   it.each(badCallIdPaths)('GET /v1/pbx/calls/%s is validation_failed', async (segment) => {
     expectValidation(await signedRaw(t, 'GET', `/v1/pbx/calls/${segment}`, undefined), 'callId');
@@ -199,14 +258,23 @@ describe('400 validation_failed: path parameters', () => {
   const badSimpleIds = ['.', '..', 'al%20ice', 'a%2Fb', '%C3%A9', 'a%23b', 'a!b', 'a%2Cb', 'x'.repeat(129)];
   it.each(badSimpleIds)('userId %s is validation_failed (PUT, GET, DELETE) and writes nothing', async (segment) => {
     const body = JSON.stringify(deviceBody(newToken()));
-    expectValidation(await writesNothing(t, () => signedRaw(t, 'PUT', `/v1/pbx/users/${segment}/devices/d1`, body)), 'userId');
+    expectValidation(
+      await writesNothing(t, () => signedRaw(t, 'PUT', `/v1/pbx/users/${segment}/devices/d1`, body)),
+      'userId',
+    );
     expectValidation(await signedRaw(t, 'GET', `/v1/pbx/users/${segment}/devices`, undefined), 'userId');
-    expectValidation(await writesNothing(t, () => signedRaw(t, 'DELETE', `/v1/pbx/users/${segment}/devices/d1`, undefined)), 'userId');
+    expectValidation(
+      await writesNothing(t, () => signedRaw(t, 'DELETE', `/v1/pbx/users/${segment}/devices/d1`, undefined)),
+      'userId',
+    );
   });
 
   it.each(badSimpleIds)('deviceId %s is validation_failed and writes nothing', async (segment) => {
     const body = JSON.stringify(deviceBody(newToken()));
-    expectValidation(await writesNothing(t, () => signedRaw(t, 'PUT', `/v1/pbx/users/alice/devices/${segment}`, body)), 'deviceId');
+    expectValidation(
+      await writesNothing(t, () => signedRaw(t, 'PUT', `/v1/pbx/users/alice/devices/${segment}`, body)),
+      'deviceId',
+    );
   });
 
   it('ids of the whole allowed alphabet and of the maximum length are accepted', async () => {
@@ -239,12 +307,22 @@ describe('400 validation_failed: bodies (and nothing is written or pushed)', () 
     expect(t.sim.pushesFor(token)).toHaveLength(0);
   };
 
-  it.each([['a b'], ['a/b'], ['a?b'], ['a#b'], ['.'], ['..'], ['x'.repeat(257)], ['é'], ['a\tb'], [''], ['a\u007fb'], ['a\u0000b']])(
-    'callId %j',
-    async (callId) => {
-      await badCreate((b) => (b.callId = callId), 'callId');
-    },
-  );
+  it.each([
+    ['a b'],
+    ['a/b'],
+    ['a?b'],
+    ['a#b'],
+    ['.'],
+    ['..'],
+    ['x'.repeat(257)],
+    ['é'],
+    ['a\tb'],
+    [''],
+    ['a\u007fb'],
+    ['a\u0000b'],
+  ])('callId %j', async (callId) => {
+    await badCreate((b) => (b.callId = callId), 'callId');
+  });
 
   it('callId that is not a string, or missing', async () => {
     await badCreate((b) => (b.callId = 123), 'callId');
@@ -319,7 +397,11 @@ describe('400 validation_failed: bodies (and nothing is written or pushed)', () 
       expect({ status: r.status, body: r.body }).toEqual({ status: 201, body: expect.anything() });
       return r;
     };
-    await at(ringBody({ callId: `${'x'.repeat(240)}${Math.random().toString(36).slice(2, 18)}`.slice(0, 256).padEnd(256, 'y') }));
+    await at(
+      ringBody({
+        callId: `${'x'.repeat(240)}${Math.random().toString(36).slice(2, 18)}`.slice(0, 256).padEnd(256, 'y'),
+      }),
+    );
     for (const s of [5, 300]) {
       const r = await at(ringBody({ ringTimeoutSeconds: s }));
       expect(Date.parse(r.body.expiresAt) - Date.parse(r.body.createdAt)).toBe(s * 1000);
@@ -377,13 +459,17 @@ describe('400 validation_failed: bodies (and nothing is written or pushed)', () 
     const callId = uniqueCallId();
     expect((await ring(ringBody({ callId }))).status).toBe(201);
     for (const reason of ['hangup', 'CALLER_HANGUP', 5, '']) {
-      const r = await writesNothing(t, () => t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, { reason }));
+      const r = await writesNothing(t, () =>
+        t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, { reason }),
+      );
       expectValidation(r, 'reason');
     }
     expect((await t.pbx.view(callId)).body.status).toBe('ringing');
     // and for an unknown callId no tombstone is left behind
     const unknown = uniqueCallId();
-    const r = await writesNothing(t, () => t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(unknown)}/cancel`, { reason: 'nope' }));
+    const r = await writesNothing(t, () =>
+      t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(unknown)}/cancel`, { reason: 'nope' }),
+    );
     expectValidation(r, 'reason');
     expect((await ring(ringBody({ callId: unknown }))).status).toBe(201);
   });
@@ -481,7 +567,10 @@ describe('null is the same as absent; unknown members are ignored', () => {
     expect(r.status).toBe(201);
     const callId = uniqueCallId();
     await ring(ringBody({ callId }));
-    const c = await t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, { reason: 'timeout', why: 'x' });
+    const c = await t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, {
+      reason: 'timeout',
+      why: 'x',
+    });
     expect(c.body).toMatchObject({ status: 'cancelled', endReason: 'unanswered' });
   });
 

@@ -46,7 +46,11 @@ const ringingCall = (callId: string, body: unknown): Call => {
 describe('a create that died between storing the call and recording its pushes', () => {
   it('is settled by the retry: 200 unreachable, the device failed, and an app sees the call ended', async () => {
     const callId = uniqueCallId();
-    const body = { callId, from: { number: '+15550001111' }, devices: [{ pnProvider: 'apns', pnPrid: newPushToken(), pnParam: 'LOCALTEAM1.com.example.phone.voip' }] };
+    const body = {
+      callId,
+      from: { number: '+15550001111' },
+      devices: [{ pnProvider: 'apns', pnPrid: newPushToken(), pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+    };
     expect((await store.create(ringingCall(callId, body))).created).toBe(true);
 
     const retry = await t.pbx.ring(body);
@@ -65,7 +69,11 @@ describe('a push given up on that reached a phone after all', () => {
     const call = ringingCall(callId, { callId, from: { number: '+15550001111' }, to: { userId: 'nobody' } });
     await store.create(call);
     expect((await store.answer(call.callUuid, 'd0', t.clock.now())).outcome).toBe('changed');
-    const recorded = await store.recordDeliveries(call.callUuid, { d0: { delivery: 'failed', reason: 'Timeout' } }, 'unreachable');
+    const recorded = await store.recordDeliveries(
+      call.callUuid,
+      { d0: { delivery: 'failed', reason: 'Timeout' } },
+      'unreachable',
+    );
     expect(recorded).toMatchObject({ status: 'answered', answerStatus: 'ringing' });
   });
 });

@@ -1,6 +1,14 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { callTokenOf, callUuidOf, deviceBody, expectProblem, inline, newToken, pushesForCall } from '../support/contract-helpers.js';
+import {
+  callTokenOf,
+  callUuidOf,
+  deviceBody,
+  expectProblem,
+  inline,
+  newToken,
+  pushesForCall,
+} from '../support/contract-helpers.js';
 import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
 
 let t: TestStack;
@@ -56,7 +64,10 @@ describe('tenant isolation: calls', () => {
     await t.pbx.cancel(callId);
     expect((await t.other.view(callId)).body).toMatchObject({ status: 'answered', endReason: null });
     expect((await t.app.view(callId, pg.callwake.token)).body.status).toBe('answered');
-    expect((await t.app.view(callId, pa.callwake.token)).body).toMatchObject({ status: 'ended', endReason: 'remoteEnded' });
+    expect((await t.app.view(callId, pa.callwake.token)).body).toMatchObject({
+      status: 'ended',
+      endReason: 'remoteEnded',
+    });
   });
 });
 

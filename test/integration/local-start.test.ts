@@ -47,7 +47,8 @@ beforeAll(async () => {
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const started = Date.now();
   while (!/API:\s+(http:\/\/\S+)/.test(output)) {
-    if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`npm start did not come up:\n${output}`);
+    if (child.exitCode !== null || Date.now() - started > 30_000)
+      throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   url = /API:\s+(http:\/\/\S+)/.exec(output)![1]!;
@@ -73,7 +74,11 @@ describe('npm start against another APNs-compatible host', () => {
     const pbx = new PbxClient(url, 'ext', secret);
     const token = randomBytes(32).toString('hex');
     const callId = `${randomUUID()}@pbx`;
-    const ring = await pbx.ring({ callId, from: { number: '+15550000000' }, devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'EXTTEAM001.com.example.phone.voip' }] });
+    const ring = await pbx.ring({
+      callId,
+      from: { number: '+15550000000' },
+      devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'EXTTEAM001.com.example.phone.voip' }],
+    });
     expect(ring.status).toBe(201);
     expect(ring.body.deliveries).toEqual([expect.objectContaining({ result: 'sent' })]);
     const push = await sim.waitForPush(token);

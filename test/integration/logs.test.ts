@@ -23,11 +23,18 @@ describe('logs', () => {
     t.sim.markUnregistered(inlineDead);
 
     const callId = uniqueCallId();
-    const body = { callId, from: { number, uri, displayName: 'Secret Caller' }, to: { userId: user }, devices: [inline(inlineOk), inline(inlineDead)] };
+    const body = {
+      callId,
+      from: { number, uri, displayName: 'Secret Caller' },
+      to: { userId: user },
+      devices: [inline(inlineOk), inline(inlineDead)],
+    };
     expect((await t.pbx.ring(body)).status).toBe(201);
     expect((await t.pbx.ring(body)).status).toBe(200);
     expect((await t.pbx.ring({ ...body, hasVideo: true })).status).toBe(409);
-    const callTokens = [registered, inlineOk, inlineDead].map((tk) => (t.sim.pushesFor(tk)[0]!.payload as any).callwake.token as string);
+    const callTokens = [registered, inlineOk, inlineDead].map(
+      (tk) => (t.sim.pushesFor(tk)[0]!.payload as any).callwake.token as string,
+    );
     expect(callTokens.every((ct) => typeof ct === 'string' && ct.length > 0)).toBe(true);
 
     await t.app.confirm(callId, callTokens[0]!);
@@ -75,7 +82,9 @@ describe('logs', () => {
     crowd.forEach((tk, i) => (forbidden[`crowdToken${i}`] = tk));
     callTokens.forEach((ct, i) => (forbidden[`callToken${i}`] = ct));
     if (process.env.SHOW_LOGS) console.log(text);
-    const leaks = Object.entries(forbidden).filter(([, v]) => text.includes(v)).map(([k]) => k);
+    const leaks = Object.entries(forbidden)
+      .filter(([, v]) => text.includes(v))
+      .map(([k]) => k);
     expect(leaks).toEqual([]);
   });
 });

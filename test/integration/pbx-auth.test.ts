@@ -1,6 +1,14 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { expectProblem, inline, newToken, type RawReply, signature, signedRaw, writesNothing } from '../support/contract-helpers.js';
+import {
+  expectProblem,
+  inline,
+  newToken,
+  type RawReply,
+  signature,
+  signedRaw,
+  writesNothing,
+} from '../support/contract-helpers.js';
 import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
 
 let t: TestStack;
@@ -44,11 +52,21 @@ describe('PBX authentication: accepted', () => {
     expect(encoded).toContain('%40');
     expectProblem(await signedRaw(t, 'GET', encoded, undefined), 404, 'call_not_found'); // authenticated: it got as far as the lookup
     // a signature over another call's path does not verify
-    expectProblem(await signedRaw(t, 'GET', encoded, undefined, { signPath: `/v1/pbx/calls/${encodeURIComponent(uniqueCallId())}` }), 401, 'bad_signature');
+    expectProblem(
+      await signedRaw(t, 'GET', encoded, undefined, {
+        signPath: `/v1/pbx/calls/${encodeURIComponent(uniqueCallId())}`,
+      }),
+      401,
+      'bad_signature',
+    );
   });
 
   it('a body sent with charset=utf-8 is signed over its raw bytes', async () => {
-    const body = JSON.stringify({ callId: uniqueCallId(), from: { number: '+1555', displayName: 'Zoë ☎' }, devices: [inline(newToken())] });
+    const body = JSON.stringify({
+      callId: uniqueCallId(),
+      from: { number: '+1555', displayName: 'Zoë ☎' },
+      devices: [inline(newToken())],
+    });
     const r = await signedRaw(t, 'POST', '/v1/pbx/calls', body, { contentType: 'application/json; charset=utf-8' });
     expect(r.status).toBe(201);
   });
@@ -79,7 +97,10 @@ describe('PBX authentication: the path is signed exactly as sent, whatever encod
     const view = await signedRaw(t, 'GET', path, undefined);
     expectProblem(view, 404, 'call_not_found');
     const cancel = await signedRaw(t, 'POST', `${path}/cancel`, undefined);
-    expect({ status: cancel.status, body: cancel.body }).toEqual({ status: 200, body: expect.objectContaining({ callId: id, status: 'cancelled' }) });
+    expect({ status: cancel.status, body: cancel.body }).toEqual({
+      status: 200,
+      body: expect.objectContaining({ callId: id, status: 'cancelled' }),
+    });
   });
 
   it('callIds spelled with %2E, signed as sent, get past authentication (400 for . and .., else 404)', async () => {
@@ -88,7 +109,12 @@ describe('PBX authentication: the path is signed exactly as sent, whatever encod
       const r = await signedRaw(t, 'GET', `/v1/pbx/calls/${segment}`, undefined);
       got[segment] = `${r.status} ${r.body?.code}`;
     }
-    expect(got).toEqual({ '%2E': '400 validation_failed', '%2e': '400 validation_failed', '%2E%2E': '400 validation_failed', 'a%2Eb%2E%2E': '404 call_not_found' });
+    expect(got).toEqual({
+      '%2E': '400 validation_failed',
+      '%2e': '400 validation_failed',
+      '%2E%2E': '400 validation_failed',
+      'a%2Eb%2E%2E': '404 call_not_found',
+    });
   });
 });
 
@@ -151,7 +177,11 @@ describe('PBX authentication: refused', () => {
 
   it('a body changed after signing is refused and writes nothing', async () => {
     const token = newToken();
-    const signed = JSON.stringify({ callId: uniqueCallId(), from: { number: '+15550000001' }, devices: [inline(token)] });
+    const signed = JSON.stringify({
+      callId: uniqueCallId(),
+      from: { number: '+15550000001' },
+      devices: [inline(token)],
+    });
     const sent = signed.replace('+15550000001', '+15550000002');
     await writesNothing(t, () => bad(signedRaw(t, 'POST', '/v1/pbx/calls', sent, { signBody: signed })));
     expect(t.sim.pushesFor(token)).toHaveLength(0);
@@ -162,7 +192,12 @@ describe('PBX authentication: refused', () => {
   });
 
   it('a device PUT with a bad signature writes nothing', async () => {
-    const body = JSON.stringify({ platform: 'ios', pushToken: newToken(), bundleId: 'com.example.phone', environment: 'sandbox' });
+    const body = JSON.stringify({
+      platform: 'ios',
+      pushToken: newToken(),
+      bundleId: 'com.example.phone',
+      environment: 'sandbox',
+    });
     await writesNothing(t, () => bad(signedRaw(t, 'PUT', '/v1/pbx/users/alice/devices/d1', body, { secret: 'wrong' })));
   });
 
@@ -184,10 +219,20 @@ describe('PBX authentication: stale', () => {
   });
 
   it('stale with the rotated secret too, and a stale create writes nothing', async () => {
-    expectProblem(await signedRaw(t, 'GET', LIST, undefined, { timestamp: now() - 400, secret: t.secrets.acme[1] }), 401, 'stale_signature');
+    expectProblem(
+      await signedRaw(t, 'GET', LIST, undefined, { timestamp: now() - 400, secret: t.secrets.acme[1] }),
+      401,
+      'stale_signature',
+    );
     const token = newToken();
     const body = JSON.stringify({ callId: uniqueCallId(), from: { number: '+1555' }, devices: [inline(token)] });
-    await writesNothing(t, async () => expectProblem(await signedRaw(t, 'POST', '/v1/pbx/calls', body, { timestamp: now() - 400 }), 401, 'stale_signature'));
+    await writesNothing(t, async () =>
+      expectProblem(
+        await signedRaw(t, 'POST', '/v1/pbx/calls', body, { timestamp: now() - 400 }),
+        401,
+        'stale_signature',
+      ),
+    );
     expect(t.sim.pushesFor(token)).toHaveLength(0);
   });
 

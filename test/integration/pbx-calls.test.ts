@@ -3,14 +3,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import {
   ALERT_PARAM,
   BUNDLE,
+  ClockedPbx,
   callTokenOf,
   callUuidOf,
-  ClockedPbx,
   codePoints,
   deviceBody,
   expectProblem,
-  inline,
   ISO_UTC,
+  inline,
   newToken,
   pushesForCall,
   writesNothing,
@@ -36,17 +36,34 @@ let users = 0;
 const newUser = () => `user-${Date.now().toString(36)}-${users++}`;
 
 const ringInline = (token: string, extra: Record<string, unknown> = {}) =>
-  pbx.ring({ callId: uniqueCallId(), from: { number: '+15551230000', displayName: 'Bob Smith' }, devices: [inline(token)], ...extra });
+  pbx.ring({
+    callId: uniqueCallId(),
+    from: { number: '+15551230000', displayName: 'Bob Smith' },
+    devices: [inline(token)],
+    ...extra,
+  });
 
 describe('POST /v1/pbx/calls: the first time', () => {
   it('201 with the contract’s answer: callUuid v5, ISO times, expiresAt = createdAt + ring timeout, one delivery per device', async () => {
     const token = newToken();
     const callId = uniqueCallId();
     const before = Date.now();
-    const r = await pbx.ring({ callId, from: { number: '+15551230000' }, devices: [inline(token)], ringTimeoutSeconds: 17 });
+    const r = await pbx.ring({
+      callId,
+      from: { number: '+15551230000' },
+      devices: [inline(token)],
+      ringTimeoutSeconds: 17,
+    });
     expect(r.status).toBe(201);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(Object.keys(r.body).sort()).toEqual(['callId', 'callUuid', 'createdAt', 'deliveries', 'expiresAt', 'status']);
+    expect(Object.keys(r.body).sort()).toEqual([
+      'callId',
+      'callUuid',
+      'createdAt',
+      'deliveries',
+      'expiresAt',
+      'status',
+    ]);
     expect(r.body.callId).toBe(callId);
     expect(r.body.callUuid).toBe(callUuidOf('acme', callId));
     expect(r.body.callUuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -58,7 +75,9 @@ describe('POST /v1/pbx/calls: the first time', () => {
     expect(created).toBeLessThanOrEqual(Date.now() + 1000);
     expect(Date.parse(r.body.expiresAt) - created).toBe(17_000);
     const push = await t.sim.waitForPush(token);
-    expect(r.body.deliveries).toEqual([{ deviceId: expect.any(String), pushType: 'voip', result: 'sent', apnsId: push.apnsId }]);
+    expect(r.body.deliveries).toEqual([
+      { deviceId: expect.any(String), pushType: 'voip', result: 'sent', apnsId: push.apnsId },
+    ]);
   });
 
   it('the VoIP push: headers and payload as the contract says', async () => {
@@ -104,7 +123,10 @@ describe('POST /v1/pbx/calls: the first time', () => {
   it('caller in the push: uri only when there is no number', async () => {
     const a = newToken();
     await ringInline(a, { from: { uri: 'sip:carol@example.com', displayName: 'Carol' } });
-    expect(((await t.sim.waitForPush(a)).payload as any).callwake.caller).toEqual({ uri: 'sip:carol@example.com', displayName: 'Carol' });
+    expect(((await t.sim.waitForPush(a)).payload as any).callwake.caller).toEqual({
+      uri: 'sip:carol@example.com',
+      displayName: 'Carol',
+    });
     const b = newToken();
     await ringInline(b, { from: { uri: 'sip:dan@example.com' } });
     expect(((await t.sim.waitForPush(b)).payload as any).callwake.caller).toEqual({ uri: 'sip:dan@example.com' });
@@ -197,7 +219,12 @@ describe('targets: registry and inline', () => {
     const token = newToken();
     expect((await pbx.putDevice(user, 'phone', deviceBody(token))).status).toBe(201);
     const callId = uniqueCallId();
-    const r = await pbx.ring({ callId, from: { number: '+1' }, to: { userId: user }, devices: [inline(token.toUpperCase())] });
+    const r = await pbx.ring({
+      callId,
+      from: { number: '+1' },
+      to: { userId: user },
+      devices: [inline(token.toUpperCase())],
+    });
     expect(r.status).toBe(201);
     expect(r.body.deliveries).toHaveLength(1);
     await t.sim.waitForPush(token);
@@ -227,7 +254,10 @@ describe('targets: registry and inline', () => {
     expect(r.status).toBe(201);
     expect(r.body.status).toBe('ringing');
     expect(r.body.deliveries).toEqual(
-      expect.arrayContaining([expect.objectContaining({ result: 'failed', reason: 'UnknownTeam' }), expect.objectContaining({ result: 'sent' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ result: 'failed', reason: 'UnknownTeam' }),
+        expect.objectContaining({ result: 'sent' }),
+      ]),
     );
     expect(r.body.deliveries.find((d: any) => d.reason === 'UnknownTeam').apnsId).toBeUndefined();
     expect(t.sim.pushesFor(token)).toHaveLength(0);
@@ -245,7 +275,9 @@ describe('failed deliveries and the registry', () => {
     const r = await pbx.ring({ callId, from: { number: '+1' }, devices: [inline(token)] });
     expect(r.status).toBe(201);
     expect(r.body.status).toBe('unreachable');
-    expect(r.body.deliveries).toEqual([expect.objectContaining({ pushType: 'voip', result: 'failed', reason: 'Unregistered' })]);
+    expect(r.body.deliveries).toEqual([
+      expect.objectContaining({ pushType: 'voip', result: 'failed', reason: 'Unregistered' }),
+    ]);
     const v = await pbx.view(callId);
     expect(v.body).toMatchObject({ status: 'unreachable', endReason: 'failed' });
     expect(v.body.devices[0].delivery).toBe('failed');
@@ -261,26 +293,37 @@ describe('failed deliveries and the registry', () => {
 
   it.each([
     ['410 Unregistered', (tk: string) => t.sim.markUnregistered(tk), 'Unregistered'],
-    ['400 BadDeviceToken', (tk: string) => t.sim.injectFault({ token: tk, status: 400, reason: 'BadDeviceToken' }), 'BadDeviceToken'],
-    ['400 DeviceTokenNotForTopic', (tk: string) => t.sim.bindTopic(tk, 'com.someone.else.voip'), 'DeviceTokenNotForTopic'],
-  ])('a registry device answered %s is removed from the registry in the same request', async (_name, breakIt, reason) => {
-    const user = newUser();
-    const [dead, alive] = [newToken(), newToken()];
-    await pbx.putDevice(user, 'dead', deviceBody(dead));
-    await pbx.putDevice(user, 'alive', deviceBody(alive));
-    breakIt(dead);
-    const r = await pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, to: { userId: user } });
-    expect(r.status).toBe(201);
-    expect(r.body.status).toBe('ringing');
-    expect(r.body.deliveries).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ deviceId: 'dead', result: 'failed', reason }),
-        expect.objectContaining({ deviceId: 'alive', result: 'sent' }),
-      ]),
-    );
-    const list = await pbx.listDevices(user);
-    expect(list.body.devices.map((d: any) => d.deviceId)).toEqual(['alive']);
-  });
+    [
+      '400 BadDeviceToken',
+      (tk: string) => t.sim.injectFault({ token: tk, status: 400, reason: 'BadDeviceToken' }),
+      'BadDeviceToken',
+    ],
+    [
+      '400 DeviceTokenNotForTopic',
+      (tk: string) => t.sim.bindTopic(tk, 'com.someone.else.voip'),
+      'DeviceTokenNotForTopic',
+    ],
+  ])(
+    'a registry device answered %s is removed from the registry in the same request',
+    async (_name, breakIt, reason) => {
+      const user = newUser();
+      const [dead, alive] = [newToken(), newToken()];
+      await pbx.putDevice(user, 'dead', deviceBody(dead));
+      await pbx.putDevice(user, 'alive', deviceBody(alive));
+      breakIt(dead);
+      const r = await pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, to: { userId: user } });
+      expect(r.status).toBe(201);
+      expect(r.body.status).toBe('ringing');
+      expect(r.body.deliveries).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ deviceId: 'dead', result: 'failed', reason }),
+          expect.objectContaining({ deviceId: 'alive', result: 'sent' }),
+        ]),
+      );
+      const list = await pbx.listDevices(user);
+      expect(list.body.devices.map((d: any) => d.deviceId)).toEqual(['alive']);
+    },
+  );
 
   it('a registry device with a passing failure is kept', async () => {
     const user = newUser();
@@ -299,9 +342,17 @@ describe('failed deliveries and the registry', () => {
     const before = (await pbx.listDevices(user)).body;
     const token = newToken();
     t.sim.markUnregistered(token);
-    const r = await pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, to: { userId: user }, devices: [inline(token)] });
+    const r = await pbx.ring({
+      callId: uniqueCallId(),
+      from: { number: '+1' },
+      to: { userId: user },
+      devices: [inline(token)],
+    });
     expect(r.body.deliveries).toEqual(
-      expect.arrayContaining([expect.objectContaining({ result: 'failed', reason: 'Unregistered' }), expect.objectContaining({ deviceId: 'mine', result: 'sent' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ result: 'failed', reason: 'Unregistered' }),
+        expect.objectContaining({ deviceId: 'mine', result: 'sent' }),
+      ]),
     );
     expect((await pbx.listDevices(user)).body).toEqual(before);
   });
@@ -318,7 +369,9 @@ describe('failed deliveries and the registry', () => {
     const fresh = newToken();
     expect((await pbx.putDevice(user, 'phone', deviceBody(fresh))).status).toBe(200);
     const r = await ring;
-    expect(r.body.deliveries).toEqual([expect.objectContaining({ deviceId: 'phone', result: 'failed', reason: 'Unregistered' })]);
+    expect(r.body.deliveries).toEqual([
+      expect.objectContaining({ deviceId: 'phone', result: 'failed', reason: 'Unregistered' }),
+    ]);
     const list = await pbx.listDevices(user);
     expect(list.body.devices).toEqual([expect.objectContaining({ deviceId: 'phone', tokenSuffix: fresh.slice(-8) })]);
   });
@@ -341,7 +394,14 @@ describe('alert-mode devices', () => {
       'interruption-level': 'time-sensitive',
       category: 'INCOMING_CALL',
     });
-    expect(p.callwake).toMatchObject({ v: 1, type: 'call', callId, callUuid: callUuidOf('acme', callId), token: expect.any(String), api: `${t.url}/v1/app` });
+    expect(p.callwake).toMatchObject({
+      v: 1,
+      type: 'call',
+      callId,
+      callUuid: callUuidOf('acme', callId),
+      token: expect.any(String),
+      api: `${t.url}/v1/app`,
+    });
     expect(p.callwake.expiresAt).toBe(Date.parse(answer.expiresAt));
     return p;
   };
@@ -352,8 +412,15 @@ describe('alert-mode devices', () => {
     const put = await pbx.putDevice(user, 'ipad', deviceBody(token, { pushType: 'alert' }));
     expect(put.body.pushType).toBe('alert');
     const callId = uniqueCallId();
-    const r = await pbx.ring({ callId, from: { number: '+15551230000', displayName: 'Bob Smith' }, to: { userId: user }, ringTimeoutSeconds: 33 });
-    expect(r.body.deliveries).toEqual([expect.objectContaining({ deviceId: 'ipad', pushType: 'alert', result: 'sent' })]);
+    const r = await pbx.ring({
+      callId,
+      from: { number: '+15551230000', displayName: 'Bob Smith' },
+      to: { userId: user },
+      ringTimeoutSeconds: 33,
+    });
+    expect(r.body.deliveries).toEqual([
+      expect.objectContaining({ deviceId: 'ipad', pushType: 'alert', result: 'sent' }),
+    ]);
     const p = await expectAlert(token, callId, r.body, 'Bob Smith');
     // it uses the app API exactly as a VoIP device does
     const answer = await t.app.answer(callId, p.callwake.token);
@@ -369,14 +436,22 @@ describe('alert-mode devices', () => {
     await expectAlert(a, callA, ra.body, '+15550001');
     const b = newToken();
     const callB = uniqueCallId();
-    const rb = await pbx.ring({ callId: callB, from: { uri: 'sip:zed@example.com' }, devices: [inline(b, ALERT_PARAM)] });
+    const rb = await pbx.ring({
+      callId: callB,
+      from: { uri: 'sip:zed@example.com' },
+      devices: [inline(b, ALERT_PARAM)],
+    });
     await expectAlert(b, callB, rb.body, 'sip:zed@example.com');
   });
 
   it('an alert push with a huge display name stays within 4096 bytes', async () => {
     const token = newToken();
     const callId = uniqueCallId();
-    const r = await pbx.ring({ callId, from: { number: '+1', displayName: '\u0001'.repeat(2000), uri: `sip:${'u'.repeat(500)}` }, devices: [inline(token, ALERT_PARAM)] });
+    const r = await pbx.ring({
+      callId,
+      from: { number: '+1', displayName: '\u0001'.repeat(2000), uri: `sip:${'u'.repeat(500)}` },
+      devices: [inline(token, ALERT_PARAM)],
+    });
     expect(r.status).toBe(201);
     const push = await t.sim.waitForPush(token);
     expect(Buffer.byteLength(push.body)).toBeLessThanOrEqual(4096);
@@ -387,7 +462,12 @@ describe('a known callId', () => {
   it('the same body (defaults applied, members reordered, unknown members added) is 200 with the stored answer and nothing is pushed again', async () => {
     const token = newToken();
     const callId = uniqueCallId();
-    const body = { callId, from: { number: '+1555', displayName: 'Bob' }, devices: [inline(token)], metadata: { a: '1', b: '2' } };
+    const body = {
+      callId,
+      from: { number: '+1555', displayName: 'Bob' },
+      devices: [inline(token)],
+      metadata: { a: '1', b: '2' },
+    };
     const first = await pbx.ring(body);
     expect(first.status).toBe(201);
     await t.sim.waitForPush(token);
@@ -451,7 +531,12 @@ describe('a known callId', () => {
     const callId = uniqueCallId();
     const c = await pbx.cancel(callId);
     expect(c.status).toBe(200);
-    expect(c.body).toMatchObject({ callId, callUuid: callUuidOf('acme', callId), status: 'cancelled', endReason: 'remoteEnded' });
+    expect(c.body).toMatchObject({
+      callId,
+      callUuid: callUuidOf('acme', callId),
+      status: 'cancelled',
+      endReason: 'remoteEnded',
+    });
     const r = await writesNothing(t, () => pbx.ring({ callId, from: { number: '+1' }, devices: [inline(token)] }));
     expectProblem(r, 410, 'call_ended');
     expect(t.sim.pushesFor(token)).toHaveLength(0);
@@ -489,7 +574,10 @@ describe('a slow or broken APNs', () => {
     expect(r.status).toBe(201);
     expect(r.body.status).toBe('ringing');
     expect(r.body.deliveries).toEqual(
-      expect.arrayContaining([expect.objectContaining({ result: 'failed', reason: 'Timeout' }), expect.objectContaining({ result: 'sent' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ result: 'failed', reason: 'Timeout' }),
+        expect.objectContaining({ result: 'sent' }),
+      ]),
     );
   });
 
@@ -533,7 +621,17 @@ describe('POST /v1/pbx/calls/{callId}/cancel', () => {
     const c = await pbx.cancel(callId, reason);
     expect(c.status).toBe(200);
     expect(c.body).toMatchObject({ callId, status: 'cancelled', endReason, answeredBy: null });
-    expect(Object.keys(c.body).sort()).toEqual(['answeredBy', 'callId', 'callUuid', 'createdAt', 'declinedBy', 'devices', 'endReason', 'expiresAt', 'status']);
+    expect(Object.keys(c.body).sort()).toEqual([
+      'answeredBy',
+      'callId',
+      'callUuid',
+      'createdAt',
+      'declinedBy',
+      'devices',
+      'endReason',
+      'expiresAt',
+      'status',
+    ]);
     expect(c.body.devices).toEqual([expect.objectContaining({ deviceId: expect.any(String), delivery: 'sent' })]);
     expect((await pbx.view(callId)).body).toMatchObject({ status: 'cancelled', endReason });
     const tk = callTokenOf(t, token, callId);
@@ -602,13 +700,23 @@ describe('POST /v1/pbx/calls/{callId}/cancel', () => {
     t.clock.advance(6_000);
     const c4 = await pbx.cancel(expired);
     expect(c4.body).toMatchObject({ status: 'expired', endReason: 'unanswered' });
-    expect((await t.app.view(expired, callTokenOf(t, e, expired))).body).toMatchObject({ status: 'ended', endReason: 'unanswered' });
+    expect((await t.app.view(expired, callTokenOf(t, e, expired))).body).toMatchObject({
+      status: 'ended',
+      endReason: 'unanswered',
+    });
   });
 
   it('a tombstone’s PBX view and a second cancel of it', async () => {
     const callId = uniqueCallId();
     const c1 = await pbx.cancel(callId, 'timeout');
-    expect(c1.body).toMatchObject({ callId, status: 'cancelled', endReason: 'unanswered', answeredBy: null, declinedBy: null, devices: [] });
+    expect(c1.body).toMatchObject({
+      callId,
+      status: 'cancelled',
+      endReason: 'unanswered',
+      answeredBy: null,
+      declinedBy: null,
+      devices: [],
+    });
     const c2 = await pbx.cancel(callId, 'error');
     expect(c2.status).toBe(200);
     expect(c2.body).toMatchObject({ status: 'cancelled', endReason: 'unanswered' });
@@ -688,6 +796,9 @@ describe('GET /v1/pbx/calls/{callId}', () => {
     await t.app.answer(callId, callTokenOf(t, token, callId));
     t.clock.advance(60_000);
     expect((await pbx.view(callId)).body).toMatchObject({ status: 'answered', endReason: null });
-    expect((await t.app.view(callId, callTokenOf(t, token, callId))).body).toMatchObject({ status: 'answered', endReason: null });
+    expect((await t.app.view(callId, callTokenOf(t, token, callId))).body).toMatchObject({
+      status: 'answered',
+      endReason: null,
+    });
   });
 });

@@ -1,6 +1,14 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { deviceBody, expectProblem, ISO_UTC, newToken, pushesForCall, TEAM_ID, writesNothing } from '../support/contract-helpers.js';
+import {
+  deviceBody,
+  expectProblem,
+  ISO_UTC,
+  newToken,
+  pushesForCall,
+  TEAM_ID,
+  writesNothing,
+} from '../support/contract-helpers.js';
 import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
 
 let t: TestStack;
@@ -13,13 +21,18 @@ afterAll(async () => {
 
 let users = 0;
 const newUser = () => `u${Date.now().toString(36)}-${users++}`;
-const ids = async (user: string) => ((await t.pbx.listDevices(user)).body.devices as any[]).map((d) => d.deviceId).sort();
+const ids = async (user: string) =>
+  ((await t.pbx.listDevices(user)).body.devices as any[]).map((d) => d.deviceId).sort();
 
 describe('PUT /v1/pbx/users/{userId}/devices/{deviceId}', () => {
   it('201 created, then 200 replaced; the body of both is the device as GET lists it', async () => {
     const user = newUser();
     const token = newToken();
-    const created = await t.pbx.putDevice(user, 'iphone', deviceBody(token, { teamId: TEAM_ID, environment: 'production' }));
+    const created = await t.pbx.putDevice(
+      user,
+      'iphone',
+      deviceBody(token, { teamId: TEAM_ID, environment: 'production' }),
+    );
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
       deviceId: 'iphone',
@@ -34,9 +47,18 @@ describe('PUT /v1/pbx/users/{userId}/devices/{deviceId}', () => {
     expect(list.status).toBe(200);
     expect(list.body).toEqual({ devices: [created.body] });
 
-    const replaced = await t.pbx.putDevice(user, 'iphone', deviceBody(token, { environment: 'sandbox', pushType: 'alert', bundleId: 'com.example.other' }));
+    const replaced = await t.pbx.putDevice(
+      user,
+      'iphone',
+      deviceBody(token, { environment: 'sandbox', pushType: 'alert', bundleId: 'com.example.other' }),
+    );
     expect(replaced.status).toBe(200);
-    expect(replaced.body).toMatchObject({ deviceId: 'iphone', environment: 'sandbox', pushType: 'alert', bundleId: 'com.example.other' });
+    expect(replaced.body).toMatchObject({
+      deviceId: 'iphone',
+      environment: 'sandbox',
+      pushType: 'alert',
+      bundleId: 'com.example.other',
+    });
     list = await t.pbx.listDevices(user);
     expect(list.body).toEqual({ devices: [replaced.body] });
     expect(Date.parse(replaced.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.body.updatedAt));
@@ -51,7 +73,9 @@ describe('PUT /v1/pbx/users/{userId}/devices/{deviceId}', () => {
 
   it('an unconfigured team is 400 unknown_team and writes nothing', async () => {
     const user = newUser();
-    const r = await writesNothing(t, () => t.pbx.putDevice(user, 'a', deviceBody(newToken(), { teamId: 'ZZZZZ99999' })));
+    const r = await writesNothing(t, () =>
+      t.pbx.putDevice(user, 'a', deviceBody(newToken(), { teamId: 'ZZZZZ99999' })),
+    );
     expectProblem(r, 400, 'unknown_team');
     expect(await ids(user)).toEqual([]);
   });
@@ -60,7 +84,9 @@ describe('PUT /v1/pbx/users/{userId}/devices/{deviceId}', () => {
     const user = newUser();
     const token = newToken();
     const first = await t.pbx.putDevice(user, 'a', deviceBody(token));
-    const r = await writesNothing(t, () => t.pbx.putDevice(user, 'a', deviceBody(newToken(), { teamId: 'ZZZZZ99999' })));
+    const r = await writesNothing(t, () =>
+      t.pbx.putDevice(user, 'a', deviceBody(newToken(), { teamId: 'ZZZZZ99999' })),
+    );
     expectProblem(r, 400, 'unknown_team');
     expect((await t.pbx.listDevices(user)).body.devices).toEqual([first.body]);
   });
@@ -133,7 +159,13 @@ describe('PUT /v1/pbx/users/{userId}/devices/{deviceId}', () => {
   it('moving a token back and forth several times never leaves a twin', async () => {
     const [a, b] = [newUser(), newUser()];
     const token = newToken();
-    for (const [user, dev] of [[a, '1'], [b, '2'], [a, '3'], [a, '1'], [b, '2']] as const) {
+    for (const [user, dev] of [
+      [a, '1'],
+      [b, '2'],
+      [a, '3'],
+      [a, '1'],
+      [b, '2'],
+    ] as const) {
       await t.pbx.putDevice(user, dev, deviceBody(token));
     }
     expect(await ids(a)).toEqual([]);
@@ -186,7 +218,15 @@ describe('DELETE and GET', () => {
       expect(JSON.stringify(puts[i]!.body).toLowerCase()).not.toContain(tk.slice(0, 24));
     }
     for (const d of r.body.devices) {
-      expect(Object.keys(d).sort()).toEqual(['bundleId', 'deviceId', 'environment', 'platform', 'pushType', 'tokenSuffix', 'updatedAt']);
+      expect(Object.keys(d).sort()).toEqual([
+        'bundleId',
+        'deviceId',
+        'environment',
+        'platform',
+        'pushType',
+        'tokenSuffix',
+        'updatedAt',
+      ]);
     }
   });
 });

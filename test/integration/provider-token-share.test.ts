@@ -1,9 +1,9 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApnsPusher } from '../../functions/adapters/apns-pusher.js';
 import { type ApnsTeamKey, ProviderTokens, REPLACE_AFTER_MS, teamKeyOf } from '../../functions/adapters/apns-jwt.js';
-import { DynamoTokenShare } from '../../functions/adapters/dynamo-token-share.js';
+import { ApnsPusher } from '../../functions/adapters/apns-pusher.js';
 import { documentClient, ensureTable } from '../../functions/adapters/dynamo-table.js';
+import { DynamoTokenShare } from '../../functions/adapters/dynamo-token-share.js';
 import { silentLog } from '../../functions/core/ports.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
 import { ShiftableClock } from '../support/stack.js';
@@ -15,7 +15,11 @@ import { ShiftableClock } from '../support/stack.js';
 const doc = documentClient({ endpoint: process.env.DYNAMODB_ENDPOINT! });
 const table = `tokens-${randomUUID()}`;
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const key: ApnsTeamKey = teamKeyOf('SHARETEAM1', 'SHAREKEY01', privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+const key: ApnsTeamKey = teamKeyOf(
+  'SHARETEAM1',
+  'SHAREKEY01',
+  privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+);
 const keys = new Map([[key.teamId, key]]);
 let sim: ApnsSimulator;
 
@@ -87,12 +91,22 @@ describe('one provider token per team, shared by every container', () => {
 
   it('six containers pushing at once present one token to an APNs that enforces the 20-minute rule', async () => {
     const cs = containers(6);
-    const pushers = cs.map((tokens) => new ApnsPusher({ tokens, hostOverride: sim.address, ca: sim.caPem, log: silentLog }));
+    const pushers = cs.map(
+      (tokens) => new ApnsPusher({ tokens, hostOverride: sim.address, ca: sim.caPem, log: silentLog }),
+    );
     const devices = pushers.map(() => randomBytes(32).toString('hex'));
     const results = await Promise.all(
       pushers.map((p, i) =>
         p.send(
-          { pushToken: devices[i]!, teamId: key.teamId, environment: 'sandbox', pushType: 'voip', topic: 'com.example.phone.voip', expiration: 0, payload: '{"aps":{}}' },
+          {
+            pushToken: devices[i]!,
+            teamId: key.teamId,
+            environment: 'sandbox',
+            pushType: 'voip',
+            topic: 'com.example.phone.voip',
+            expiration: 0,
+            payload: '{"aps":{}}',
+          },
           Date.now() + 3000,
         ),
       ),
@@ -104,4 +118,3 @@ describe('one provider token per team, shared by every container', () => {
     pushers.forEach((p) => p.close());
   });
 });
-

@@ -1,7 +1,14 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Reply } from '../../local/clients.js';
-import { callTokenOf, deviceBody, expectProblem, inline, newToken, pushesForCall } from '../support/contract-helpers.js';
+import {
+  callTokenOf,
+  deviceBody,
+  expectProblem,
+  inline,
+  newToken,
+  pushesForCall,
+} from '../support/contract-helpers.js';
 import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
 
 let t: TestStack;
@@ -18,7 +25,8 @@ const newUser = () => `race-${Date.now().toString(36)}-${users++}`;
 async function userWith(n: number): Promise<{ user: string; pushTokens: string[] }> {
   const user = newUser();
   const pushTokens = Array.from({ length: n }, () => newToken());
-  for (const [i, tk] of pushTokens.entries()) expect((await t.pbx.putDevice(user, `d${i}`, deviceBody(tk))).status).toBe(201);
+  for (const [i, tk] of pushTokens.entries())
+    expect((await t.pbx.putDevice(user, `d${i}`, deviceBody(tk))).status).toBe(201);
   return { user, pushTokens };
 }
 
@@ -89,17 +97,32 @@ describe('answers, a decline and a cancel interleaved', () => {
       if (a0!.status === 200 || a1!.status === 200) {
         const winner = a0!.status === 200 ? 'd0' : 'd1';
         // the cancel came after the answer (never the other way round): cancelled, answeredBy stays
-        expect(final).toMatchObject({ status: 'cancelled', endReason: 'remoteEnded', answeredBy: winner, declinedBy: null });
+        expect(final).toMatchObject({
+          status: 'cancelled',
+          endReason: 'remoteEnded',
+          answeredBy: winner,
+          declinedBy: null,
+        });
         expect(cancel.body).toMatchObject({ status: 'cancelled', answeredBy: winner });
         expect(appStates).toEqual(Array(4).fill('ended/remoteEnded'));
         outcomes.add('answered-then-cancelled');
       } else if (d2!.status === 200) {
         expect(final).toMatchObject({ status: 'declined', endReason: null, declinedBy: 'd2', answeredBy: null });
         expect(cancel.body).toMatchObject({ status: 'declined', declinedBy: 'd2' });
-        expect(appStates).toEqual(['ended/declinedElsewhere', 'ended/declinedElsewhere', 'declined/null', 'ended/declinedElsewhere']);
+        expect(appStates).toEqual([
+          'ended/declinedElsewhere',
+          'ended/declinedElsewhere',
+          'declined/null',
+          'ended/declinedElsewhere',
+        ]);
         outcomes.add('declined');
       } else {
-        expect(final).toMatchObject({ status: 'cancelled', endReason: 'remoteEnded', answeredBy: null, declinedBy: null });
+        expect(final).toMatchObject({
+          status: 'cancelled',
+          endReason: 'remoteEnded',
+          answeredBy: null,
+          declinedBy: null,
+        });
         expect(cancel.body).toMatchObject({ status: 'cancelled', answeredBy: null });
         expect(appStates).toEqual(Array(4).fill('ended/remoteEnded'));
         outcomes.add('cancelled');
@@ -116,7 +139,10 @@ describe('answers, a decline and a cancel interleaved', () => {
       const callId = uniqueCallId();
       await t.pbx.ring({ callId, from: { number: '+1' }, devices: [inline(token)] });
       const tk = callTokenOf(t, token, callId);
-      const [cancel, answer] = await Promise.all([t.pbx.cancel(callId, 'answered_elsewhere'), t.app.answer(callId, tk)]);
+      const [cancel, answer] = await Promise.all([
+        t.pbx.cancel(callId, 'answered_elsewhere'),
+        t.app.answer(callId, tk),
+      ]);
       const final = (await t.pbx.view(callId)).body;
       expect(final).toMatchObject({ status: 'cancelled', endReason: 'answeredElsewhere' });
       if (answer.status === 200) {
@@ -151,7 +177,9 @@ describe('concurrent creates', () => {
   it('10 creates of one callId with different bodies at once: one 201, nine 409', async () => {
     const callId = uniqueCallId();
     const tokens = Array.from({ length: 10 }, () => newToken());
-    const rs = await Promise.all(tokens.map((tk, i) => t.pbx.ring({ callId, from: { number: `+1555000${i}` }, devices: [inline(tk)] })));
+    const rs = await Promise.all(
+      tokens.map((tk, i) => t.pbx.ring({ callId, from: { number: `+1555000${i}` }, devices: [inline(tk)] })),
+    );
     expect(statuses(rs)).toEqual([201, ...Array(9).fill(409)]);
     for (const r of rs) if (r.status === 409) expectProblem(r, 409, 'call_id_conflict');
     expect(tokens.filter((tk) => t.sim.pushesFor(tk).length > 0)).toHaveLength(1);
@@ -189,8 +217,14 @@ describe('concurrent device registrations', () => {
   it('20 different devices registered at once for one user (exactly the limit): all 201, no 5xx (3 rounds)', async () => {
     for (let round = 0; round < 3; round++) {
       const user = newUser();
-      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => t.pbx.putDevice(user, `c${i}`, deviceBody(newToken()))));
-      expect({ round, statuses: statuses(rs), codes: rs.filter((r) => r.status >= 500).map((r) => r.body?.code) }).toEqual({
+      const rs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => t.pbx.putDevice(user, `c${i}`, deviceBody(newToken()))),
+      );
+      expect({
+        round,
+        statuses: statuses(rs),
+        codes: rs.filter((r) => r.status >= 500).map((r) => r.body?.code),
+      }).toEqual({
         round,
         statuses: Array(20).fill(201),
         codes: [],
@@ -202,8 +236,14 @@ describe('concurrent device registrations', () => {
   it('25 different devices registered at once for one user: 20 get 201, 5 get 409 too_many_devices, no 5xx (3 rounds)', async () => {
     for (let round = 0; round < 3; round++) {
       const user = newUser();
-      const rs = await Promise.all(Array.from({ length: 25 }, (_, i) => t.pbx.putDevice(user, `c${i}`, deviceBody(newToken()))));
-      expect({ round, statuses: statuses(rs), codes: rs.filter((r) => r.status >= 500).map((r) => r.body?.code) }).toEqual({
+      const rs = await Promise.all(
+        Array.from({ length: 25 }, (_, i) => t.pbx.putDevice(user, `c${i}`, deviceBody(newToken()))),
+      );
+      expect({
+        round,
+        statuses: statuses(rs),
+        codes: rs.filter((r) => r.status >= 500).map((r) => r.body?.code),
+      }).toEqual({
         round,
         statuses: [...Array(20).fill(201), ...Array(5).fill(409)],
         codes: [],
@@ -216,7 +256,9 @@ describe('concurrent device registrations', () => {
   it('one push token registered under 6 deviceIds at once: exactly one device holds it afterwards', async () => {
     const [u1, u2] = [newUser(), newUser()];
     const token = newToken();
-    const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => t.pbx.putDevice(i % 2 ? u1 : u2, `r${i}`, deviceBody(token))));
+    const rs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => t.pbx.putDevice(i % 2 ? u1 : u2, `r${i}`, deviceBody(token))),
+    );
     for (const r of rs) expect(r.status).toBe(201);
     const all = [...(await t.pbx.listDevices(u1)).body.devices, ...(await t.pbx.listDevices(u2)).body.devices];
     expect(all).toHaveLength(1);

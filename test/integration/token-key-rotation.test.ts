@@ -23,7 +23,11 @@ afterAll(async () => {
 const ringInline = async () => {
   const token = newPushToken();
   const callId = uniqueCallId();
-  const r = await t.pbx.ring({ callId, from: { number: '+15550001111' }, devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }] });
+  const r = await t.pbx.ring({
+    callId,
+    from: { number: '+15550001111' },
+    devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+  });
   expect(r.status).toBe(201);
   return { callId, callToken: (await pushFor(t.sim, token)).token as string };
 };
@@ -61,13 +65,20 @@ describe('a rotation that reaches pbx-api before app-api', () => {
         return true;
       },
     };
-    const server = createLocalServer({ pbx: createPbxApi(async () => pbxDeps), app: createAppApi(async () => appDeps) });
+    const server = createLocalServer({
+      pbx: createPbxApi(async () => pbxDeps),
+      app: createAppApi(async () => appDeps),
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const token = newPushToken();
       const callId = uniqueCallId();
-      const ringReply = await new PbxClient(url, 'acme', t.secrets.acme[0]).ring({ callId, from: { number: '+15550001111' }, devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }] });
+      const ringReply = await new PbxClient(url, 'acme', t.secrets.acme[0]).ring({
+        callId,
+        from: { number: '+15550001111' },
+        devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+      });
       expect(ringReply.status).toBe(201);
       const callToken = (await pushFor(t.sim, token)).token as string;
       const confirm = await new AppClient(url).confirm(callId, callToken);

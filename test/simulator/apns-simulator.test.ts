@@ -3,7 +3,7 @@
  * simulator hands out) and provider tokens signed here with node:crypto, so the simulator's
  * checks are exercised by code that shares nothing with them.
  */
-import { generateKeyPairSync, sign, createPrivateKey, verify } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { connect as tcpConnect } from 'node:net';
 import { ApnsSimulator, createSimulatorKey, type SimulatorKey } from '../../local/apns-simulator/index.js';
@@ -53,7 +53,13 @@ function providerToken(key: SimulatorKey, options: TokenOptions = {}): string {
 // ---------------------------------------------------------------- a tiny APNs client
 
 type Outcome =
-  | { kind: 'response'; status: number; headers: IncomingHttpHeaders; body: string; json: Record<string, unknown> | undefined }
+  | {
+      kind: 'response';
+      status: number;
+      headers: IncomingHttpHeaders;
+      body: string;
+      json: Record<string, unknown> | undefined;
+    }
   | { kind: 'error'; error: Error & { code?: string }; rstCode: number | undefined };
 
 interface SendOptions {
@@ -69,7 +75,10 @@ interface SendOptions {
 
 const clients: ClientHttp2Session[] = [];
 
-function connect(sim: ApnsSimulator, options: http2.SecureClientSessionOptions = { ca: sim.caPem }): ClientHttp2Session {
+function connect(
+  sim: ApnsSimulator,
+  options: http2.SecureClientSessionOptions = { ca: sim.caPem },
+): ClientHttp2Session {
   const client = http2.connect(`https://127.0.0.1:${sim.port}`, options);
   client.on('error', () => undefined);
   clients.push(client);
@@ -261,25 +270,93 @@ describe('ApnsSimulator', () => {
       ['an unknown team', () => ({ jwt: providerToken(key, { teamId: 'ZZZZZ99999' }) }), 403, 'InvalidProviderToken'],
       ['a token without kid', () => ({ jwt: providerToken(key, { keyId: undefined }) }), 403, 'InvalidProviderToken'],
       ['alg other than ES256', () => ({ jwt: providerToken(key, { alg: 'ES384' }) }), 403, 'InvalidProviderToken'],
-      ['a signature by another key', () => ({ jwt: providerToken(key, { privateKeyPem: createSimulatorKey(TEAM, KEY_ID).privateKeyPem }) }), 403, 'InvalidProviderToken'],
-      ['a DER (not JOSE) signature', () => ({ jwt: providerToken(key, { dsaEncoding: 'der' }) }), 403, 'InvalidProviderToken'],
+      [
+        'a signature by another key',
+        () => ({ jwt: providerToken(key, { privateKeyPem: createSimulatorKey(TEAM, KEY_ID).privateKeyPem }) }),
+        403,
+        'InvalidProviderToken',
+      ],
+      [
+        'a DER (not JOSE) signature',
+        () => ({ jwt: providerToken(key, { dsaEncoding: 'der' }) }),
+        403,
+        'InvalidProviderToken',
+      ],
       ['a tampered claim', () => ({ jwt: tamper(providerToken(key)) }), 403, 'InvalidProviderToken'],
-      ['iat more than an hour old', () => ({ jwt: providerToken(key, { iat: nowSeconds() - 3700 }) }), 403, 'ExpiredProviderToken'],
-      ['iat far in the future', () => ({ jwt: providerToken(key, { iat: nowSeconds() + 3600 }) }), 403, 'InvalidProviderToken'],
+      [
+        'iat more than an hour old',
+        () => ({ jwt: providerToken(key, { iat: nowSeconds() - 3700 }) }),
+        403,
+        'ExpiredProviderToken',
+      ],
+      [
+        'iat far in the future',
+        () => ({ jwt: providerToken(key, { iat: nowSeconds() + 3600 }) }),
+        403,
+        'InvalidProviderToken',
+      ],
       ['no apns-topic', () => ({ headers: { 'apns-push-type': 'voip' } }), 400, 'MissingTopic'],
-      ['an unknown apns-push-type', () => ({ headers: { ...voipHeaders(), 'apns-push-type': 'call' } }), 400, 'InvalidPushType'],
-      ['voip on a topic without .voip', () => ({ headers: { ...voipHeaders(), 'apns-topic': ALERT_TOPIC } }), 400, 'BadTopic'],
-      ['alert on a .voip topic', () => ({ headers: { 'apns-topic': VOIP_TOPIC, 'apns-push-type': 'alert' } }), 400, 'BadTopic'],
+      [
+        'an unknown apns-push-type',
+        () => ({ headers: { ...voipHeaders(), 'apns-push-type': 'call' } }),
+        400,
+        'InvalidPushType',
+      ],
+      [
+        'voip on a topic without .voip',
+        () => ({ headers: { ...voipHeaders(), 'apns-topic': ALERT_TOPIC } }),
+        400,
+        'BadTopic',
+      ],
+      [
+        'alert on a .voip topic',
+        () => ({ headers: { 'apns-topic': VOIP_TOPIC, 'apns-push-type': 'alert' } }),
+        400,
+        'BadTopic',
+      ],
       ['apns-priority 7', () => ({ headers: { ...voipHeaders(), 'apns-priority': '7' } }), 400, 'BadPriority'],
       ['apns-priority 5 on voip', () => ({ headers: { ...voipHeaders(), 'apns-priority': '5' } }), 400, 'BadPriority'],
-      ['a non-integer apns-expiration', () => ({ headers: { ...voipHeaders(), 'apns-expiration': 'soon' } }), 400, 'BadExpirationDate'],
-      ['a negative apns-expiration', () => ({ headers: { ...voipHeaders(), 'apns-expiration': '-1' } }), 400, 'BadExpirationDate'],
-      ['a 65-byte apns-collapse-id', () => ({ headers: { ...voipHeaders(), 'apns-collapse-id': 'x'.repeat(65) } }), 400, 'BadCollapseId'],
+      [
+        'a non-integer apns-expiration',
+        () => ({ headers: { ...voipHeaders(), 'apns-expiration': 'soon' } }),
+        400,
+        'BadExpirationDate',
+      ],
+      [
+        'a negative apns-expiration',
+        () => ({ headers: { ...voipHeaders(), 'apns-expiration': '-1' } }),
+        400,
+        'BadExpirationDate',
+      ],
+      [
+        'a 65-byte apns-collapse-id',
+        () => ({ headers: { ...voipHeaders(), 'apns-collapse-id': 'x'.repeat(65) } }),
+        400,
+        'BadCollapseId',
+      ],
       ['a malformed apns-id', () => ({ headers: { ...voipHeaders(), 'apns-id': 'not-a-uuid' } }), 400, 'BadMessageId'],
-      ['a repeated apns-topic', () => ({ headers: { ...voipHeaders(), 'apns-topic': [VOIP_TOPIC, VOIP_TOPIC] } }), 400, 'DuplicateHeaders'],
+      [
+        'a repeated apns-topic',
+        () => ({ headers: { ...voipHeaders(), 'apns-topic': [VOIP_TOPIC, VOIP_TOPIC] } }),
+        400,
+        'DuplicateHeaders',
+      ],
       ['an empty body', () => ({ body: '' }), 400, 'PayloadEmpty'],
-      ['a VoIP body over 5120 bytes', () => ({ body: JSON.stringify({ aps: {}, p: 'x'.repeat(5120) }) }), 413, 'PayloadTooLarge'],
-      ['an alert body over 4096 bytes', () => ({ headers: { 'apns-topic': ALERT_TOPIC, 'apns-push-type': 'alert' }, body: JSON.stringify({ aps: {}, p: 'x'.repeat(4090) }) }), 413, 'PayloadTooLarge'],
+      [
+        'a VoIP body over 5120 bytes',
+        () => ({ body: JSON.stringify({ aps: {}, p: 'x'.repeat(5120) }) }),
+        413,
+        'PayloadTooLarge',
+      ],
+      [
+        'an alert body over 4096 bytes',
+        () => ({
+          headers: { 'apns-topic': ALERT_TOPIC, 'apns-push-type': 'alert' },
+          body: JSON.stringify({ aps: {}, p: 'x'.repeat(4090) }),
+        }),
+        413,
+        'PayloadTooLarge',
+      ],
       ['a body that is not JSON', () => ({ body: 'hello' }), 400, 'PayloadEmpty'],
       ['a JSON body that is not an object', () => ({ body: '[{"aps":{}}]' }), 400, 'PayloadEmpty'],
     ];
@@ -292,19 +369,21 @@ describe('ApnsSimulator', () => {
     it.each(cases.map(([name, options, status, reason]) => ({ name, options, status, reason })))(
       '$name: $status $reason, recorded',
       async ({ options, status, reason }) => {
-      const outcome = expectResponse(await send(client, key, options()));
-      expect(outcome.status).toBe(status);
-      expect(outcome.json).toEqual({ reason });
-      expect(outcome.headers['content-type']).toBe('application/json');
-      expect(outcome.headers['apns-id']).toMatch(UUID_UPPER);
-      expect(sim.received).toHaveLength(1);
-      expect(sim.received[0]).toMatchObject({ status, reason });
+        const outcome = expectResponse(await send(client, key, options()));
+        expect(outcome.status).toBe(status);
+        expect(outcome.json).toEqual({ reason });
+        expect(outcome.headers['content-type']).toBe('application/json');
+        expect(outcome.headers['apns-id']).toMatch(UUID_UPPER);
+        expect(sim.received).toHaveLength(1);
+        expect(sim.received[0]).toMatchObject({ status, reason });
       },
     );
 
     it('records the verified team and key on a stale token but not on a forged one', async () => {
       await send(client, key, { jwt: providerToken(key, { iat: nowSeconds() - 4000 }) });
-      await send(client, key, { jwt: providerToken(key, { privateKeyPem: createSimulatorKey(TEAM, KEY_ID).privateKeyPem }) });
+      await send(client, key, {
+        jwt: providerToken(key, { privateKeyPem: createSimulatorKey(TEAM, KEY_ID).privateKeyPem }),
+      });
       expect(sim.received[0]).toMatchObject({ reason: 'ExpiredProviderToken', teamId: TEAM, keyId: KEY_ID });
       expect(sim.received[1]?.reason).toBe('InvalidProviderToken');
       expect(sim.received[1]?.teamId).toBeUndefined();
@@ -323,7 +402,10 @@ describe('ApnsSimulator', () => {
       expect(right.status).toBe(200);
       // and it wins over the suffix rule: an alert on the bundle topic is still the wrong topic
       const alert = expectResponse(
-        await send(client, key, { token: bound, headers: { 'apns-topic': 'com.other.app', 'apns-push-type': 'alert' } }),
+        await send(client, key, {
+          token: bound,
+          headers: { 'apns-topic': 'com.other.app', 'apns-push-type': 'alert' },
+        }),
       );
       expect(alert.json).toEqual({ reason: 'DeviceTokenNotForTopic' });
     });
@@ -472,7 +554,10 @@ describe('ApnsSimulator', () => {
       // the bystander was answered before the drop (no delay), so it got its 200
       expect(expectResponse(bystander).status).toBe(200);
       await waitForClose(client);
-      expect(sim.received.find((p) => p.token === OTHER_TOKEN)).toMatchObject({ status: 0, reason: 'fault:dropConnection' });
+      expect(sim.received.find((p) => p.token === OTHER_TOKEN)).toMatchObject({
+        status: 0,
+        reason: 'fault:dropConnection',
+      });
       const before = sim.connectionCount();
       const fresh = connect(sim);
       expect(expectResponse(await send(fresh, key)).status).toBe(200);
@@ -598,7 +683,9 @@ describe('ApnsSimulator', () => {
       expect(made.publicKey.type).toBe('public');
       const signature = sign('sha256', Buffer.from('x'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
       expect(signature).toHaveLength(64);
-      expect(verify('sha256', Buffer.from('x'), { key: made.publicKey, dsaEncoding: 'ieee-p1363' }, signature)).toBe(true);
+      expect(verify('sha256', Buffer.from('x'), { key: made.publicKey, dsaEncoding: 'ieee-p1363' }, signature)).toBe(
+        true,
+      );
     });
 
     it('trustKey takes a PEM string and refuses keys that are not P-256', async () => {

@@ -25,7 +25,8 @@ import type { TestStack } from './stack.js';
 export const isSimpleIdC = (s: string): boolean => /^[A-Za-z0-9._:@+-]{1,128}$/.test(s) && s !== '.' && s !== '..';
 
 /** `callId`: 1-256 printable ASCII characters, no whitespace, `/`, `?` or `#`, not `.` or `..`. */
-export const isCallIdC = (s: string): boolean => /^[\x21-\x7e]{1,256}$/.test(s) && !/[/?#]/.test(s) && s !== '.' && s !== '..';
+export const isCallIdC = (s: string): boolean =>
+  /^[\x21-\x7e]{1,256}$/.test(s) && !/[/?#]/.test(s) && s !== '.' && s !== '..';
 
 export type IdKind = 'callId' | 'userId' | 'deviceId';
 export const isIdC = (kind: IdKind, s: string): boolean => (kind === 'callId' ? isCallIdC(s) : isSimpleIdC(s));
@@ -133,16 +134,74 @@ export function parsesAsJsonC(bytes: Buffer): boolean {
 /** Code units and sequences that break naive string handling. */
 export const NASTY = [
   '\u0000', // NUL
-  '\uD800', '\uDBFF', '\uDC00', '\uDFFF', // lone surrogates
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uDFFF', // lone surrogates
   '\uDFFF\uD800', // reversed pair
-  '\u202E', '\u202D', '\u200F', '\u061C', // bidi overrides and marks (RTL)
-  '\u200B', '\u200D', '\uFEFF', '\u2028', '\u2029', '\u0085', '\u00A0',
-  'e\u0301', '\u0301\u0302\u0303\u0304\u0305', 'Z\u0351\u0352\u0357\u035B\u0360\u0361', // combining marks
-  '😀', '👩‍👩‍👧‍👦', '🇺🇳', '🏳️‍🌈', '\u{10FFFF}', '\uFFFF', '\uFFFE', '\uFFFD',
-  '\t', '\n', '\r', '\r\n', '\u000B', '\u001F', '\u007F', '\u0080', '\u009F',
-  '"', '\\', "'", '`', '%', '%00', '%2e%2e', '../', '..\\', '/', '?', '#', '&', '=', ';', ',', ' ',
-  'İ', 'ß', 'ﬀ', 'Ω', 'Å', '한국어', 'العربية', 'עברית', '日本語',
-  '<script>alert(1)</script>', "'; DROP TABLE x; --", '${jndi:x}', '{{7*7}}', '__proto__', 'constructor',
+  '\u202E',
+  '\u202D',
+  '\u200F',
+  '\u061C', // bidi overrides and marks (RTL)
+  '\u200B',
+  '\u200D',
+  '\uFEFF',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\u00A0',
+  'e\u0301',
+  '\u0301\u0302\u0303\u0304\u0305',
+  'Z\u0351\u0352\u0357\u035B\u0360\u0361', // combining marks
+  '😀',
+  '👩‍👩‍👧‍👦',
+  '🇺🇳',
+  '🏳️‍🌈',
+  '\u{10FFFF}',
+  '\uFFFF',
+  '\uFFFE',
+  '\uFFFD',
+  '\t',
+  '\n',
+  '\r',
+  '\r\n',
+  '\u000B',
+  '\u001F',
+  '\u007F',
+  '\u0080',
+  '\u009F',
+  '"',
+  '\\',
+  "'",
+  '`',
+  '%',
+  '%00',
+  '%2e%2e',
+  '../',
+  '..\\',
+  '/',
+  '?',
+  '#',
+  '&',
+  '=',
+  ';',
+  ',',
+  ' ',
+  'İ',
+  'ß',
+  'ﬀ',
+  'Ω',
+  'Å',
+  '한국어',
+  'العربية',
+  'עברית',
+  '日本語',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE x; --",
+  '${jndi:x}',
+  '{{7*7}}',
+  '__proto__',
+  'constructor',
 ];
 
 /** One odd piece: a NASTY sequence, or a short random string of any Unicode (or ASCII). */
@@ -155,10 +214,12 @@ export const oddPiece: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** A short string made of odd pieces (may be empty). */
-export const oddString = (maxPieces = 6): fc.Arbitrary<string> => fc.array(oddPiece, { maxLength: maxPieces }).map((a) => a.join(''));
+export const oddString = (maxPieces = 6): fc.Arbitrary<string> =>
+  fc.array(oddPiece, { maxLength: maxPieces }).map((a) => a.join(''));
 
 /** An odd string that contains at least one odd piece. */
-export const oddNonEmpty = (maxPieces = 6): fc.Arbitrary<string> => fc.array(oddPiece, { minLength: 1, maxLength: maxPieces }).map((a) => a.join(''));
+export const oddNonEmpty = (maxPieces = 6): fc.Arbitrary<string> =>
+  fc.array(oddPiece, { minLength: 1, maxLength: maxPieces }).map((a) => a.join(''));
 
 /** A long string of odd pieces, `min`-`max` UTF-16 units (a slice may split a pair: odd on purpose). */
 export const hugeOddString = (min: number, max: number): fc.Arbitrary<string> =>
@@ -170,11 +231,30 @@ export const hugeOddString = (min: number, max: number): fc.Arbitrary<string> =>
 
 /** An odd string of more than `max` characters, counted either way (UTF-16 units and code points). */
 export const overLong = (max: number, upTo: number): fc.Arbitrary<string> =>
-  hugeOddString(max + 1, upTo).map((s) => (Array.from(s).length > max ? s : s + 'x'.repeat(max + 1))).filter((s) => Array.from(s).length > max);
+  hugeOddString(max + 1, upTo)
+    .map((s) => (Array.from(s).length > max ? s : s + 'x'.repeat(max + 1)))
+    .filter((s) => Array.from(s).length > max);
 
 /** An odd string that certainly has a character outside printable ASCII (so no id can be it). */
 export const nonAsciiOdd: fc.Arbitrary<string> = fc
-  .tuple(oddString(3), fc.constantFrom('\u0000', '\uD800', '\u202E', 'é', '😀', 'e\u0301', '\uFEFF', '\n', '\u007F', ' ', '\u00A0', '日本'), oddString(3))
+  .tuple(
+    oddString(3),
+    fc.constantFrom(
+      '\u0000',
+      '\uD800',
+      '\u202E',
+      'é',
+      '😀',
+      'e\u0301',
+      '\uFEFF',
+      '\n',
+      '\u007F',
+      ' ',
+      '\u00A0',
+      '日本',
+    ),
+    oddString(3),
+  )
   .map(([a, b, c]) => a + b + c);
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +264,21 @@ export const nonAsciiOdd: fc.Arbitrary<string> = fc
 const KEY = fc.oneof(
   { weight: 3, arbitrary: fc.string({ maxLength: 8 }) },
   { weight: 2, arbitrary: oddString(2) },
-  { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'callId', 'from', 'reason', 'platform', 'hasOwnProperty', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'toString',
+      'callId',
+      'from',
+      'reason',
+      'platform',
+      'hasOwnProperty',
+      '',
+    ),
+  },
 );
 
 const jsonLeaf: fc.Arbitrary<unknown> = fc.oneof(
@@ -205,7 +299,9 @@ export const anyJson: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 })).value;
 
 /** A JSON value that is not a plain object (and not null). */
-export const nonObjectJson: fc.Arbitrary<unknown> = anyJson.filter((v) => v !== null && (typeof v !== 'object' || Array.isArray(v)));
+export const nonObjectJson: fc.Arbitrary<unknown> = anyJson.filter(
+  (v) => v !== null && (typeof v !== 'object' || Array.isArray(v)),
+);
 
 /** A JSON value that is not of the given type (and never null, which means "absent"). */
 export function wrongType(kind: 'string' | 'boolean' | 'integer' | 'object' | 'array'): fc.Arbitrary<unknown> {
@@ -228,7 +324,25 @@ export function wrongType(kind: 'string' | 'boolean' | 'integer' | 'object' | 'a
 
 /** Unknown members (names that no body schema knows), to mix into any body. */
 export const unknownMembers: fc.Arbitrary<Record<string, unknown>> = fc.dictionary(
-  KEY.filter((k) => !['callId', 'from', 'to', 'devices', 'ringTimeoutSeconds', 'hasVideo', 'metadata', 'reason', 'platform', 'pushToken', 'bundleId', 'teamId', 'environment', 'pushType'].includes(k)),
+  KEY.filter(
+    (k) =>
+      ![
+        'callId',
+        'from',
+        'to',
+        'devices',
+        'ringTimeoutSeconds',
+        'hasVideo',
+        'metadata',
+        'reason',
+        'platform',
+        'pushToken',
+        'bundleId',
+        'teamId',
+        'environment',
+        'pushType',
+      ].includes(k),
+  ),
   anyJson,
   { maxKeys: 4 },
 );
@@ -236,7 +350,8 @@ export const unknownMembers: fc.Arbitrary<Record<string, unknown>> = fc.dictiona
 /** JSON text with an own member named `__proto__` etc. survives `JSON.stringify` only via defineProperty. */
 export function withMembers<T extends object>(base: T, extra: Record<string, unknown>): T {
   const out: any = { ...base };
-  for (const [k, v] of Object.entries(extra)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(extra))
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -252,7 +367,11 @@ export const pushTokenArb: fc.Arbitrary<string> = fc
   .tuple(fc.uint8Array({ minLength: 32, maxLength: 100 }), fc.constantFrom('lower', 'upper', 'mixed'))
   .map(([b, c]) => {
     const h = Buffer.from(b).toString('hex');
-    return c === 'lower' ? h : c === 'upper' ? h.toUpperCase() : Array.from(h, (x, i) => (i % 3 === 0 ? x.toUpperCase() : x)).join('');
+    return c === 'lower'
+      ? h
+      : c === 'upper'
+        ? h.toUpperCase()
+        : Array.from(h, (x, i) => (i % 3 === 0 ? x.toUpperCase() : x)).join('');
   });
 
 const SIMPLE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@+-';
@@ -260,7 +379,9 @@ export const simpleIdArb: fc.Arbitrary<string> = fc
   .string({ unit: fc.constantFrom(...SIMPLE_CHARS), minLength: 1, maxLength: 128 })
   .filter((s) => s !== '.' && s !== '..');
 
-const CALL_ID_CHARS = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => !'/?#'.includes(c));
+const CALL_ID_CHARS = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).filter(
+  (c) => !'/?#'.includes(c),
+);
 export const callIdCharArb = fc.constantFrom(...CALL_ID_CHARS);
 
 /** A valid callId, made unique when used (`uniqueCallIdOf`), so shrinking re-runs never collide. */
@@ -269,7 +390,11 @@ let uniq = 0;
 const RUN = randomUUID().slice(0, 8);
 export const uniqueCallIdOf = (core: string): string => `${core}~${RUN}${(uniq++).toString(36)}`;
 
-const PN_LABEL = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'), minLength: 1, maxLength: 12 });
+const PN_LABEL = fc.string({
+  unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'),
+  minLength: 1,
+  maxLength: 12,
+});
 /** pnParam: `<TeamID>.<bundle id>.voip` (VoIP) or `<TeamID>.<bundle id>` (alert). */
 export const pnParamArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constant(`${TEAM}.${BUNDLE}.voip`) },
@@ -277,16 +402,26 @@ export const pnParamArb: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(fc.constantFrom(TEAM, 'OTHERTEAM9', 'T1'), fc.array(PN_LABEL, { minLength: 1, maxLength: 4 }), fc.boolean())
+      .tuple(
+        fc.constantFrom(TEAM, 'OTHERTEAM9', 'T1'),
+        fc.array(PN_LABEL, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+      )
       .map(([team, labels, voip]) => `${team}.${labels.join('.')}${voip ? '.voip' : ''}`),
   },
 );
 
-export const inlineDeviceArb = fc.record({ pnProvider: fc.constant('apns'), pnPrid: pushTokenArb, pnParam: pnParamArb });
+export const inlineDeviceArb = fc.record({
+  pnProvider: fc.constant('apns'),
+  pnPrid: pushTokenArb,
+  pnParam: pnParamArb,
+});
 
 /** A string of 1-`max` UTF-16 units, odd ones included. */
 const boundedOdd = (max: number) =>
-  fc.oneof(fc.string({ minLength: 1, maxLength: Math.min(max, 30) }), oddNonEmpty(4), hugeOddString(1, max)).filter((s) => s.length >= 1 && s.length <= max);
+  fc
+    .oneof(fc.string({ minLength: 1, maxLength: Math.min(max, 30) }), oddNonEmpty(4), hugeOddString(1, max))
+    .filter((s) => s.length >= 1 && s.length <= max);
 
 /** `from`: number and/or uri (odd Unicode welcome), displayName of any length. */
 export const callerArb: fc.Arbitrary<Record<string, unknown>> = fc
@@ -301,26 +436,49 @@ export const callerArb: fc.Arbitrary<Record<string, unknown>> = fc
   .filter((c) => (c.number !== undefined && c.number !== null) || (c.uri !== undefined && c.uri !== null));
 
 /** Names an object has without being given them: as metadata keys they are a property of their own (call-lifecycle). */
-export const PROTOTYPE_NAMES = ['', 'constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', 'toJSON', 'isPrototypeOf', '__defineGetter__', 'propertyIsEnumerable', 'toLocaleString'];
+export const PROTOTYPE_NAMES = [
+  '',
+  'constructor',
+  '__proto__',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'toJSON',
+  'isPrototypeOf',
+  '__defineGetter__',
+  'propertyIsEnumerable',
+  'toLocaleString',
+];
 
 /**
  * metadata: string to string, at most 1 KiB serialized (odd keys and values). Keys are never
  * empty or an Object.prototype name here: `metadataPairsArb` (its own property) has those.
  */
 export const metadataArb: fc.Arbitrary<Record<string, string>> = fc
-  .dictionary(fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), oddNonEmpty(2)).filter((k) => !PROTOTYPE_NAMES.includes(k)), fc.oneof(fc.string({ maxLength: 40 }), oddString(4)), { maxKeys: 6 })
+  .dictionary(
+    fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), oddNonEmpty(2)).filter((k) => !PROTOTYPE_NAMES.includes(k)),
+    fc.oneof(fc.string({ maxLength: 40 }), oddString(4)),
+    { maxKeys: 6 },
+  )
   .filter((m) => Buffer.byteLength(JSON.stringify(m)) <= 1024);
 
 /** metadata as [key, value] pairs with unique keys, any string keys (empty and Object.prototype names too), as JSON text of at most 1 KiB. */
 export const metadataPairsArb: fc.Arbitrary<{ pairs: [string, string][]; text: string }> = fc
   .uniqueArray(
     fc.tuple(
-      fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES) }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) }, { weight: 1, arbitrary: oddString(2) }),
+      fc.oneof(
+        { weight: 2, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES) },
+        { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
+        { weight: 1, arbitrary: oddString(2) },
+      ),
       fc.oneof(fc.string({ maxLength: 30 }), oddString(3)),
     ),
     { selector: ([k]) => k, minLength: 1, maxLength: 6 },
   )
-  .map((pairs) => ({ pairs, text: `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}` }))
+  .map((pairs) => ({
+    pairs,
+    text: `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
+  }))
   .filter((m) => Buffer.byteLength(m.text) <= 1024);
 
 /**
@@ -331,7 +489,9 @@ export const validCreateArb = fc
   .record({
     callIdCore: callIdCoreArb,
     from: callerArb,
-    to: fc.option(fc.oneof(fc.record({ userId: simpleIdArb }), fc.constant({}), fc.constant({ userId: null })), { nil: undefined }),
+    to: fc.option(fc.oneof(fc.record({ userId: simpleIdArb }), fc.constant({}), fc.constant({ userId: null })), {
+      nil: undefined,
+    }),
     devices: fc.option(fc.array(inlineDeviceArb, { maxLength: 10 }), { nil: undefined }),
     ringTimeoutSeconds: fc.option(fc.oneof(fc.integer({ min: 5, max: 300 }), fc.constant(null)), { nil: undefined }),
     hasVideo: fc.option(fc.oneof(fc.boolean(), fc.constant(null)), { nil: undefined }),
@@ -341,9 +501,18 @@ export const validCreateArb = fc
   })
   .filter((r) => (r.to as any)?.userId != null || (r.devices?.length ?? 0) > 0)
   .map((r) => {
-    const devices = r.devices && r.duplicateFirstDevice && r.devices.length > 0 && r.devices.length < 10 ? [...r.devices, r.devices[0]!] : r.devices;
+    const devices =
+      r.devices && r.duplicateFirstDevice && r.devices.length > 0 && r.devices.length < 10
+        ? [...r.devices, r.devices[0]!]
+        : r.devices;
     const body: Record<string, unknown> = { from: r.from };
-    for (const [k, v] of Object.entries({ to: r.to, devices, ringTimeoutSeconds: r.ringTimeoutSeconds, hasVideo: r.hasVideo, metadata: r.metadata })) {
+    for (const [k, v] of Object.entries({
+      to: r.to,
+      devices,
+      ringTimeoutSeconds: r.ringTimeoutSeconds,
+      hasVideo: r.hasVideo,
+      metadata: r.metadata,
+    })) {
       if (v !== undefined) body[k] = v;
     }
     return { callIdCore: r.callIdCore, body: withMembers(body, r.unknown) };
@@ -367,36 +536,82 @@ export const validDeviceArb = fc.record(
 // ---------------------------------------------------------------------------------------------
 
 /** A string that is not a callId: empty, `.`/`..`, too long, or with a forbidden character. */
-export const badCallIdString: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('', '.', '..'),
-  fc.string({ unit: callIdCharArb, minLength: 257, maxLength: 600 }),
-  fc
-    .tuple(fc.string({ unit: callIdCharArb, maxLength: 20 }), fc.oneof(fc.constantFrom(' ', '\t', '\n', '\r', '/', '?', '#', '\u0000', '\u007f', '\u0085', '\u00a0'), nonAsciiOdd), fc.string({ unit: callIdCharArb, maxLength: 20 }))
-    .map(([a, b, c]) => a + b + c),
-).filter((s) => !isCallIdC(s));
+export const badCallIdString: fc.Arbitrary<string> = fc
+  .oneof(
+    fc.constantFrom('', '.', '..'),
+    fc.string({ unit: callIdCharArb, minLength: 257, maxLength: 600 }),
+    fc
+      .tuple(
+        fc.string({ unit: callIdCharArb, maxLength: 20 }),
+        fc.oneof(
+          fc.constantFrom(' ', '\t', '\n', '\r', '/', '?', '#', '\u0000', '\u007f', '\u0085', '\u00a0'),
+          nonAsciiOdd,
+        ),
+        fc.string({ unit: callIdCharArb, maxLength: 20 }),
+      )
+      .map(([a, b, c]) => a + b + c),
+  )
+  .filter((s) => !isCallIdC(s));
 
 /** A string that is not a userId/deviceId/tenantId. */
-export const badSimpleIdString: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('', '.', '..'),
-  fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), minLength: 129, maxLength: 300 }),
-  fc
-    .tuple(
-      fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), maxLength: 12 }),
-      fc.oneof(fc.constantFrom(' ', '/', '?', '#', '!', ',', '%', '~', '*', '\\', '"', '\u0000', '$', '&', "'", '(', '=', '[', '`', '{', '|'), nonAsciiOdd),
-      fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), maxLength: 12 }),
-    )
-    .map(([a, b, c]) => a + b + c),
-).filter((s) => !isSimpleIdC(s));
+export const badSimpleIdString: fc.Arbitrary<string> = fc
+  .oneof(
+    fc.constantFrom('', '.', '..'),
+    fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), minLength: 129, maxLength: 300 }),
+    fc
+      .tuple(
+        fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), maxLength: 12 }),
+        fc.oneof(
+          fc.constantFrom(
+            ' ',
+            '/',
+            '?',
+            '#',
+            '!',
+            ',',
+            '%',
+            '~',
+            '*',
+            '\\',
+            '"',
+            '\u0000',
+            '$',
+            '&',
+            "'",
+            '(',
+            '=',
+            '[',
+            '`',
+            '{',
+            '|',
+          ),
+          nonAsciiOdd,
+        ),
+        fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), maxLength: 12 }),
+      )
+      .map(([a, b, c]) => a + b + c),
+  )
+  .filter((s) => !isSimpleIdC(s));
 
 /** Not an APNs token: odd length, too short or long, not hex. */
-export const badPushToken: fc.Arbitrary<unknown> = fc.oneof(
-  wrongType('string'),
-  fc.constantFrom('', 'ab'.repeat(31), 'ab'.repeat(101), `${'ab'.repeat(32)}a`, 'zz'.repeat(32), `0x${'ab'.repeat(32)}`, ` ${'ab'.repeat(32)}`),
-  fc.tuple(pushTokenArb, fc.nat(), nonAsciiOdd).map(([tk, i, odd]) => {
-    const at = i % (tk.length + 1);
-    return tk.slice(0, at) + odd + tk.slice(at);
-  }),
-).filter((v) => typeof v !== 'string' || !/^(?:[0-9a-fA-F]{2}){32,100}$/.test(v));
+export const badPushToken: fc.Arbitrary<unknown> = fc
+  .oneof(
+    wrongType('string'),
+    fc.constantFrom(
+      '',
+      'ab'.repeat(31),
+      'ab'.repeat(101),
+      `${'ab'.repeat(32)}a`,
+      'zz'.repeat(32),
+      `0x${'ab'.repeat(32)}`,
+      ` ${'ab'.repeat(32)}`,
+    ),
+    fc.tuple(pushTokenArb, fc.nat(), nonAsciiOdd).map(([tk, i, odd]) => {
+      const at = i % (tk.length + 1);
+      return tk.slice(0, at) + odd + tk.slice(at);
+    }),
+  )
+  .filter((v) => typeof v !== 'string' || !/^(?:[0-9a-fA-F]{2}){32,100}$/.test(v));
 
 /**
  * A create body with exactly one thing wrong (and odd unknown members around it): which member
@@ -407,31 +622,85 @@ export const invalidCreateArb: fc.Arbitrary<{ body: unknown; names: string | und
     validCreateArb,
     fc.oneof(
       // callId
-      fc.record({ what: fc.constant('callId wrong type'), set: fc.record({ callId: wrongType('string') }), names: fc.constant('callId') }),
-      fc.record({ what: fc.constant('callId invalid'), set: fc.record({ callId: badCallIdString }), names: fc.constant('callId') }),
-      fc.record({ what: fc.constant('callId absent'), set: fc.constant({ callId: undefined }), names: fc.constant('callId') }),
+      fc.record({
+        what: fc.constant('callId wrong type'),
+        set: fc.record({ callId: wrongType('string') }),
+        names: fc.constant('callId'),
+      }),
+      fc.record({
+        what: fc.constant('callId invalid'),
+        set: fc.record({ callId: badCallIdString }),
+        names: fc.constant('callId'),
+      }),
+      fc.record({
+        what: fc.constant('callId absent'),
+        set: fc.constant({ callId: undefined }),
+        names: fc.constant('callId'),
+      }),
       fc.record({ what: fc.constant('callId null'), set: fc.constant({ callId: null }), names: fc.constant('callId') }),
       // from
-      fc.record({ what: fc.constant('from wrong type'), set: fc.record({ from: wrongType('object') }), names: fc.constant('from') }),
-      fc.record({ what: fc.constant('from absent'), set: fc.constant({ from: undefined }), names: fc.constant('from') }),
-      fc.record({ what: fc.constant('from without number and uri'), set: fc.record({ from: fc.record({ displayName: oddString(4) }, { requiredKeys: [] }) }), names: fc.constant('from') }),
+      fc.record({
+        what: fc.constant('from wrong type'),
+        set: fc.record({ from: wrongType('object') }),
+        names: fc.constant('from'),
+      }),
+      fc.record({
+        what: fc.constant('from absent'),
+        set: fc.constant({ from: undefined }),
+        names: fc.constant('from'),
+      }),
+      fc.record({
+        what: fc.constant('from without number and uri'),
+        set: fc.record({ from: fc.record({ displayName: oddString(4) }, { requiredKeys: [] }) }),
+        names: fc.constant('from'),
+      }),
       fc.record({
         what: fc.constant('from.number bad'),
-        set: fc.record({ from: fc.record({ number: fc.oneof(wrongType('string'), fc.constant(''), overLong(64, 2000)), uri: fc.constant('sip:a@b') }) }),
+        set: fc.record({
+          from: fc.record({
+            number: fc.oneof(wrongType('string'), fc.constant(''), overLong(64, 2000)),
+            uri: fc.constant('sip:a@b'),
+          }),
+        }),
         names: fc.constant('from'),
       }),
       fc.record({
         what: fc.constant('from.uri bad'),
-        set: fc.record({ from: fc.record({ uri: fc.oneof(wrongType('string'), fc.constant(''), overLong(512, 3000)), number: fc.constant('+1') }) }),
+        set: fc.record({
+          from: fc.record({
+            uri: fc.oneof(wrongType('string'), fc.constant(''), overLong(512, 3000)),
+            number: fc.constant('+1'),
+          }),
+        }),
         names: fc.constant('from'),
       }),
-      fc.record({ what: fc.constant('from.displayName wrong type'), set: fc.record({ from: fc.record({ number: fc.constant('+1'), displayName: wrongType('string') }) }), names: fc.constant('from') }),
+      fc.record({
+        what: fc.constant('from.displayName wrong type'),
+        set: fc.record({ from: fc.record({ number: fc.constant('+1'), displayName: wrongType('string') }) }),
+        names: fc.constant('from'),
+      }),
       // to
-      fc.record({ what: fc.constant('to wrong type'), set: fc.record({ to: wrongType('object') }), names: fc.constant('to') }),
-      fc.record({ what: fc.constant('to.userId bad'), set: fc.record({ to: fc.record({ userId: fc.oneof(wrongType('string'), badSimpleIdString) }) }), names: fc.constant('to') }),
+      fc.record({
+        what: fc.constant('to wrong type'),
+        set: fc.record({ to: wrongType('object') }),
+        names: fc.constant('to'),
+      }),
+      fc.record({
+        what: fc.constant('to.userId bad'),
+        set: fc.record({ to: fc.record({ userId: fc.oneof(wrongType('string'), badSimpleIdString) }) }),
+        names: fc.constant('to'),
+      }),
       // devices
-      fc.record({ what: fc.constant('devices wrong type'), set: fc.record({ devices: wrongType('array') }), names: fc.constant('devices') }),
-      fc.record({ what: fc.constant('more than 10 devices'), set: fc.record({ devices: fc.array(inlineDeviceArb, { minLength: 11, maxLength: 14 }) }), names: fc.constant('devices') }),
+      fc.record({
+        what: fc.constant('devices wrong type'),
+        set: fc.record({ devices: wrongType('array') }),
+        names: fc.constant('devices'),
+      }),
+      fc.record({
+        what: fc.constant('more than 10 devices'),
+        set: fc.record({ devices: fc.array(inlineDeviceArb, { minLength: 11, maxLength: 14 }) }),
+        names: fc.constant('devices'),
+      }),
       fc.record({
         what: fc.constant('a device wrong'),
         set: fc
@@ -439,9 +708,37 @@ export const invalidCreateArb: fc.Arbitrary<{ body: unknown; names: string | und
             fc.array(inlineDeviceArb, { minLength: 0, maxLength: 5 }),
             fc.oneof(
               wrongType('object'),
-              fc.tuple(inlineDeviceArb, fc.oneof(wrongType('string'), fc.constantFrom('fcm', 'APNS', 'apns ', 'apns2', ''), oddNonEmpty(2), fc.constant(undefined))).map(([d, p]) => ({ ...d, pnProvider: p })),
+              fc
+                .tuple(
+                  inlineDeviceArb,
+                  fc.oneof(
+                    wrongType('string'),
+                    fc.constantFrom('fcm', 'APNS', 'apns ', 'apns2', ''),
+                    oddNonEmpty(2),
+                    fc.constant(undefined),
+                  ),
+                )
+                .map(([d, p]) => ({ ...d, pnProvider: p })),
               fc.tuple(inlineDeviceArb, badPushToken).map(([d, p]) => ({ ...d, pnPrid: p })),
-              fc.tuple(inlineDeviceArb, fc.oneof(wrongType('string'), fc.constantFrom('', 'voip', `${TEAM}.voip`, 'nodots', '.voip', `${TEAM}..voip`, `${TEAM}.${BUNDLE}.`), fc.tuple(fc.constant(`${TEAM}.`), nonAsciiOdd).map(([a, b]) => `${a}${b}.voip`), fc.constant(undefined))).map(([d, p]) => ({ ...d, pnParam: p })),
+              fc
+                .tuple(
+                  inlineDeviceArb,
+                  fc.oneof(
+                    wrongType('string'),
+                    fc.constantFrom(
+                      '',
+                      'voip',
+                      `${TEAM}.voip`,
+                      'nodots',
+                      '.voip',
+                      `${TEAM}..voip`,
+                      `${TEAM}.${BUNDLE}.`,
+                    ),
+                    fc.tuple(fc.constant(`${TEAM}.`), nonAsciiOdd).map(([a, b]) => `${a}${b}.voip`),
+                    fc.constant(undefined),
+                  ),
+                )
+                .map(([d, p]) => ({ ...d, pnParam: p })),
             ),
             fc.nat(),
           )
@@ -455,26 +752,48 @@ export const invalidCreateArb: fc.Arbitrary<{ body: unknown; names: string | und
       // ringTimeoutSeconds, hasVideo
       fc.record({
         what: fc.constant('ringTimeoutSeconds bad'),
-        set: fc.record({ ringTimeoutSeconds: fc.oneof(wrongType('integer'), fc.integer({ min: -1e9, max: 4 }), fc.integer({ min: 301, max: 1e9 }), fc.constantFrom(5.5, 299.9, '60', 1e308, -0.5)) }),
+        set: fc.record({
+          ringTimeoutSeconds: fc.oneof(
+            wrongType('integer'),
+            fc.integer({ min: -1e9, max: 4 }),
+            fc.integer({ min: 301, max: 1e9 }),
+            fc.constantFrom(5.5, 299.9, '60', 1e308, -0.5),
+          ),
+        }),
         names: fc.constant('ringTimeoutSeconds'),
       }),
-      fc.record({ what: fc.constant('hasVideo bad'), set: fc.record({ hasVideo: fc.oneof(wrongType('boolean'), fc.constantFrom('true', 'false', 0, 1, [])) }), names: fc.constant('hasVideo') }),
+      fc.record({
+        what: fc.constant('hasVideo bad'),
+        set: fc.record({ hasVideo: fc.oneof(wrongType('boolean'), fc.constantFrom('true', 'false', 0, 1, [])) }),
+        names: fc.constant('hasVideo'),
+      }),
       // metadata
-      fc.record({ what: fc.constant('metadata wrong type'), set: fc.record({ metadata: fc.oneof(wrongType('object'), fc.constant(['a'])) }), names: fc.constant('metadata') }),
+      fc.record({
+        what: fc.constant('metadata wrong type'),
+        set: fc.record({ metadata: fc.oneof(wrongType('object'), fc.constant(['a'])) }),
+        names: fc.constant('metadata'),
+      }),
       fc.record({
         what: fc.constant('metadata value not a string'),
-        set: fc.tuple(metadataArb, fc.string({ maxLength: 5 }), wrongType('string')).map(([m, k, v]) => ({ metadata: withMembers(m, { [k]: v }) })),
+        set: fc
+          .tuple(metadataArb, fc.string({ maxLength: 5 }), wrongType('string'))
+          .map(([m, k, v]) => ({ metadata: withMembers(m, { [k]: v }) })),
         names: fc.constant('metadata'),
       }),
       fc.record({
         what: fc.constant('metadata over 1 KiB'),
-        set: fc.tuple(metadataArb, hugeOddString(1025, 4000)).map(([m, big]) => ({ metadata: withMembers(m, { big }) })),
+        set: fc
+          .tuple(metadataArb, hugeOddString(1025, 4000))
+          .map(([m, big]) => ({ metadata: withMembers(m, { big }) })),
         names: fc.constant('metadata'),
       }),
       // no targets
       fc.record({
         what: fc.constant('no targets'),
-        set: fc.record({ to: fc.constantFrom(undefined, null, {}, { userId: null }), devices: fc.constantFrom(undefined, null, []) }),
+        set: fc.record({
+          to: fc.constantFrom(undefined, null, {}, { userId: null }),
+          devices: fc.constantFrom(undefined, null, []),
+        }),
         names: fc.constant(undefined),
       }),
     ),
@@ -489,11 +808,29 @@ export const invalidCreateArb: fc.Arbitrary<{ body: unknown; names: string | und
   });
 
 /** A cancel body that is invalid: not an object (null is fine, so never null), or a reason that is not one of the five. */
-export const CANCEL_REASONS = ['caller_hangup', 'answered_elsewhere', 'declined_elsewhere', 'timeout', 'error'] as const;
+export const CANCEL_REASONS = [
+  'caller_hangup',
+  'answered_elsewhere',
+  'declined_elsewhere',
+  'timeout',
+  'error',
+] as const;
 export const badReason: fc.Arbitrary<unknown> = fc
   .oneof(
     wrongType('string'),
-    fc.constantFrom('', 'CALLER_HANGUP', 'Caller_Hangup', 'caller_hangup ', ' timeout', 'hangup', 'remoteEnded', 'answered', 'cancel', 'timeout\u0000', 'error\n'),
+    fc.constantFrom(
+      '',
+      'CALLER_HANGUP',
+      'Caller_Hangup',
+      'caller_hangup ',
+      ' timeout',
+      'hangup',
+      'remoteEnded',
+      'answered',
+      'cancel',
+      'timeout\u0000',
+      'error\n',
+    ),
     oddNonEmpty(3),
     fc.string({ maxLength: 20 }),
   )
@@ -510,15 +847,55 @@ export const invalidDeviceArb: fc.Arbitrary<{ body: unknown; names: string; code
     validDeviceArb,
     unknownMembers,
     fc.oneof(
-      fc.record({ set: fc.record({ platform: fc.oneof(wrongType('string'), fc.constantFrom('android', 'iOS', 'IOS', 'ios ', 'ipados', ''), oddNonEmpty(2), fc.constant(undefined)) }), names: fc.constant('platform') }),
-      fc.record({ set: fc.record({ pushToken: fc.oneof(badPushToken, fc.constant(undefined)) }), names: fc.constant('pushToken') }),
       fc.record({
-        set: fc.record({ bundleId: fc.oneof(wrongType('string'), fc.constant(undefined), fc.tuple(fc.constant('com.'), nonAsciiOdd).map(([a, b]) => a + b), fc.constantFrom('com example', 'com/example', 'com..example', '.com', 'com.')) }),
+        set: fc.record({
+          platform: fc.oneof(
+            wrongType('string'),
+            fc.constantFrom('android', 'iOS', 'IOS', 'ios ', 'ipados', ''),
+            oddNonEmpty(2),
+            fc.constant(undefined),
+          ),
+        }),
+        names: fc.constant('platform'),
+      }),
+      fc.record({
+        set: fc.record({ pushToken: fc.oneof(badPushToken, fc.constant(undefined)) }),
+        names: fc.constant('pushToken'),
+      }),
+      fc.record({
+        set: fc.record({
+          bundleId: fc.oneof(
+            wrongType('string'),
+            fc.constant(undefined),
+            fc.tuple(fc.constant('com.'), nonAsciiOdd).map(([a, b]) => a + b),
+            fc.constantFrom('com example', 'com/example', 'com..example', '.com', 'com.'),
+          ),
+        }),
         names: fc.constant('bundleId'),
       }),
-      fc.record({ set: fc.record({ environment: fc.oneof(wrongType('string'), fc.constantFrom('development', 'Production', 'SANDBOX', 'prod', ''), oddNonEmpty(2), fc.constant(undefined)) }), names: fc.constant('environment') }),
-      fc.record({ set: fc.record({ pushType: fc.oneof(wrongType('string'), fc.constantFrom('background', 'VOIP', 'Alert', ''), oddNonEmpty(2)) }), names: fc.constant('pushType') }),
-      fc.record({ set: fc.record({ teamId: fc.oneof(wrongType('string'), fc.constantFrom('', 'LOCAL TEAM', 'LOCALTEAM1 '), nonAsciiOdd) }), names: fc.constant('teamId') }),
+      fc.record({
+        set: fc.record({
+          environment: fc.oneof(
+            wrongType('string'),
+            fc.constantFrom('development', 'Production', 'SANDBOX', 'prod', ''),
+            oddNonEmpty(2),
+            fc.constant(undefined),
+          ),
+        }),
+        names: fc.constant('environment'),
+      }),
+      fc.record({
+        set: fc.record({
+          pushType: fc.oneof(wrongType('string'), fc.constantFrom('background', 'VOIP', 'Alert', ''), oddNonEmpty(2)),
+        }),
+        names: fc.constant('pushType'),
+      }),
+      fc.record({
+        set: fc.record({
+          teamId: fc.oneof(wrongType('string'), fc.constantFrom('', 'LOCAL TEAM', 'LOCALTEAM1 '), nonAsciiOdd),
+        }),
+        names: fc.constant('teamId'),
+      }),
     ),
     fc.boolean(),
   )
@@ -533,21 +910,44 @@ export const invalidDeviceArb: fc.Arbitrary<{ body: unknown; names: string; code
   .chain((x) =>
     // Sometimes also (or instead) a well-formed team that is not configured: 400 unknown_team is then allowed.
     x.unknownTeam
-      ? fc.constant({ body: { ...(x.body as object), teamId: 'NOTCONFIGURED7' }, names: x.names, codes: ['validation_failed', 'unknown_team'] })
+      ? fc.constant({
+          body: { ...(x.body as object), teamId: 'NOTCONFIGURED7' },
+          names: x.names,
+          codes: ['validation_failed', 'unknown_team'],
+        })
       : fc.constant({ body: x.body, names: x.names, codes: x.codes }),
   );
 
 /** Invalid UTF-8 byte sequences (lone continuation, overlong, surrogates, > U+10FFFF, truncated). */
 export const INVALID_UTF8: number[][] = [
-  [0x80], [0xbf], [0xc0, 0xaf], [0xc1, 0xbf], [0xc0, 0x80], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x80, 0xaf],
-  [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xed, 0xa0, 0xbd, 0xed, 0xb2, 0xa9], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80],
-  [0xf8, 0x88, 0x80, 0x80, 0x80], [0xfe], [0xff], [0xff, 0xfe], [0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3, 0x28], [0xe2, 0x28, 0xa1],
+  [0x80],
+  [0xbf],
+  [0xc0, 0xaf],
+  [0xc1, 0xbf],
+  [0xc0, 0x80],
+  [0xe0, 0x80, 0xaf],
+  [0xf0, 0x80, 0x80, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xed, 0xa0, 0xbd, 0xed, 0xb2, 0xa9],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf5, 0x80, 0x80, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xfe],
+  [0xff],
+  [0xff, 0xfe],
+  [0xc3],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
+  [0xc3, 0x28],
+  [0xe2, 0x28, 0xa1],
 ];
 
 /** A Buffer that fast-check prints short (length and the first bytes), so counterexamples stay readable. */
 export function labelled(b: Buffer): Buffer {
   Object.defineProperty(b, fc.toStringMethod, {
-    value: () => `Buffer(${b.length} bytes) ${JSON.stringify(b.subarray(0, 160).toString('latin1'))}${b.length > 160 ? '…' : ''}`,
+    value: () =>
+      `Buffer(${b.length} bytes) ${JSON.stringify(b.subarray(0, 160).toString('latin1'))}${b.length > 160 ? '…' : ''}`,
     enumerable: false,
   });
   return b;
@@ -555,12 +955,16 @@ export function labelled(b: Buffer): Buffer {
 
 /** The bytes of `text` with an invalid UTF-8 sequence inserted at a character boundary. */
 export const withInvalidUtf8 = (text: fc.Arbitrary<string>): fc.Arbitrary<Buffer> =>
-  fc.tuple(text, fc.constantFrom(...INVALID_UTF8), fc.nat(), fc.integer({ min: 1, max: 3 })).map(([s, seq, at, times]) => {
-    const cps = Array.from(s);
-    const i = at % (cps.length + 1);
-    const bad = Buffer.from(Array.from({ length: times }, () => seq).flat());
-    return labelled(Buffer.concat([Buffer.from(cps.slice(0, i).join(''), 'utf8'), bad, Buffer.from(cps.slice(i).join(''), 'utf8')]));
-  });
+  fc
+    .tuple(text, fc.constantFrom(...INVALID_UTF8), fc.nat(), fc.integer({ min: 1, max: 3 }))
+    .map(([s, seq, at, times]) => {
+      const cps = Array.from(s);
+      const i = at % (cps.length + 1);
+      const bad = Buffer.from(Array.from({ length: times }, () => seq).flat());
+      return labelled(
+        Buffer.concat([Buffer.from(cps.slice(0, i).join(''), 'utf8'), bad, Buffer.from(cps.slice(i).join(''), 'utf8')]),
+      );
+    });
 
 /** JSON text that does not parse: truncated, garbled, JavaScript-not-JSON, or blank. */
 export const malformedJsonArb: fc.Arbitrary<Buffer> = fc
@@ -569,15 +973,47 @@ export const malformedJsonArb: fc.Arbitrary<Buffer> = fc
       const s = JSON.stringify(v);
       return s.slice(0, n % Math.max(1, s.length));
     }),
-    fc.tuple(anyJson, fc.constantFrom(',', '}', ']', 'x', '"', ':', '{', ' ,', 'undefined', '\u0000')).map(([v, tail]) => JSON.stringify(v) + tail),
+    fc
+      .tuple(anyJson, fc.constantFrom(',', '}', ']', 'x', '"', ':', '{', ' ,', 'undefined', '\u0000'))
+      .map(([v, tail]) => JSON.stringify(v) + tail),
     fc.tuple(anyJson, fc.nat()).map(([v, n]) => {
       const s = JSON.stringify({ v });
       const i = 1 + (n % Math.max(1, s.length - 1));
       return `${s.slice(0, i)}${['\u0000', ',', "'", '/*x*/', '\\', '\n}'][n % 6]}${s.slice(i)}`;
     }),
     fc.constantFrom(
-      ' ', '\n\t ', '{', '}', '[', '{"a":1,}', '[1,]', "{'a':1}", '{a:1}', 'NaN', 'Infinity', '-', '+1', '01', '.5', '1.', 'nul', 'tru', 'undefined',
-      '{"a":1}{"b":2}', '{"a":1} x', '"\\x41"', '"\\u12"', '"a\u0001b"', '"\t"', '{"a":1 /* c */}', '// c\n{}', '{"a"}', '{"a":}', '[1 2]', '\u00a0{}', '{}\uFEFF',
+      ' ',
+      '\n\t ',
+      '{',
+      '}',
+      '[',
+      '{"a":1,}',
+      '[1,]',
+      "{'a':1}",
+      '{a:1}',
+      'NaN',
+      'Infinity',
+      '-',
+      '+1',
+      '01',
+      '.5',
+      '1.',
+      'nul',
+      'tru',
+      'undefined',
+      '{"a":1}{"b":2}',
+      '{"a":1} x',
+      '"\\x41"',
+      '"\\u12"',
+      '"a\u0001b"',
+      '"\t"',
+      '{"a":1 /* c */}',
+      '// c\n{}',
+      '{"a"}',
+      '{"a":}',
+      '[1 2]',
+      '\u00a0{}',
+      '{}\uFEFF',
     ),
     fc.tuple(fc.integer({ min: 1, max: 2000 }), fc.constantFrom('[', '{"a":')).map(([d, open]) => open.repeat(d)),
   )
@@ -591,7 +1027,9 @@ const withoutBom = (b: Buffer) => b.subarray(b[0] === 0xef && b[1] === 0xbb && b
  * Broken JSON with a UTF-8 byte order mark in front: still broken (RFC 8259 lets a parser ignore
  * one BOM, nothing more), so still 400 malformed_json.
  */
-export const bomThenMalformedJsonArb: fc.Arbitrary<Buffer> = malformedJsonArb.map((b) => labelled(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b])));
+export const bomThenMalformedJsonArb: fc.Arbitrary<Buffer> = malformedJsonArb.map((b) =>
+  labelled(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b])),
+);
 
 /** Deeply nested JSON text of exactly the given nesting, as arrays or objects, around a leaf. */
 export function nested(depth: number, kind: 'array' | 'object' | 'mixed', leaf = '1'): string {
@@ -661,17 +1099,112 @@ export const badPathIdArb = (kind: IdKind): fc.Arbitrary<string> =>
 export const trickSegmentArb: fc.Arbitrary<string> = fc
   .array(
     fc.oneof(
-      { weight: 6, arbitrary: fc.constantFrom(
-        '..', '.', '%2e%2e', '%2E%2E', '%2e%2E', '.%2e', '%2e.', '%2e', '%2E', '..%2f', '%2f..', '..%2F..', '%2F', '%2f', 'a%2Fb', '%5c..', '..%5c', '..\\', '\\..',
-        '%252e%252e', '%252E', '%252F', '%25', '%', '%zz', '%0', '%2', '%%', '%00', 'a%00b', '%00%00', '..%00', '%c0%ae%c0%ae', '%C0%AF', '%c0%2e', '%e0%80%ae', '%ff', '%fe%ff',
-        '%ed%a0%80', '%f4%90%80%80', '%u002e%u002e', '%25u002e', '..;', ';..', ';', '%3b', '%3F', '%3f', '?x', '%23', '#', '%20', '+', '%2b', '%09', '%0a', '%0d%0a', '%7f',
-        '%C3%A9', '%e2%80%ae', '%F0%9F%98%80', '%EF%BB%BF', '%25C3%25A9', '%2525', '~', '*', '$', '!', '@', ':', '=', ',', '"', '<>', '|', '^', '`', '{}', '[]',
-        '../..', '/..', '../', './', '//', '/', 'x/../y', 'a/./b',
-      ) },
+      {
+        weight: 6,
+        arbitrary: fc.constantFrom(
+          '..',
+          '.',
+          '%2e%2e',
+          '%2E%2E',
+          '%2e%2E',
+          '.%2e',
+          '%2e.',
+          '%2e',
+          '%2E',
+          '..%2f',
+          '%2f..',
+          '..%2F..',
+          '%2F',
+          '%2f',
+          'a%2Fb',
+          '%5c..',
+          '..%5c',
+          '..\\',
+          '\\..',
+          '%252e%252e',
+          '%252E',
+          '%252F',
+          '%25',
+          '%',
+          '%zz',
+          '%0',
+          '%2',
+          '%%',
+          '%00',
+          'a%00b',
+          '%00%00',
+          '..%00',
+          '%c0%ae%c0%ae',
+          '%C0%AF',
+          '%c0%2e',
+          '%e0%80%ae',
+          '%ff',
+          '%fe%ff',
+          '%ed%a0%80',
+          '%f4%90%80%80',
+          '%u002e%u002e',
+          '%25u002e',
+          '..;',
+          ';..',
+          ';',
+          '%3b',
+          '%3F',
+          '%3f',
+          '?x',
+          '%23',
+          '#',
+          '%20',
+          '+',
+          '%2b',
+          '%09',
+          '%0a',
+          '%0d%0a',
+          '%7f',
+          '%C3%A9',
+          '%e2%80%ae',
+          '%F0%9F%98%80',
+          '%EF%BB%BF',
+          '%25C3%25A9',
+          '%2525',
+          '~',
+          '*',
+          '$',
+          '!',
+          '@',
+          ':',
+          '=',
+          ',',
+          '"',
+          '<>',
+          '|',
+          '^',
+          '`',
+          '{}',
+          '[]',
+          '../..',
+          '/..',
+          '../',
+          './',
+          '//',
+          '/',
+          'x/../y',
+          'a/./b',
+        ),
+      },
       { weight: 2, arbitrary: fc.string({ unit: callIdCharArb, minLength: 1, maxLength: 8 }) },
       { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...SIMPLE_CHARS), minLength: 120, maxLength: 300 }) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...CALL_ID_CHARS), fc.integer({ min: 250, max: 2000 })).map(([c, n]) => c.repeat(n)) },
-      { weight: 1, arbitrary: fc.tuple(nonAsciiOdd, fc.constantFrom(...(ENCODERS.filter((e) => e !== 'raw')))).map(([s, e]) => encodeId(s, e)!) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...CALL_ID_CHARS), fc.integer({ min: 250, max: 2000 }))
+          .map(([c, n]) => c.repeat(n)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(nonAsciiOdd, fc.constantFrom(...ENCODERS.filter((e) => e !== 'raw')))
+          .map(([s, e]) => encodeId(s, e)!),
+      },
     ),
     { minLength: 1, maxLength: 4 },
   )
@@ -681,7 +1214,20 @@ export const trickSegmentArb: fc.Arbitrary<string> = fc
 /** Random query strings (signed as sent, ignored by the routes). */
 export const queryArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constant('') },
-  { weight: 1, arbitrary: fc.constantFrom('?a=1', '?callId=..', '?%00', '?x=%2e%2e&y', '?a=1&a=2', '?__proto__=1', '??', '?#', '?a=%ZZ') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '?a=1',
+      '?callId=..',
+      '?%00',
+      '?x=%2e%2e&y',
+      '?a=1&a=2',
+      '?__proto__=1',
+      '??',
+      '?#',
+      '?a=%ZZ',
+    ),
+  },
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -689,7 +1235,9 @@ export const queryArb: fc.Arbitrary<string> = fc.oneof(
 // ---------------------------------------------------------------------------------------------
 
 const randomCase = (s: string) =>
-  fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }).map((flips) => Array.from(s, (c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+  fc
+    .array(fc.boolean(), { minLength: s.length, maxLength: s.length })
+    .map((flips) => Array.from(s, (c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
 
 const tokenChars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!#$&^`|';
 const paramValueArb: fc.Arbitrary<string> = fc.oneof(
@@ -709,10 +1257,17 @@ export const quotedCharsetLookalikeArb: fc.Arbitrary<string> = fc
   .tuple(
     fc.constantFrom('boundary', 'foo', 'profile'),
     fc.array(fc.constantFrom('x', ' ', '=', ',', 'utf-8', '\\"'), { maxLength: 4 }),
-    fc.constantFrom('; charset=latin1', ';charset=utf-16', '; CHARSET=iso-8859-1', ';charset="utf-16"'.replace(/"/g, '\\"')),
+    fc.constantFrom(
+      '; charset=latin1',
+      ';charset=utf-16',
+      '; CHARSET=iso-8859-1',
+      ';charset="utf-16"'.replace(/"/g, '\\"'),
+    ),
     fc.array(fc.constantFrom('x', ' ', ';', '=', 'y'), { maxLength: 4 }),
   )
-  .map(([name, before, lookalike, after]) => `application/json; ${name}="${before.join('')}${lookalike}${after.join('')}"`);
+  .map(
+    ([name, before, lookalike, after]) => `application/json; ${name}="${before.join('')}${lookalike}${after.join('')}"`,
+  );
 
 /** Content types of every sort: the media type in any case, odd parameters, multipart, missing. */
 export const contentTypeArb: fc.Arbitrary<string | undefined> = fc.oneof(
@@ -726,10 +1281,34 @@ export const contentTypeArb: fc.Arbitrary<string | undefined> = fc.oneof(
           {
             weight: 5,
             arbitrary: fc.constantFrom(
-              'text/plain', 'text/json', 'text/html', 'application/jsonx', 'application/json-seq', 'application/problem+json', 'application/merge-patch+json',
-              'application/x-www-form-urlencoded', 'multipart/form-data', 'multipart/mixed', 'application/octet-stream', '*/*', 'application/*', 'json',
-              'application', 'application/', '/json', 'application /json', 'application/ json', 'application/json/x', 'application\\json', 'application/json,text/plain',
-              'application/json application/json', 'application/x-json', 'APPLICATION/JSONP', 'application/vnd.api+json', '', ' ',
+              'text/plain',
+              'text/json',
+              'text/html',
+              'application/jsonx',
+              'application/json-seq',
+              'application/problem+json',
+              'application/merge-patch+json',
+              'application/x-www-form-urlencoded',
+              'multipart/form-data',
+              'multipart/mixed',
+              'application/octet-stream',
+              '*/*',
+              'application/*',
+              'json',
+              'application',
+              'application/',
+              '/json',
+              'application /json',
+              'application/ json',
+              'application/json/x',
+              'application\\json',
+              'application/json,text/plain',
+              'application/json application/json',
+              'application/x-json',
+              'APPLICATION/JSONP',
+              'application/vnd.api+json',
+              '',
+              ' ',
             ),
           },
         ),
@@ -737,8 +1316,36 @@ export const contentTypeArb: fc.Arbitrary<string | undefined> = fc.oneof(
           fc.tuple(
             fc.constantFrom(';', '; ', ' ;', ' ; ', ';  ', ';;', ';\t'),
             fc.oneof(
-              { weight: 3, arbitrary: fc.tuple(randomCase('charset'), fc.constantFrom('utf-8', 'UTF-8', 'Utf-8', '"utf-8"', '"UTF-8"', 'utf8', 'latin1', 'iso-8859-1', 'utf-16', 'UTF-16LE', 'utf-32', 'cp1252', '"utf-8 "', 'utf-8;')).map(([n, v]) => `${n}=${v}`) },
-              { weight: 2, arbitrary: fc.tuple(fc.constantFrom('boundary', 'foo', 'q', 'version', 'profile', 'x'), paramValueArb).map(([n, v]) => `${n}=${v}`) },
+              {
+                weight: 3,
+                arbitrary: fc
+                  .tuple(
+                    randomCase('charset'),
+                    fc.constantFrom(
+                      'utf-8',
+                      'UTF-8',
+                      'Utf-8',
+                      '"utf-8"',
+                      '"UTF-8"',
+                      'utf8',
+                      'latin1',
+                      'iso-8859-1',
+                      'utf-16',
+                      'UTF-16LE',
+                      'utf-32',
+                      'cp1252',
+                      '"utf-8 "',
+                      'utf-8;',
+                    ),
+                  )
+                  .map(([n, v]) => `${n}=${v}`),
+              },
+              {
+                weight: 2,
+                arbitrary: fc
+                  .tuple(fc.constantFrom('boundary', 'foo', 'q', 'version', 'profile', 'x'), paramValueArb)
+                  .map(([n, v]) => `${n}=${v}`),
+              },
               { weight: 1, arbitrary: fc.constantFrom('', 'charset', 'charset=', '=utf-8', 'foo', 'a=b=c') },
             ),
           ),
@@ -767,7 +1374,10 @@ export async function send(
 ): Promise<RawReply> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`HANG: ${method} ${path.slice(0, 200)} got no answer within ${deadlineMs} ms`)), deadlineMs);
+    timer = setTimeout(
+      () => reject(new Error(`HANG: ${method} ${path.slice(0, 200)} got no answer within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
   });
   try {
     return await Promise.race([rawSend(t.url, method, path, headers, body), hang]);
@@ -783,7 +1393,13 @@ export interface Signing {
 }
 
 /** The three PBX headers for exactly this method, path (query included) and body. */
-export function pbxHeaders(t: TestStack, method: string, path: string, body: Buffer, o: Signing = {}): Record<string, string | undefined> {
+export function pbxHeaders(
+  t: TestStack,
+  method: string,
+  path: string,
+  body: Buffer,
+  o: Signing = {},
+): Record<string, string | undefined> {
   const ts = o.timestamp ?? String(Math.floor(t.clock.now() / 1000));
   return {
     'x-callwake-tenant': 'tenant' in o ? o.tenant : 'acme',
@@ -802,7 +1418,13 @@ export function sendSigned(
 ): Promise<RawReply> {
   const bytes = body ?? Buffer.alloc(0);
   const ct = 'contentType' in o ? o.contentType : bytes.length > 0 ? 'application/json' : undefined;
-  return send(t, method, path, { ...pbxHeaders(t, method, path, bytes), 'content-type': ct, ...o.headers }, bytes.length > 0 ? bytes : undefined);
+  return send(
+    t,
+    method,
+    path,
+    { ...pbxHeaders(t, method, path, bytes), 'content-type': ct, ...o.headers },
+    bytes.length > 0 ? bytes : undefined,
+  );
 }
 
 export const jsonBytes = (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8');
@@ -816,20 +1438,25 @@ const show = (r: RawReply) => `${r.status} ${r.headers['content-type'] ?? '(no c
  */
 export function assertProblem(r: RawReply, allowed?: string[], what = ''): any {
   const fail = (why: string): never => {
-    throw new Error(`${why}${what ? ` [${what}]` : ''}\n  expected: ${allowed ? allowed.join(' | ') : 'any 4xx problem'}\n  got: ${show(r)}`);
+    throw new Error(
+      `${why}${what ? ` [${what}]` : ''}\n  expected: ${allowed ? allowed.join(' | ') : 'any 4xx problem'}\n  got: ${show(r)}`,
+    );
   };
   if (r.status < 400 || r.status > 499) fail(`not a 4xx (${r.status})`);
   const ct = (r.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (ct !== 'application/problem+json') fail('not application/problem+json');
   const b = r.body;
   if (b === null || typeof b !== 'object' || Array.isArray(b)) fail('body is not a JSON object');
-  for (const k of ['type', 'title', 'detail', 'code']) if (typeof b[k] !== 'string' || b[k].length === 0) fail(`member ${k} missing or empty`);
+  for (const k of ['type', 'title', 'detail', 'code'])
+    if (typeof b[k] !== 'string' || b[k].length === 0) fail(`member ${k} missing or empty`);
   if (b.status !== r.status) fail('member status differs from the HTTP status');
   if (!/^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/.test(b.code)) fail('code is not snake_case');
   if (allowed && !allowed.includes(`${r.status} ${b.code}`)) fail('wrong status or code');
   if (b.code === 'validation_failed') {
     if (!Array.isArray(b.errors) || b.errors.length === 0) fail('validation_failed without errors');
-    for (const e of b.errors) if (typeof e?.path !== 'string' || typeof e?.message !== 'string' || e.message.length === 0) fail('an error without path and message');
+    for (const e of b.errors)
+      if (typeof e?.path !== 'string' || typeof e?.message !== 'string' || e.message.length === 0)
+        fail('an error without path and message');
   }
   return b;
 }
@@ -838,7 +1465,9 @@ export function assertProblem(r: RawReply, allowed?: string[], what = ''): any {
 export function assertValidation(r: RawReply, name: string | undefined, what = ''): any {
   const b = assertProblem(r, ['400 validation_failed'], what);
   if (name !== undefined && !b.errors.some((e: any) => e.path.includes(name))) {
-    throw new Error(`validation errors do not name ${name}${what ? ` [${what}]` : ''}: ${JSON.stringify(b.errors).slice(0, 600)}`);
+    throw new Error(
+      `validation errors do not name ${name}${what ? ` [${what}]` : ''}: ${JSON.stringify(b.errors).slice(0, 600)}`,
+    );
   }
   return b;
 }
@@ -871,14 +1500,21 @@ export class TableGuard {
     }
     if (after !== before) {
       this.before = after; // the next case starts from what is there now
-      throw new Error(`THE TABLE CHANGED${what ? ` [${what}]` : ''}\n  before: ${before.slice(0, 1500)}\n  after:  ${after.slice(0, 1500)}`);
+      throw new Error(
+        `THE TABLE CHANGED${what ? ` [${what}]` : ''}\n  before: ${before.slice(0, 1500)}\n  after:  ${after.slice(0, 1500)}`,
+      );
     }
     return out;
   }
 }
 
 /** A compact description of a request for failure messages. */
-export const describeRequest = (method: string, path: string, body?: Buffer, headers: Record<string, string | undefined> = {}) =>
+export const describeRequest = (
+  method: string,
+  path: string,
+  body?: Buffer,
+  headers: Record<string, string | undefined> = {},
+) =>
   `${method} ${path.length > 300 ? `${path.slice(0, 300)}…(${path.length})` : path} ${JSON.stringify(headers).slice(0, 300)} body(${body?.length ?? 0}): ${body ? JSON.stringify(body.subarray(0, 300).toString('latin1')) : '-'}`;
 
 /** Counts the generated cases each property runs (printed by the files' afterAll). */

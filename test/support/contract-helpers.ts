@@ -18,7 +18,10 @@ export const ALERT_PARAM = `${TEAM_ID}.${BUNDLE}`;
 
 /** RFC 9562 UUID v5, written here from the RFC rather than imported from the code under test. */
 export function uuidV5(namespace: string, name: string): string {
-  const h = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(Buffer.from(name, 'utf8')).digest();
+  const h = createHash('sha1')
+    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
+    .update(Buffer.from(name, 'utf8'))
+    .digest();
   const b = Buffer.from(h.subarray(0, 16));
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
@@ -26,10 +29,17 @@ export function uuidV5(namespace: string, name: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-export const callUuidOf = (tenantId: string, callId: string): string => uuidV5(CALL_UUID_NAMESPACE, `${tenantId}/${callId}`);
+export const callUuidOf = (tenantId: string, callId: string): string =>
+  uuidV5(CALL_UUID_NAMESPACE, `${tenantId}/${callId}`);
 
 /** The contract's signature, computed independently. */
-export function signature(secret: string, timestamp: string, method: string, path: string, body: Buffer | string = ''): string {
+export function signature(
+  secret: string,
+  timestamp: string,
+  method: string,
+  path: string,
+  body: Buffer | string = '',
+): string {
   const mac = createHmac('sha256', secret);
   mac.update(`${timestamp}.${method}.${path}.`);
   mac.update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
@@ -38,7 +48,10 @@ export function signature(secret: string, timestamp: string, method: string, pat
 
 /** A PBX that signs with the server's clock, so tests can move time without going stale. */
 export class ClockedPbx extends PbxClient {
-  constructor(base: PbxClient, private readonly clock: ShiftableClock) {
+  constructor(
+    base: PbxClient,
+    private readonly clock: ShiftableClock,
+  ) {
     super(base.baseUrl, base.tenantId, base.secret);
   }
   override send(method: string, path: string, body?: unknown, o: SignOptions = {}): Promise<Reply> {
@@ -55,7 +68,13 @@ export interface RawReply {
 }
 
 /** One HTTP/1.1 request with the path exactly as given (no URL normalisation of `.` or `%2E`). */
-export function rawSend(baseUrl: string, method: string, path: string, headers: Record<string, string | undefined>, body?: Buffer | string): Promise<RawReply> {
+export function rawSend(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string | undefined>,
+  body?: Buffer | string,
+): Promise<RawReply> {
   const url = new URL(baseUrl);
   const bytes = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const clean: Record<string, string> = {};
@@ -63,23 +82,27 @@ export function rawSend(baseUrl: string, method: string, path: string, headers: 
   if (bytes) clean['content-length'] = String(bytes.length);
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method, path, headers: clean, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          parsed = text;
-        }
-        const h: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
-        resolve({ status: res.statusCode ?? 0, headers: h, text, body: parsed, ms: performance.now() - started });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: url.hostname, port: url.port, method, path, headers: clean, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = text;
+          }
+          const h: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+          resolve({ status: res.statusCode ?? 0, headers: h, text, body: parsed, ms: performance.now() - started });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (bytes) req.write(bytes);
     req.end();
@@ -101,7 +124,13 @@ export interface SignedRawOptions {
 }
 
 /** A PBX request built by hand, so any header can be wrong or missing. */
-export function signedRaw(t: TestStack, method: string, path: string, body: Buffer | string | undefined, o: SignedRawOptions = {}): Promise<RawReply> {
+export function signedRaw(
+  t: TestStack,
+  method: string,
+  path: string,
+  body: Buffer | string | undefined,
+  o: SignedRawOptions = {},
+): Promise<RawReply> {
   const bytes = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const ts = String(o.timestamp ?? Math.floor(t.clock.now() / 1000));
   const signBody = o.signBody ?? bytes;
@@ -117,7 +146,9 @@ export function signedRaw(t: TestStack, method: string, path: string, body: Buff
 }
 
 const contentTypeOf = (r: Reply | RawReply): string | null =>
-  r.headers instanceof Headers ? r.headers.get('content-type') : ((r.headers as Record<string, string>)['content-type'] ?? null);
+  r.headers instanceof Headers
+    ? r.headers.get('content-type')
+    : ((r.headers as Record<string, string>)['content-type'] ?? null);
 
 /** An RFC 9457 problem with the contract's members and the given status and code. */
 export function expectProblem(r: Reply | RawReply, status: number, code: string): any {
@@ -125,7 +156,13 @@ export function expectProblem(r: Reply | RawReply, status: number, code: string)
   expect({ status: r.status, code: r.body?.code, detail }).toEqual({ status, code, detail });
   expect(contentTypeOf(r)?.split(';')[0]?.trim()).toBe('application/problem+json');
   expect(r.body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code }),
+    expect.objectContaining({
+      type: expect.any(String),
+      title: expect.any(String),
+      status,
+      detail: expect.any(String),
+      code,
+    }),
   );
   expect(r.body.type.length).toBeGreaterThan(0);
   expect(r.body.title.length).toBeGreaterThan(0);
@@ -142,7 +179,10 @@ export function expectValidation(r: Reply | RawReply, ...paths: string[]): any {
     expect(e.message.length).toBeGreaterThan(0);
   }
   for (const p of paths) {
-    expect({ wanted: p, got: body.errors.map((e: any) => e.path) }).toEqual({ wanted: p, got: expect.arrayContaining([expect.stringContaining(p)]) });
+    expect({ wanted: p, got: body.errors.map((e: any) => e.path) }).toEqual({
+      wanted: p,
+      got: expect.arrayContaining([expect.stringContaining(p)]),
+    });
   }
   return body;
 }

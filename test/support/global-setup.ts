@@ -7,7 +7,10 @@ import type { RunningDynamo } from '../../local/dynamo-local.js';
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.DYNAMODB_ENDPOINT) return;
-  const { startDynamoLocal } = (await tsImport('../../local/dynamo-local.ts', import.meta.url)) as typeof import('../../local/dynamo-local.js');
+  const { startDynamoLocal } = (await tsImport(
+    '../../local/dynamo-local.ts',
+    import.meta.url,
+  )) as typeof import('../../local/dynamo-local.js');
   const dynamo: RunningDynamo = await startDynamoLocal();
   process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
   (globalThis as { __callwakeDynamo?: RunningDynamo }).__callwakeDynamo = dynamo;

@@ -53,7 +53,9 @@ export interface TestStack {
 export const TEAM = 'LOCALTEAM1';
 
 /** The real handlers over real HTTP, on DynamoDB Local and the APNs simulator over real sockets. */
-export async function startTestStack(o: { pushDeadlineMs?: number; tokenKeys?: () => TokenKeyRing } = {}): Promise<TestStack> {
+export async function startTestStack(
+  o: { pushDeadlineMs?: number; tokenKeys?: () => TokenKeyRing } = {},
+): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run through jest (global setup starts DynamoDB Local)');
   const sim = await ApnsSimulator.start();
@@ -111,7 +113,8 @@ export const newPushToken = (): string => randomBytes(32).toString('hex');
 export const uniqueCallId = (): string => `${randomUUID()}@pbx.example.com`;
 
 /** The callwake member of the first push the simulator accepted for this token (waits for it). */
-export async function pushFor(sim: ApnsSimulator, token: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function pushFor(sim: ApnsSimulator, token: string): Promise<any> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const push = await sim.waitForPush(token, 5000);
   return (push.payload as { callwake: unknown }).callwake;
 }

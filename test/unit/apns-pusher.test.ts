@@ -24,7 +24,9 @@ const key = createSimulatorKey(TEAM, KEY_ID);
 
 /** Each pusher has its own token cache, all signed with the one key the simulator trusts. */
 function buildPusher(hostOverride: string): ApnsPusher {
-  const tokens = new ProviderTokens(new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]), { now: Date.now });
+  const tokens = new ProviderTokens(new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]), {
+    now: Date.now,
+  });
   return new ApnsPusher({ tokens, hostOverride, ca: sim.caPem, log: silentLog });
 }
 
@@ -156,7 +158,10 @@ describe('APNs never answers', () => {
     const token = newToken();
     withFault(token, { delayMs: 4000 });
     const r = await push(token, 3000);
-    expect({ outcome: r.outcome.result, ...(r.outcome.result === 'failed' ? { reason: r.outcome.reason } : {}) }).toEqual({ outcome: 'sent' });
+    expect({
+      outcome: r.outcome.result,
+      ...(r.outcome.result === 'failed' ? { reason: r.outcome.reason } : {}),
+    }).toEqual({ outcome: 'sent' });
     expect(r.ms).toBeLessThan(3000);
     expect(sim.pushesFor(token).filter((a) => a.status === 200)).toHaveLength(1);
   });
@@ -259,7 +264,10 @@ describe('broken streams and connections', () => {
     proxy.blackholeExisting(); // the NAT / firewall forgot the connection while the Lambda was frozen
     const token = newToken();
     const r = await push(token, 5000, viaProxy);
-    expect({ outcome: r.outcome.result, ...(r.outcome.result === 'failed' ? { reason: r.outcome.reason } : {}) }).toEqual({ outcome: 'sent' });
+    expect({
+      outcome: r.outcome.result,
+      ...(r.outcome.result === 'failed' ? { reason: r.outcome.reason } : {}),
+    }).toEqual({ outcome: 'sent' });
     expect(r.ms).toBeLessThan(5000);
     expect(proxy.connections).toBeGreaterThanOrEqual(2);
   });
@@ -304,19 +312,22 @@ describe('timeouts on a healthy connection', () => {
 });
 
 describe('provider token rejected', () => {
-  it.each(['ExpiredProviderToken', 'InvalidProviderToken'])('%s: a fresh token once, the retried request carries a different JWT, sent', async (reason) => {
-    const token = newToken();
-    withFault(token, { status: 403, reason });
-    const r = await push(token, 2000);
-    expect(r.outcome.result).toBe('sent');
-    expect(r.attempts.map((a) => a.reason ?? a.status)).toEqual([reason, 200]);
-    const [first, second] = r.attempts.map((a) => a.headers['authorization']);
-    expect(second).toMatch(/^bearer [\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(second).not.toBe(first);
-    // the fresh token is kept: the next push uses it, not a third one
-    const next = await push(newToken(), 2000);
-    expect(next.attempts[0]!.headers['authorization']).toBe(second);
-  });
+  it.each(['ExpiredProviderToken', 'InvalidProviderToken'])(
+    '%s: a fresh token once, the retried request carries a different JWT, sent',
+    async (reason) => {
+      const token = newToken();
+      withFault(token, { status: 403, reason });
+      const r = await push(token, 2000);
+      expect(r.outcome.result).toBe('sent');
+      expect(r.attempts.map((a) => a.reason ?? a.status)).toEqual([reason, 200]);
+      const [first, second] = r.attempts.map((a) => a.headers['authorization']);
+      expect(second).toMatch(/^bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(second).not.toBe(first);
+      // the fresh token is kept: the next push uses it, not a third one
+      const next = await push(newToken(), 2000);
+      expect(next.attempts[0]!.headers['authorization']).toBe(second);
+    },
+  );
 
   it('rejected again after the refresh: failed with the reason after exactly two requests', async () => {
     const token = newToken();

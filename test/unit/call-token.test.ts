@@ -39,9 +39,18 @@ describe('call tokens', () => {
   });
 
   it('rejects tokens signed with an unknown key, and garbage', () => {
-    expect(verifyCallToken(ring, mintCallToken({ kid: 'k1', secret: 'another-secret-entirely' }, claims))).toBeUndefined();
+    expect(
+      verifyCallToken(ring, mintCallToken({ kid: 'k1', secret: 'another-secret-entirely' }, claims)),
+    ).toBeUndefined();
     expect(verifyCallToken(ring, mintCallToken(k2, claims))).toBeUndefined();
-    for (const junk of ['', 'cw1', 'cw1...', 'Bearer x', 'x'.repeat(201), 'cw1.AAAAAA.' + 'A'.repeat(39) + '.' + 'A'.repeat(22)]) {
+    for (const junk of [
+      '',
+      'cw1',
+      'cw1...',
+      'Bearer x',
+      'x'.repeat(201),
+      'cw1.AAAAAA.' + 'A'.repeat(39) + '.' + 'A'.repeat(22),
+    ]) {
       expect(verifyCallToken(ring, junk)).toBeUndefined();
     }
   });

@@ -43,18 +43,40 @@ describe('call views', () => {
   });
 
   it('shows unreachable as ended / failed, and a vanished call with nulls', () => {
-    expect(appViewOf({ ...base, status: 'unreachable' }, 'd0', 2000)).toMatchObject({ status: 'ended', endReason: 'failed' });
+    expect(appViewOf({ ...base, status: 'unreachable' }, 'd0', 2000)).toMatchObject({
+      status: 'ended',
+      endReason: 'failed',
+    });
     expect(pbxViewOf({ ...base, status: 'unreachable' }, 2000).endReason).toBe('failed');
     expect(vanishedAppView('c1', 'u1')).toEqual({
-      callId: 'c1', callUuid: 'u1', status: 'ended', endReason: 'unanswered', caller: null, hasVideo: null, expiresAt: null, metadata: null,
+      callId: 'c1',
+      callUuid: 'u1',
+      status: 'ended',
+      endReason: 'unanswered',
+      caller: null,
+      hasVideo: null,
+      expiresAt: null,
+      metadata: null,
     });
   });
 
   it('lists devices in slot order with ISO times', () => {
-    const c = { ...base, devices: { d10: { deviceId: 'k', pushType: 'voip' as const, delivery: 'sent' as const }, d2: { deviceId: 'c', pushType: 'alert' as const, delivery: 'failed' as const, confirmedAt: 5000 } } };
+    const c = {
+      ...base,
+      devices: {
+        d10: { deviceId: 'k', pushType: 'voip' as const, delivery: 'sent' as const },
+        d2: { deviceId: 'c', pushType: 'alert' as const, delivery: 'failed' as const, confirmedAt: 5000 },
+      },
+    };
     const v = pbxViewOf(c, 2000);
     expect(v.devices.map((d) => d.deviceId)).toEqual(['c', 'k']);
-    expect(v.devices[0]).toEqual({ deviceId: 'c', delivery: 'failed', confirmedAt: '1970-01-01T00:00:05.000Z', answeredAt: null, declinedAt: null });
+    expect(v.devices[0]).toEqual({
+      deviceId: 'c',
+      delivery: 'failed',
+      confirmedAt: '1970-01-01T00:00:05.000Z',
+      answeredAt: null,
+      declinedAt: null,
+    });
     expect(v.createdAt).toBe('1970-01-01T00:00:01.000Z');
   });
 });

@@ -3,7 +3,9 @@ import { callUuidOf, inlineDeviceIdOf, isCallId, isSimpleId, uuidV5 } from '../.
 
 describe('ids', () => {
   it('computes RFC 9562 UUID v5 (the RFC example vector)', () => {
-    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2');
+    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe(
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
   });
 
   it('derives the same lowercase callUuid for the same tenant and callId, another for another tenant', () => {

@@ -1,7 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { appRouter } from '../../functions/app-api/api.js';
@@ -66,7 +66,13 @@ interface Op {
 }
 
 const ops: Op[] = Object.entries(doc.paths ?? {}).flatMap(([path, item]: [string, Json]) =>
-  METHODS.filter((m) => item[m]).map((m) => ({ method: m.toUpperCase(), path, operationId: item[m].operationId, op: item[m], pathItem: item })),
+  METHODS.filter((m) => item[m]).map((m) => ({
+    method: m.toUpperCase(),
+    path,
+    operationId: item[m].operationId,
+    op: item[m],
+    pathItem: item,
+  })),
 );
 const routes = [...pbxRouter.routes, ...appRouter.routes];
 const routeOf = (operationId: string) => routes.find((r) => r.operationId === operationId);
@@ -78,7 +84,9 @@ function problemCodesOf(response: Json): { codes: string[]; status: number | und
   const schema = deref(deref(response).content?.['application/problem+json']?.schema);
   if (!schema) return { codes: [], status: undefined, schema };
   const parts: Json[] = (schema.allOf ?? [schema]).map((p: Json) => (p.$ref ? undefined : p)).filter(Boolean);
-  const codes = parts.flatMap((p) => p.properties?.code?.enum ?? (p.properties?.code?.const ? [p.properties.code.const] : []));
+  const codes = parts.flatMap(
+    (p) => p.properties?.code?.enum ?? (p.properties?.code?.const ? [p.properties.code.const] : []),
+  );
   const status = parts.map((p) => p.properties?.status?.const).find((s) => s !== undefined);
   return { codes, status, schema };
 }
@@ -97,7 +105,9 @@ describe('openapi.yaml is an OpenAPI 3.1 document', () => {
   });
 
   it('parses every description and summary as text (no YAML mapping slipped in)', () => {
-    const bad = [...walk(doc)].filter(([k, v, at]) => (k === 'description' || k === 'summary') && !at.endsWith('/properties') && typeof v !== 'string');
+    const bad = [...walk(doc)].filter(
+      ([k, v, at]) => (k === 'description' || k === 'summary') && !at.endsWith('/properties') && typeof v !== 'string',
+    );
     expect(bad.map(([k, , at]) => `${at}/${k}`)).toEqual([]);
     const decisions = doc['x-callwake-decisions'];
     expect(Array.isArray(decisions)).toBe(true);
@@ -131,7 +141,8 @@ describe('openapi.yaml is an OpenAPI 3.1 document', () => {
       expect(inPath.map((p: Json) => p.name).sort()).toEqual([...placeholders].sort());
       for (const p of inPath) expect(p.required).toBe(true);
       expect(Object.keys(op.responses ?? {}).length).toBeGreaterThan(0);
-      for (const req of op.security ?? []) for (const name of Object.keys(req)) expect(doc.components.securitySchemes[name]).toBeDefined();
+      for (const req of op.security ?? [])
+        for (const name of Object.keys(req)) expect(doc.components.securitySchemes[name]).toBeDefined();
     }
   });
 });
@@ -156,11 +167,22 @@ describe('the operations are exactly the routes of both routers', () => {
 
   it('secures /v1/pbx with the signature and /v1/app with the bearer token', () => {
     for (const { path, op } of ops) {
-      expect([path, op.security]).toEqual([path, path.startsWith('/v1/pbx/') ? [{ pbxSignature: [] }] : [{ appBearer: [] }]]);
+      expect([path, op.security]).toEqual([
+        path,
+        path.startsWith('/v1/pbx/') ? [{ pbxSignature: [] }] : [{ appBearer: [] }],
+      ]);
     }
     const { pbxSignature, appBearer } = doc.components.securitySchemes;
     expect(pbxSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Callwake-Signature' });
-    for (const s of ['X-Callwake-Tenant', 'X-Callwake-Timestamp', 'v1=', '<timestamp>.<METHOD>.<path>.<raw body>', 'bad_signature', 'stale_signature', '300 s']) {
+    for (const s of [
+      'X-Callwake-Tenant',
+      'X-Callwake-Timestamp',
+      'v1=',
+      '<timestamp>.<METHOD>.<path>.<raw body>',
+      'bad_signature',
+      'stale_signature',
+      '300 s',
+    ]) {
       expect(pbxSignature.description).toContain(s);
     }
     expect(appBearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque' });
@@ -202,7 +224,8 @@ describe('every operation declares its answers', () => {
     expect(o).toBeDefined();
     const own = OWN[operationId]!;
     const expected: Record<string, string[]> = { ...COMMON, '401': o!.path.startsWith('/v1/pbx/') ? PBX_401 : APP_401 };
-    for (const [status, codes] of Object.entries(own.errors)) expected[status] = [...(expected[status] ?? []), ...codes];
+    for (const [status, codes] of Object.entries(own.errors))
+      expected[status] = [...(expected[status] ?? []), ...codes];
 
     const responses = o!.op.responses as Record<string, Json>;
     expect(Object.keys(responses).sort()).toEqual([...own.success, ...Object.keys(expected)].sort());
@@ -228,7 +251,8 @@ describe('every operation declares its answers', () => {
         expect([operationId, status, cacheControl?.schema?.const]).toEqual([operationId, status, 'no-store']);
       }
       expect(deref(op.responses['405']).headers?.Allow).toBeDefined();
-      if (path.startsWith('/v1/app/')) expect(deref(deref(op.responses['401']).headers?.['WWW-Authenticate']).schema.const).toBe('Bearer');
+      if (path.startsWith('/v1/app/'))
+        expect(deref(deref(op.responses['401']).headers?.['WWW-Authenticate']).schema.const).toBe('Bearer');
     }
   });
 
@@ -262,7 +286,8 @@ describe('the problem codes are the ones the code emits', () => {
 
   it('finds the codes in functions/ (the grep works)', () => {
     expect(emitted.size).toBeGreaterThan(10);
-    for (const known of ['payload_too_large', 'validation_failed', 'call_id_conflict', 'token_scope']) expect(emitted.has(known)).toBe(true);
+    for (const known of ['payload_too_large', 'validation_failed', 'call_id_conflict', 'token_scope'])
+      expect(emitted.has(known)).toBe(true);
   });
 
   it('lists every emitted code in the Problem code enum, and no code nothing emits', () => {
@@ -271,7 +296,9 @@ describe('the problem codes are the ones the code emits', () => {
   });
 
   it('declares every code on at least one operation', () => {
-    const declared = new Set(ops.flatMap(({ op }) => Object.values<Json>(op.responses).flatMap((r) => problemCodesOf(r).codes)));
+    const declared = new Set(
+      ops.flatMap(({ op }) => Object.values<Json>(op.responses).flatMap((r) => problemCodesOf(r).codes)),
+    );
     expect(enumCodes.filter((c) => !declared.has(c))).toEqual([]);
   });
 
@@ -280,7 +307,11 @@ describe('the problem codes are the ones the code emits', () => {
     expect(Object.keys(titles).sort()).toEqual([...enumCodes].sort());
     for (const code of enumCodes) {
       const body = JSON.parse(problemResponse(new ProblemError(400, code, 'detail')).body as string);
-      expect({ code, type: body.type, title: body.title }).toEqual({ code, type: `urn:callwake:problem:${code}`, title: titles[code] });
+      expect({ code, type: body.type, title: body.title }).toEqual({
+        code,
+        type: `urn:callwake:problem:${code}`,
+        title: titles[code],
+      });
       expect(body.type).toMatch(new RegExp(doc.components.schemas.Problem.properties.type.pattern));
     }
   });
@@ -289,21 +320,39 @@ describe('the problem codes are the ones the code emits', () => {
 describe('the limits and formats are the ones the validators enforce', () => {
   const S = doc.components.schemas;
   const matches = (schema: Json, s: string) =>
-    new RegExp(schema.pattern).test(s) && s.length >= schema.minLength && s.length <= schema.maxLength && !(schema.not?.enum ?? []).includes(s);
+    new RegExp(schema.pattern).test(s) &&
+    s.length >= schema.minLength &&
+    s.length <= schema.maxLength &&
+    !(schema.not?.enum ?? []).includes(s);
 
   const idChars = fc.constantFrom(...'aZ09._:@+-/?# \t"$~%\u00e9\u007f'.split(''));
   const ids = fc.oneof(
     fc.string({ unit: idChars, minLength: 0, maxLength: 8 }),
-    fc.constantFrom('.', '..', '...', 'a'.repeat(128), 'a'.repeat(129), '!'.repeat(256), '!'.repeat(257), 'a84b4c76e66710@pbx.example.com'),
+    fc.constantFrom(
+      '.',
+      '..',
+      '...',
+      'a'.repeat(128),
+      'a'.repeat(129),
+      '!'.repeat(256),
+      '!'.repeat(257),
+      'a84b4c76e66710@pbx.example.com',
+    ),
   );
 
   it('SimpleId and CallId match isSimpleId and isCallId', () => {
-    fc.assert(fc.property(ids, (s) => matches(S.SimpleId, s) === isSimpleId(s) && matches(S.CallId, s) === isCallId(s)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(ids, (s) => matches(S.SimpleId, s) === isSimpleId(s) && matches(S.CallId, s) === isCallId(s)),
+      { numRuns: 2000 },
+    );
   });
 
   it('PushToken matches the push token validator', () => {
     const hexish = fc.string({ unit: fc.constantFrom(...'0aF9g '.split('')), minLength: 60, maxLength: 204 });
-    fc.assert(fc.property(hexish, (s) => matches(S.PushToken, s) === pushToken.safeParse(s).success), { numRuns: 2000 });
+    fc.assert(
+      fc.property(hexish, (s) => matches(S.PushToken, s) === pushToken.safeParse(s).success),
+      { numRuns: 2000 },
+    );
   });
 
   const base = { callId: 'c-1', from: { number: '+15551230000' }, to: { userId: 'alice' } };
@@ -329,10 +378,14 @@ describe('the limits and formats are the ones the validators enforce', () => {
 
     const from = S.Caller.properties;
     expect(ringSchema.safeParse({ ...base, from: { number: '1'.repeat(from.number.maxLength) } }).success).toBe(true);
-    expect(ringSchema.safeParse({ ...base, from: { number: '1'.repeat(from.number.maxLength + 1) } }).success).toBe(false);
+    expect(ringSchema.safeParse({ ...base, from: { number: '1'.repeat(from.number.maxLength + 1) } }).success).toBe(
+      false,
+    );
     expect(ringSchema.safeParse({ ...base, from: { uri: 's'.repeat(from.uri.maxLength + 1) } }).success).toBe(false);
     expect(ringSchema.safeParse({ ...base, from: { number: '' } }).success).toBe(false);
-    expect(ringSchema.safeParse({ ...base, from: { displayName: 'x'.repeat(10_000), uri: 'sip:a@b' } }).success).toBe(true);
+    expect(ringSchema.safeParse({ ...base, from: { displayName: 'x'.repeat(10_000), uri: 'sip:a@b' } }).success).toBe(
+      true,
+    );
   });
 
   it('16 KiB bodies and 20 devices a user', () => {
@@ -352,7 +405,8 @@ describe('the limits and formats are the ones the validators enforce', () => {
   it('the request examples are accepted by the validators', () => {
     const ring = doc.paths['/v1/pbx/calls'].post.requestBody.content['application/json'].examples;
     for (const ex of Object.values<Json>(ring)) expect(ringSchema.safeParse(ex.value).success).toBe(true);
-    const put = doc.paths['/v1/pbx/users/{userId}/devices/{deviceId}'].put.requestBody.content['application/json'].example;
+    const put =
+      doc.paths['/v1/pbx/users/{userId}/devices/{deviceId}'].put.requestBody.content['application/json'].example;
     expect(deviceSchema.safeParse(put).success).toBe(true);
     const cancel = doc.paths['/v1/pbx/calls/{callId}/cancel'].post.requestBody.content['application/json'].example;
     expect(cancelSchema.safeParse(cancel).success).toBe(true);
@@ -360,7 +414,20 @@ describe('the limits and formats are the ones the validators enforce', () => {
 
   it('records the implementation decisions', () => {
     const decisions: string = doc['x-callwake-decisions'].join('\n');
-    for (const s of ['urn:callwake:problem:', 'Allow', 'WWW-Authenticate: Bearer', 'HEAD', 'inline-', 'pending', 'tombstone', 'confirmedAt', 'sorted by deviceId', 'no-store', 'utf-8', 'percent-decode']) {
+    for (const s of [
+      'urn:callwake:problem:',
+      'Allow',
+      'WWW-Authenticate: Bearer',
+      'HEAD',
+      'inline-',
+      'pending',
+      'tombstone',
+      'confirmedAt',
+      'sorted by deviceId',
+      'no-store',
+      'utf-8',
+      'percent-decode',
+    ]) {
       expect(decisions).toContain(s);
     }
   });

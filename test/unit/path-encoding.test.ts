@@ -3,7 +3,9 @@ import { decodePathLikeApiGateway, pathSpellings, segmentValue } from '../../fun
 
 describe('paths as API Gateway hands them over', () => {
   it('decodes percent-encoding, UTF-8 included, but keeps %2F so segments stay whole', () => {
-    expect(decodePathLikeApiGateway('/v1/pbx/calls/a%40pbx.example.com/cancel')).toBe('/v1/pbx/calls/a@pbx.example.com/cancel');
+    expect(decodePathLikeApiGateway('/v1/pbx/calls/a%40pbx.example.com/cancel')).toBe(
+      '/v1/pbx/calls/a@pbx.example.com/cancel',
+    );
     expect(decodePathLikeApiGateway('/v1/pbx/calls/%C3%A9t%C3%A9')).toBe('/v1/pbx/calls/été');
     expect(decodePathLikeApiGateway('/v1/pbx/calls/a%2Fb%2fc/cancel')).toBe('/v1/pbx/calls/a%2Fb%2fc/cancel');
     expect(decodePathLikeApiGateway('/v1/pbx/calls/50%25off')).toBe('/v1/pbx/calls/50%off');

@@ -6,7 +6,10 @@ const secretsOf = (t: string) => secrets.get(t);
 const now = 1_795_765_363_000;
 const ts = String(now / 1000);
 const body = Buffer.from('{"callId":"x"}');
-const signed = (secret: string, o: Partial<{ timestamp: string; method: string; path: string; body: Buffer }> = {}) => ({
+const signed = (
+  secret: string,
+  o: Partial<{ timestamp: string; method: string; path: string; body: Buffer }> = {},
+) => ({
   tenantId: 'acme',
   timestamp: o.timestamp ?? ts,
   signature: signatureOf(secret, o.timestamp ?? ts, o.method ?? 'POST', o.path ?? '/v1/pbx/calls', o.body ?? body),
@@ -23,7 +26,9 @@ describe('PBX signatures', () => {
 
   it('signs "<timestamp>.<METHOD>.<path>.<raw body>" with HMAC-SHA256 as lowercase hex', () => {
     expect(signatureOf('s', '1', 'post', '/v1/pbx/calls?x=1', '{}')).toMatch(/^v1=[0-9a-f]{64}$/);
-    expect(signatureOf('s', '1', 'post', '/v1/pbx/calls', '{}')).toBe(signatureOf('s', '1', 'POST', '/v1/pbx/calls', Buffer.from('{}')));
+    expect(signatureOf('s', '1', 'post', '/v1/pbx/calls', '{}')).toBe(
+      signatureOf('s', '1', 'POST', '/v1/pbx/calls', Buffer.from('{}')),
+    );
   });
 
   it('answers bad_signature alike for a wrong secret, body, path, method, unknown tenant and malformed headers', () => {
@@ -43,7 +48,10 @@ describe('PBX signatures', () => {
   });
 
   it('accepts a signature over any of the given spellings of the path', () => {
-    const req = { ...signed('new-secret', { path: '/v1/pbx/calls/a%40b/cancel' }), paths: ['/v1/pbx/calls/a@b/cancel', '/v1/pbx/calls/a%40b/cancel'] };
+    const req = {
+      ...signed('new-secret', { path: '/v1/pbx/calls/a%40b/cancel' }),
+      paths: ['/v1/pbx/calls/a@b/cancel', '/v1/pbx/calls/a%40b/cancel'],
+    };
     expect(verifySignature(req, secretsOf, now).ok).toBe(true);
     expect(verifySignature({ ...req, paths: ['/v1/pbx/calls/a@b/cancel'] }, secretsOf, now).ok).toBe(false);
   });
@@ -51,9 +59,15 @@ describe('PBX signatures', () => {
   it('never accepts the decoy secret used to keep timing even, for a known tenant or an unknown one', () => {
     const decoy = 'callwake-decoy-secret-for-constant-time';
     expect(verifySignature(signed(decoy), secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });
-    expect(verifySignature({ ...signed(decoy), tenantId: 'nobody' }, secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });
+    expect(verifySignature({ ...signed(decoy), tenantId: 'nobody' }, secretsOf, now)).toEqual({
+      ok: false,
+      code: 'bad_signature',
+    });
     const single = (t: string) => (t === 'solo' ? ['only-secret'] : undefined);
-    expect(verifySignature({ ...signed(decoy), tenantId: 'solo' }, single, now)).toEqual({ ok: false, code: 'bad_signature' });
+    expect(verifySignature({ ...signed(decoy), tenantId: 'solo' }, single, now)).toEqual({
+      ok: false,
+      code: 'bad_signature',
+    });
     expect(verifySignature({ ...signed('only-secret'), tenantId: 'solo' }, single, now).ok).toBe(true);
   });
 
@@ -61,8 +75,17 @@ describe('PBX signatures', () => {
     const at = (offset: number) => String(now / 1000 + offset);
     expect(verifySignature(signed('new-secret', { timestamp: at(300) }), secretsOf, now).ok).toBe(true);
     expect(verifySignature(signed('new-secret', { timestamp: at(-300) }), secretsOf, now).ok).toBe(true);
-    expect(verifySignature(signed('new-secret', { timestamp: at(301) }), secretsOf, now)).toEqual({ ok: false, code: 'stale_signature' });
-    expect(verifySignature(signed('new-secret', { timestamp: at(-301) }), secretsOf, now)).toEqual({ ok: false, code: 'stale_signature' });
-    expect(verifySignature({ ...signed('wrong', { timestamp: at(-301) }) }, secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });
+    expect(verifySignature(signed('new-secret', { timestamp: at(301) }), secretsOf, now)).toEqual({
+      ok: false,
+      code: 'stale_signature',
+    });
+    expect(verifySignature(signed('new-secret', { timestamp: at(-301) }), secretsOf, now)).toEqual({
+      ok: false,
+      code: 'stale_signature',
+    });
+    expect(verifySignature({ ...signed('wrong', { timestamp: at(-301) }) }, secretsOf, now)).toEqual({
+      ok: false,
+      code: 'bad_signature',
+    });
   });
 });

@@ -5,8 +5,16 @@ const token = (c: string) => c.repeat(64);
 
 describe('targets', () => {
   it('reads RFC 8599 pn-param: team, bundle and push type', () => {
-    expect(parsePnParam('ABCDE12345.com.example.phone.voip')).toEqual({ teamId: 'ABCDE12345', bundleId: 'com.example.phone', pushType: 'voip' });
-    expect(parsePnParam('ABCDE12345.com.example.phone')).toEqual({ teamId: 'ABCDE12345', bundleId: 'com.example.phone', pushType: 'alert' });
+    expect(parsePnParam('ABCDE12345.com.example.phone.voip')).toEqual({
+      teamId: 'ABCDE12345',
+      bundleId: 'com.example.phone',
+      pushType: 'voip',
+    });
+    expect(parsePnParam('ABCDE12345.com.example.phone')).toEqual({
+      teamId: 'ABCDE12345',
+      bundleId: 'com.example.phone',
+      pushType: 'alert',
+    });
     expect(parsePnParam('ABCDE12345.voip')).toBeUndefined();
     expect(parsePnParam('nodot')).toBeUndefined();
     expect(topicOf({ bundleId: 'com.x', pushType: 'voip' })).toBe('com.x.voip');
@@ -15,7 +23,16 @@ describe('targets', () => {
 
   it('pushes a token reached inline and through the registry once, as the registry device', () => {
     const registered = [
-      { deviceId: 'reg', platform: 'ios' as const, pushToken: token('a'), bundleId: 'com.x', teamId: 'T', environment: 'production' as const, pushType: 'voip' as const, updatedAt: 0 },
+      {
+        deviceId: 'reg',
+        platform: 'ios' as const,
+        pushToken: token('a'),
+        bundleId: 'com.x',
+        teamId: 'T',
+        environment: 'production' as const,
+        pushType: 'voip' as const,
+        updatedAt: 0,
+      },
     ];
     const inline = [
       { pnProvider: 'apns' as const, pnPrid: token('A'), pnParam: 'T.com.x.voip' },
@@ -23,7 +40,9 @@ describe('targets', () => {
       { pnProvider: 'apns' as const, pnPrid: token('b'), pnParam: 'T.com.x.voip' },
     ];
     const targets = resolveTargets('alice', registered, inline, 'sandbox');
-    expect(targets.map((t) => [t.deviceId.startsWith('inline-') ? 'inline' : t.deviceId, t.registeredTo, t.environment])).toEqual([
+    expect(
+      targets.map((t) => [t.deviceId.startsWith('inline-') ? 'inline' : t.deviceId, t.registeredTo, t.environment]),
+    ).toEqual([
       ['reg', 'alice', 'production'],
       ['inline', undefined, 'sandbox'],
     ]);
