@@ -45,7 +45,10 @@ export class Recorder {
   request(endpoint: string, status: number, ms: number, what: string) {
     const key = `${this.phase}\t${endpoint}`;
     let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { ms: [], statuses: new Map() }));
+    if (!s) {
+      s = { ms: [], statuses: new Map() };
+      this.series.set(key, s);
+    }
     s.ms.push(ms);
     s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
     if (status >= 500 || status === 0)

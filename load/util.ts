@@ -56,7 +56,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   return ka.every(
     (k) =>
-      Object.prototype.hasOwnProperty.call(b, k) &&
+      Object.hasOwn(b, k) &&
       deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
   );
 }

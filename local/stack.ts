@@ -11,7 +11,7 @@ import type { Clock } from '../functions/core/clock.js';
 import type { Log } from '../functions/core/ports.js';
 import { createPbxApi } from '../functions/pbx-api/api.js';
 import { wire } from '../functions/wiring.js';
-import { ApnsSimulator, createSimulatorKey } from './apns-simulator/index.js';
+import { type ApnsSimulator, createSimulatorKey } from './apns-simulator/index.js';
 import { createLocalServer } from './server.js';
 
 export const SIMULATOR_TEAM_ID = 'LOCALTEAM1';

@@ -26,7 +26,8 @@ export interface Route<D, A, P = unknown, B = unknown> {
 }
 
 // Each route is stored with its own parameter and body types erased.
-export type AnyRoute<D, A> = Route<D, A, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a route's own types are checked where it is declared (`route()`).
+export type AnyRoute<D, A> = Route<D, A, any, any>;
 
 export const route = <D, A, P, B>(r: Route<D, A, P, B>): AnyRoute<D, A> => r;
 
@@ -81,7 +82,9 @@ export class Router<D, A> {
         continue;
       }
       const params: Record<string, string> = {};
-      c.names.forEach((name, i) => (params[name] = segmentValue(m[i + 1]!)));
+      c.names.forEach((name, i) => {
+        params[name] = segmentValue(m[i + 1]!);
+      });
       return { route: c.route, params };
     }
     if (allowed.length > 0) {

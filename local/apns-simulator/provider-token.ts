@@ -67,7 +67,7 @@ export function checkProviderToken(authorization: string | undefined, keys: Trus
   const key = keys.get(teamId, keyId);
   if (!key) return invalid();
   const signature = decodeBase64Url(signaturePart);
-  if (!signature || signature.length !== 64) return invalid();
+  if (signature?.length !== 64) return invalid();
   const signed = Buffer.from(`${headerPart}.${claimsPart}`, 'ascii');
   if (!verify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, signature)) {
     return invalid();

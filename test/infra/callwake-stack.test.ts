@@ -105,13 +105,15 @@ describe('the functions', () => {
 
   it.each(['pbx-api', 'app-api'] as const)('%s logs to its own log group, kept for one month', (name) => {
     const fn = lambdaFunction(s.template, name)[1];
-    const logGroupId = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup']);
+    const logGroupId = referencedId(
+      (fn.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup'],
+    );
     const logGroup = resourcesOf(s.template, 'AWS::Logs::LogGroup')[String(logGroupId)];
     expect(logGroup?.Properties?.['RetentionInDays']).toBe(30);
     const other = lambdaFunction(s.template, name === 'pbx-api' ? 'app-api' : 'pbx-api')[1];
-    expect(referencedId((other.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup'])).not.toBe(
-      logGroupId,
-    );
+    expect(
+      referencedId((other.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup']),
+    ).not.toBe(logGroupId);
   });
 
   it.each(['pbx-api', 'app-api'] as const)(
@@ -444,7 +446,7 @@ describe('least privilege', () => {
 
   it.each(['pbx-api', 'app-api'] as const)('%s may write its own log group only', (name) => {
     const fn = lambdaFunction(s.template, name)[1];
-    const own = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json })['LogGroup']);
+    const own = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup']);
     const logs = statementsOfRole(s.template, roleOf(name)).filter((st) =>
       actionsOf(st).some((a) => a.startsWith('logs:')),
     );

@@ -93,7 +93,7 @@ describe('the cdk-nag check itself', () => {
     } catch (e) {
       message = String(e);
     }
-    expect(message).toMatch(/WARNING[^]*AwsSolutions-DDB3/);
+    expect(message).toMatch(/WARNING[\s\S]*AwsSolutions-DDB3/);
     const reportPath = /A copy of this report can be found in: (\S+)validation-report\.json/.exec(message)?.[1];
     expect(reportPath).toBeDefined();
     expect(nagFindings(reportPath!)).toEqual([

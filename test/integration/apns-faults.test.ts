@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * APNs faults seen from the PBX: the real webhook over HTTP, DynamoDB Local, and the APNs
  * simulator injecting each fault for one device token. For each fault: what the PBX's answer

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Reply } from '../../local/clients.js';
 import {
@@ -55,7 +54,9 @@ async function ringDevices(n: number, extra: Record<string, unknown> = {}): Prom
   });
   expect(r.status).toBe(201);
   const tokens: Record<string, string> = {};
-  pushTokens.forEach((tk, i) => (tokens[`d${i}`] = callTokenOf(t, tk, callId)));
+  pushTokens.forEach((tk, i) => {
+    tokens[`d${i}`] = callTokenOf(t, tk, callId);
+  });
   return { callId, tokens };
 }
 

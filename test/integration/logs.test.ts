@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { deviceBody, inline, newToken, signedRaw } from '../support/contract-helpers.js';
 import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
@@ -79,8 +78,12 @@ describe('logs', () => {
       forbidden[`pushToken${i}Upper`] = tk.toUpperCase();
       forbidden[`pushToken${i}Head`] = tk.slice(0, 32);
     }
-    crowd.forEach((tk, i) => (forbidden[`crowdToken${i}`] = tk));
-    callTokens.forEach((ct, i) => (forbidden[`callToken${i}`] = ct));
+    crowd.forEach((tk, i) => {
+      forbidden[`crowdToken${i}`] = tk;
+    });
+    callTokens.forEach((ct, i) => {
+      forbidden[`callToken${i}`] = ct;
+    });
     if (process.env.SHOW_LOGS) console.log(text);
     const leaks = Object.entries(forbidden)
       .filter(([, v]) => text.includes(v))

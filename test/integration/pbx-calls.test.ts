@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ALERT_PARAM,

@@ -115,6 +115,6 @@ describe('one provider token per team, shared by every container', () => {
     const jwts = new Set(devices.flatMap((d) => sim.pushesFor(d).map((p) => p.headers.authorization)));
     expect(jwts.size).toBe(1);
     expect(mintedBy(cs)).toBe(1);
-    pushers.forEach((p) => p.close());
+    for (const p of pushers) p.close();
   });
 });

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Properties over the life of a call, with random input:
  * - a random cancel body never turns a ringing call into anything but the state the contract
@@ -68,9 +67,9 @@ function cancelOracle(sent: Buffer | undefined): { valid: true; reason: string }
   }
   if (v === null) return { valid: true, reason: 'caller_hangup' };
   if (typeof v !== 'object' || Array.isArray(v)) return { valid: false, code: 'validation_failed' };
-  const reason = Object.prototype.hasOwnProperty.call(v, 'reason') ? (v as any).reason : undefined;
+  const reason = Object.hasOwn(v, 'reason') ? (v as any).reason : undefined;
   if (reason === undefined || reason === null) return { valid: true, reason: 'caller_hangup' };
-  return typeof reason === 'string' && Object.prototype.hasOwnProperty.call(END_REASON, reason)
+  return typeof reason === 'string' && Object.hasOwn(END_REASON, reason)
     ? { valid: true, reason }
     : { valid: false, code: 'validation_failed' };
 }

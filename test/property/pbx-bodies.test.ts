@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Property: bad bodies never hurt the PBX API.
  * Every request here is signed correctly (so it gets past 401) and is invalid by construction:

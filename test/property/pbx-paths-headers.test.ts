@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Property: bad paths, content types and headers never hurt the PBX API.
  * - Path ids that are no ids (spelled by the encoders the contract says a PBX may sign with),

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Small helpers for the contract tests: independent re-computations of what the contract fixes
  * (UUID v5, the PBX signature), a raw HTTP sender for paths fetch would normalise, a PBX client

@@ -114,7 +114,6 @@ export const uniqueCallId = (): string => `${randomUUID()}@pbx.example.com`;
 
 /** The callwake member of the first push the simulator accepted for this token (waits for it). */
 export async function pushFor(sim: ApnsSimulator, token: string): Promise<any> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   const push = await sim.waitForPush(token, 5000);
   return (push.payload as { callwake: unknown }).callwake;
 }

@@ -49,7 +49,7 @@ describe('call tokens', () => {
       'cw1...',
       'Bearer x',
       'x'.repeat(201),
-      'cw1.AAAAAA.' + 'A'.repeat(39) + '.' + 'A'.repeat(22),
+      `cw1.AAAAAA.${'A'.repeat(39)}.${'A'.repeat(22)}`,
     ]) {
       expect(verifyCallToken(ring, junk)).toBeUndefined();
     }

@@ -19,7 +19,7 @@ import { pbxRouter } from '../../functions/pbx-api/api.js';
  * code the code can emit, and the limits and id formats the validators enforce.
  */
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const doc: Json = parse(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8'), { strict: true, uniqueKeys: true });

@@ -41,7 +41,7 @@ describe('PBX signatures', () => {
       { ...signed('new-secret'), tenantId: undefined },
       { ...signed('new-secret'), timestamp: undefined },
       { ...signed('new-secret'), timestamp: '12.5' },
-      { ...signed('new-secret'), signature: 'v2=' + '0'.repeat(64) },
+      { ...signed('new-secret'), signature: `v2=${'0'.repeat(64)}` },
       { ...signed('new-secret'), signature: signed('new-secret').signature.toUpperCase() },
     ];
     for (const req of bad) expect(verifySignature(req, secretsOf, now)).toEqual({ ok: false, code: 'bad_signature' });

@@ -65,7 +65,7 @@ describe('push payloads', () => {
     const name = '\u0001'.repeat(300) + '\u{1F600}'.repeat(2000);
     const payload = buildPushPayload(
       type,
-      content({ number: '+1555', displayName: name, uri: 'sip:' + 'u'.repeat(500) }),
+      content({ number: '+1555', displayName: name, uri: `sip:${'u'.repeat(500)}` }),
     );
     expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES[type]);
     const shown: string = JSON.parse(payload).callwake.caller.displayName;
