@@ -5,6 +5,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ApnsConnection } from '../functions/adapters/apns-connection.js';
 import { mintProviderToken, teamKeyOf } from '../functions/adapters/apns-jwt.js';
 import { documentClient } from '../functions/adapters/dynamo-table.js';
+import { userKey } from '../functions/adapters/table-layout.js';
 import { silentLog } from '../functions/core/ports.js';
 import { ApnsSimulator, createSimulatorKey } from '../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../local/clients.js';
@@ -75,9 +76,7 @@ async function main() {
   });
   const floorKey = (i: number) => ({ pk: `FLOOR#${i}`, sk: 'CALL' });
   const ringFloorOnce = async (i: number) => {
-    await doc.send(
-      new GetCommand({ TableName: table, Key: { pk: 'USER#bench#u', sk: 'DEVICES' }, ConsistentRead: true }),
-    );
+    await doc.send(new GetCommand({ TableName: table, Key: userKey('bench', 'u'), ConsistentRead: true }));
     await doc.send(
       new PutCommand({
         TableName: table,

@@ -3,6 +3,7 @@ import type { Call, CallDevice, EndReason } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { CallStore, TransitionResult } from '../core/ports.js';
 import { isConditionFailed, itemOfConditionFailure } from './dynamo-errors.js';
+import { callKey as keyOf, TTL_ATTRIBUTE } from './table-layout.js';
 
 /**
  * Calls in the single table: pk `CALL#<callUuid>`, sk `CALL`. The callUuid is derived from
@@ -11,7 +12,6 @@ import { isConditionFailed, itemOfConditionFailure } from './dynamo-errors.js';
  * DynamoDB deletes expired items late: every read and every condition treats an item whose
  * `lifetimeEnd` has passed as absent.
  */
-const keyOf = (callUuid: string) => ({ pk: `CALL#${callUuid}`, sk: 'CALL' });
 
 const NAMES = { '#status': 'status' };
 const ABSENT_OR_GONE = 'attribute_not_exists(pk) OR lifetimeEnd <= :now';
@@ -27,12 +27,12 @@ function toItem(call: Call): Record<string, unknown> {
     ...keyOf(call.callUuid),
     ...rest,
     ...(metadata === undefined ? {} : { metadataJson: JSON.stringify(metadata) }),
-    ttl: Math.ceil(call.lifetimeEnd / 1000),
+    [TTL_ATTRIBUTE]: Math.ceil(call.lifetimeEnd / 1000),
   };
 }
 
 function toCall(item: Record<string, unknown>): Call {
-  const { pk: _pk, sk: _sk, ttl: _ttl, metadataJson, ...call } = item;
+  const { pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _ttl, metadataJson, ...call } = item;
   return {
     ...(call as unknown as Call),
     ...(typeof metadataJson === 'string' ? { metadata: JSON.parse(metadataJson) as Record<string, string> } : {}),

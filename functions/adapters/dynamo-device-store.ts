@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { TooManyDevicesError } from '../core/errors.js';
 import type { DeviceStore, RegisteredDevice } from '../core/ports.js';
 import { isTransactionCanceled } from './dynamo-errors.js';
+import { pushTokenOwnerKey as ownerKey, userKey } from './table-layout.js';
 
 /**
  * The device registry in the single table:
@@ -25,11 +25,6 @@ interface OwnerItem {
 
 /** Optimistic writes on one user item: under N concurrent writers each round lets one through. */
 const MAX_ATTEMPTS = 60;
-const userKey = (tenantId: string, userId: string) => ({ pk: `USER#${tenantId}#${userId}`, sk: 'DEVICES' });
-const ownerKey = (tenantId: string, pushToken: string) => ({
-  pk: `PUSHTOKEN#${tenantId}#${createHash('sha256').update(pushToken).digest('hex')}`,
-  sk: 'OWNER',
-});
 
 export class DynamoDeviceStore implements DeviceStore {
   constructor(

@@ -6,10 +6,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
-/** The one table's shape; the CDK stack declares the same (test/infra checks it). */
-export const TABLE_KEY = { partition: 'pk', sort: 'sk' } as const;
-export const TTL_ATTRIBUTE = 'ttl';
+import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from './table-layout.js';
 
 export interface DynamoOptions {
   endpoint?: string;
@@ -48,12 +45,12 @@ export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
-        { AttributeName: TABLE_KEY.partition, AttributeType: 'S' },
-        { AttributeName: TABLE_KEY.sort, AttributeType: 'S' },
+        { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+        { AttributeName: SORT_KEY, AttributeType: 'S' },
       ],
       KeySchema: [
-        { AttributeName: TABLE_KEY.partition, KeyType: 'HASH' },
-        { AttributeName: TABLE_KEY.sort, KeyType: 'RANGE' },
+        { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+        { AttributeName: SORT_KEY, KeyType: 'RANGE' },
       ],
     }),
   );

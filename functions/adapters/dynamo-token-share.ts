@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderTokenShare, SharedToken } from './apns-jwt.js';
 import { isConditionFailed } from './dynamo-errors.js';
+import { providerTokenKey as keyOf } from './table-layout.js';
 
 /**
  * The team's current APNs provider token in the single table (pk `APNSJWT#<team>#<key>`),
@@ -8,7 +9,6 @@ import { isConditionFailed } from './dynamo-errors.js';
  * token is a short-lived credential, not the key: holding it only lets one push as the team
  * for under an hour, and the table is encrypted and readable by pbx-api alone.
  */
-const keyOf = (teamId: string, keyId: string) => ({ pk: `APNSJWT#${teamId}#${keyId}`, sk: 'TOKEN' });
 const HOUR_S = 3600;
 
 export class DynamoTokenShare implements ProviderTokenShare {

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The single table's layout, in one place: the stores, table creation (local and tests) and the
+ * CDK construct (its key schema, TTL attribute and IAM conditions) all read it from here.
+ *
+ * | item                      | pk                                   | sk        |
+ * |---------------------------|--------------------------------------|-----------|
+ * | a call (or a tombstone)   | `CALL#<callUuid>`                    | `CALL`    |
+ * | a user's devices          | `USER#<tenantId>#<userId>`           | `DEVICES` |
+ * | who holds a push token    | `PUSHTOKEN#<tenantId>#<sha256(token)>` | `OWNER` |
+ * | a team's provider token   | `APNSJWT#<teamId>#<keyId>`           | `TOKEN`   |
+ */
+export const PARTITION_KEY = 'pk';
+export const SORT_KEY = 'sk';
+/** Epoch seconds; DynamoDB deletes the item some time after it (reads never rely on that). */
+export const TTL_ATTRIBUTE = 'ttl';
+
+export const PREFIX = {
+  call: 'CALL#',
+  user: 'USER#',
+  pushToken: 'PUSHTOKEN#',
+  providerToken: 'APNSJWT#',
+} as const;
+
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+export const callKey = (callUuid: string): ItemKey => ({ pk: `${PREFIX.call}${callUuid}`, sk: 'CALL' });
+
+export const userKey = (tenantId: string, userId: string): ItemKey => ({
+  pk: `${PREFIX.user}${tenantId}#${userId}`,
+  sk: 'DEVICES',
+});
+
+/** Keyed by the token's hash: the table never holds a push token as a key. */
+export const pushTokenOwnerKey = (tenantId: string, pushToken: string): ItemKey => ({
+  pk: `${PREFIX.pushToken}${tenantId}#${createHash('sha256').update(pushToken).digest('hex')}`,
+  sk: 'OWNER',
+});
+
+export const providerTokenKey = (teamId: string, keyId: string): ItemKey => ({
+  pk: `${PREFIX.providerToken}${teamId}#${keyId}`,
+  sk: 'TOKEN',
+});
