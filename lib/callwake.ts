@@ -22,7 +22,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret, type SecretStringGenerator } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
 
@@ -145,51 +145,95 @@ export class Callwake extends Construct {
   /** The API's default endpoint, e.g. `https://<id>.execute-api.<region>.amazonaws.com/`. */
   readonly apiUrl: string;
 
+  // The builders below take this construct as their scope and keep the construct ids they have
+  // always had: the logical ids of a deployed stack's resources depend on them.
   constructor(scope: Construct, id: string, props: CallwakeProps = {}) {
     super(scope, id);
     const config = resolveProps(props);
-    const secretPrefix = props.secretNamePrefix ?? Stack.of(this).stackName;
-    if (Token.isUnresolved(secretPrefix) || !SECRET_NAME.test(`${secretPrefix}/x`)) {
-      throw new Error(`secretNamePrefix must be a plain secret-name prefix, got "${secretPrefix}"`);
-    }
+    const secretPrefix = secretNamePrefix(this, props.secretNamePrefix);
 
-    // ---- Data --------------------------------------------------------------------------------
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'ttl',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // The AWS managed key `aws/dynamodb`: encrypted with KMS, every use in CloudTrail, no key
-      // to administer or pay for, and no kms:* grants needed on the function roles.
-      encryption: TableEncryption.AWS_MANAGED,
-      removalPolicy: config.tableRemovalPolicy,
-      deletionProtection: config.tableRemovalPolicy !== RemovalPolicy.DESTROY,
-    });
+    this.table = callTable(this, config.tableRemovalPolicy);
 
-    // ---- Secrets (the functions get their names, never their values) -------------------------
-    const secretRemoval = config.tableRemovalPolicy;
-    this.tenantSecrets = this.secret('TenantSecrets', props.tenantSecretName, {
-      name: `${secretPrefix}/tenant-secrets`,
+    const secrets = serviceSecrets(this, props, secretPrefix, config.tableRemovalPolicy);
+    this.tenantSecrets = secrets.tenantSecrets;
+    this.apnsKeys = secrets.apnsKeys;
+    this.tokenKeys = secrets.tokenKeys;
+
+    this.pbxApi = pbxApiFunction(this, this.table, secrets, config);
+    this.appApi = appApiFunction(this, this.table, secrets, config);
+    grantPbxApiTableAndSecrets(this.pbxApi, this.table, secrets);
+    grantAppApiCallItemsAndTokenKeys(this.appApi, this.table, secrets);
+
+    this.httpApi = routedHttpApi(this, this.pbxApi, this.appApi);
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
+    this.stage = throttledDefaultStage(this, this.httpApi, this.accessLogs, config);
+    this.apiUrl = this.stage.url;
+  }
+}
+
+/** Secret names are plain strings in the functions' environment: the prefix cannot be a token. */
+function secretNamePrefix(scope: Construct, prefix: string | undefined): string {
+  const resolved = prefix ?? Stack.of(scope).stackName;
+  if (Token.isUnresolved(resolved) || !SECRET_NAME.test(`${resolved}/x`)) {
+    throw new Error(`secretNamePrefix must be a plain secret-name prefix, got "${resolved}"`);
+  }
+  return resolved;
+}
+
+/** The single table all items live in. */
+function callTable(scope: Construct, removalPolicy: RemovalPolicy): Table {
+  return new Table(scope, 'Table', {
+    partitionKey: { name: 'pk', type: AttributeType.STRING },
+    sortKey: { name: 'sk', type: AttributeType.STRING },
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    timeToLiveAttribute: 'ttl',
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    // The AWS managed key `aws/dynamodb`: encrypted with KMS, every use in CloudTrail, no key
+    // to administer or pay for, and no kms:* grants needed on the function roles.
+    encryption: TableEncryption.AWS_MANAGED,
+    removalPolicy,
+    deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+  });
+}
+
+interface ServiceSecrets {
+  readonly tenantSecrets: NamedSecret;
+  readonly apnsKeys: NamedSecret;
+  readonly tokenKeys: NamedSecret;
+}
+
+/**
+ * The three secrets, each imported by the name the operator gave or else created. They share the
+ * table's removal policy: both hold state a redeploy cannot recreate.
+ */
+function serviceSecrets(
+  scope: Construct,
+  props: CallwakeProps,
+  prefix: string,
+  removalPolicy: RemovalPolicy,
+): ServiceSecrets {
+  return {
+    tenantSecrets: namedSecret(scope, 'TenantSecrets', props.tenantSecretName, {
+      name: `${prefix}/tenant-secrets`,
       description: 'callwake: PBX signing secrets per tenant, {"<tenantId>": ["<secret>", ...]} (two during rotation)',
       value: SecretValue.unsafePlainText('{}'), // no tenant yet: valid, empty
-      removalPolicy: secretRemoval,
+      removalPolicy,
       rotationReason:
         "Tenant secrets are shared with each tenant's PBX, which signs with them; AWS cannot " +
         'change them on its own. Rotation is the two-active-secrets procedure of the contract ' +
         '(add the new secret, switch the PBX, remove the old one), documented in docs/deploy.md.',
-    });
-    this.apnsKeys = this.secret('ApnsKeys', props.apnsKeySecretName, {
-      name: `${secretPrefix}/apns-keys`,
+    }),
+    apnsKeys: namedSecret(scope, 'ApnsKeys', props.apnsKeySecretName, {
+      name: `${prefix}/apns-keys`,
       description: 'callwake: APNs token-auth keys per team, {"<teamId>": {"keyId": "...", "privateKey": "<PEM .p8>"}}',
       value: SecretValue.unsafePlainText('{}'), // no team yet: valid, empty
-      removalPolicy: secretRemoval,
+      removalPolicy,
       rotationReason:
         'APNs .p8 keys are created and revoked in the Apple Developer portal; AWS cannot issue ' +
         'a new one. Replacing a key is a put-secret-value documented in docs/deploy.md.',
-    });
-    this.tokenKeys = this.secret('TokenKeys', props.tokenKeySecretName, {
-      name: `${secretPrefix}/token-keys`,
+    }),
+    tokenKeys: namedSecret(scope, 'TokenKeys', props.tokenKeySecretName, {
+      name: `${prefix}/token-keys`,
       description:
         'callwake: call-token signing keys, {"current": "<kid>", "keys": {"<kid>": "<random>"}} or {"kid", "key"}',
       generate: {
@@ -199,179 +243,198 @@ export class Callwake extends Construct {
         excludePunctuation: true,
         includeSpace: false,
       },
-      removalPolicy: secretRemoval,
+      removalPolicy,
       rotationReason:
         'A new signing key must be added next to the old one, which stays until every token it ' +
         'signed has expired (ring timeout + 1 h), and only then removed; a stock rotation ' +
         'function replaces the value at once and would invalidate ringing calls. The manual ' +
         'rotation procedure is documented in docs/deploy.md.',
-    });
+    }),
+  };
+}
 
-    // ---- Functions ---------------------------------------------------------------------------
-    // Each function is told the names of the secrets it may read, and no others (the code treats
-    // an absent TENANT_SECRETS_NAME / APNS_KEYS_SECRET_NAME as "this function does not need it").
-    const common: Record<string, string> = {
-      TABLE_NAME: this.table.tableName,
-      TOKEN_KEYS_SECRET_NAME: this.tokenKeys.name,
-      APNS_DEFAULT_ENVIRONMENT: config.defaultApnsEnvironment,
-      LOG_LEVEL: config.logLevel,
-      ...(config.publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: config.publicBaseUrl }),
+interface SecretToCreate {
+  readonly name: string;
+  readonly description: string;
+  readonly value?: SecretValue;
+  readonly generate?: SecretStringGenerator;
+  readonly removalPolicy: RemovalPolicy;
+  /** Why the secret has no automatic rotation, for cdk-nag. */
+  readonly rotationReason: string;
+}
+
+/** Imports the secret `existingName`, or creates one. */
+function namedSecret(
+  scope: Construct,
+  id: string,
+  existingName: string | undefined,
+  create: SecretToCreate,
+): NamedSecret {
+  if (existingName !== undefined) {
+    return {
+      secret: Secret.fromSecretNameV2(scope, id, existingName),
+      name: existingName,
+      created: false,
     };
-
-    this.pbxApi = new HouseFunction(this, 'PbxApi', {
-      entry: entry('pbx-api'),
-      description: 'callwake pbx-api: signed PBX webhooks, device registry, APNs pushes',
-      // APNs over HTTP/2 + TLS and ES256 signing on the caller-is-waiting path: Lambda gives
-      // CPU in proportion to memory, and 512 MB cuts TLS handshake and cold-start time.
-      memorySize: PBX_API_MEMORY_MB,
-      timeout: PBX_API_TIMEOUT,
-      environment: {
-        ...common,
-        TENANT_SECRETS_NAME: this.tenantSecrets.name,
-        APNS_KEYS_SECRET_NAME: this.apnsKeys.name,
-        PUSH_DEADLINE_MS: String(config.pushDeadlineMs),
-        POWERTOOLS_SERVICE_NAME: 'callwake-pbx-api',
-      },
-      logRetention: config.logRetention,
-      tracing: config.tracing,
-    });
-
-    this.appApi = new HouseFunction(this, 'AppApi', {
-      entry: entry('app-api'),
-      description: 'callwake app-api: call state for apps woken by a push (confirm, answer, decline)',
-      // One or two DynamoDB round trips and an HMAC check per request, no TLS to third parties:
-      // I/O-bound, so 256 MB is enough CPU; more would mostly be paid-for idle time.
-      memorySize: APP_API_MEMORY_MB,
-      timeout: APP_API_TIMEOUT,
-      environment: {
-        ...common,
-        POWERTOOLS_SERVICE_NAME: 'callwake-app-api',
-      },
-      logRetention: config.logRetention,
-      tracing: config.tracing,
-    });
-
-    // ---- Least privilege ---------------------------------------------------------------------
-    // pbx-api: the whole table (calls, tombstones, device registry) and all three secrets.
-    this.table.grantReadWriteData(this.pbxApi.role);
-    this.tenantSecrets.secret.grantRead(this.pbxApi.role);
-    this.apnsKeys.secret.grantRead(this.pbxApi.role);
-    this.tokenKeys.secret.grantRead(this.pbxApi.role);
-
-    // app-api: call items only (partition key CALL#...), and the token keys only. No Scan and no
-    // DescribeTable: with `ForAllValues`, a request without leading keys would pass the condition.
-    this.appApi.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'CallItemsOnly',
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:BatchGetItem',
-          'dynamodb:Query',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:ConditionCheckItem',
-        ],
-        resources: [this.table.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': [`${CALL_PARTITION_KEY_PREFIX}*`],
-          },
-        },
-      }),
-    );
-    this.tokenKeys.secret.grantRead(this.appApi.role);
-
-    // ---- HTTP API ----------------------------------------------------------------------------
-    const pbxIntegration = new HttpLambdaIntegration('PbxApiIntegration', this.pbxApi.function, {
-      payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
-    });
-    const appIntegration = new HttpLambdaIntegration('AppApiIntegration', this.appApi.function, {
-      payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
-    });
-
-    this.httpApi = new HttpApi(this, 'HttpApi', {
-      description: "callwake: PBX webhooks (/v1/pbx) and the woken app's API (/v1/app)",
-      // The stage is declared below, with throttling and access logs.
-      createDefaultStage: false,
-      // `$default`: any other path reaches app-api, which answers the service's own
-      // problem+json 404 instead of API Gateway's {"message":"Not Found"}.
-      defaultIntegration: appIntegration,
-    });
-    this.httpApi.addRoutes({
-      path: '/v1/pbx/{proxy+}',
-      methods: [HttpMethod.ANY],
-      integration: pbxIntegration,
-    });
-    this.httpApi.addRoutes({
-      path: '/v1/app/{proxy+}',
-      methods: [HttpMethod.ANY],
-      integration: appIntegration,
-    });
-
-    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
-    this.stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.httpApi,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: {
-        rateLimit: config.throttlingRateLimit,
-        burstLimit: config.throttlingBurstLimit,
-      },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(this.accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-      },
-    });
-    this.apiUrl = this.stage.url;
-
-    // cdk-nag (AwsSolutions) acknowledgment, scoped to the API's routes.
-    Validations.of(this.httpApi).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'Authentication is done in the functions, as the HTTP contract defines it: /v1/pbx/* ' +
-        'requests carry an HMAC-SHA256 signature over timestamp, method, path and raw body, ' +
-        'checked against per-tenant secrets (an HTTP API authorizer never sees the body), and ' +
-        '/v1/app/* requests carry a call-scoped token signed with the token keys. $default ' +
-        'only answers 404 problems. An authorizer would add a hop to the ringing path.',
-    });
   }
+  const secret = new Secret(scope, id, {
+    secretName: create.name,
+    description: create.description,
+    removalPolicy: create.removalPolicy,
+    ...(create.value === undefined ? {} : { secretStringValue: create.value }),
+    ...(create.generate === undefined ? {} : { generateSecretString: create.generate }),
+  });
+  Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: create.rotationReason });
+  return { secret, name: create.name, created: true };
+}
 
-  /** Imports the secret `existingName`, or creates one. */
-  private secret(
-    id: string,
-    existingName: string | undefined,
-    create: {
-      name: string;
-      description: string;
-      value?: SecretValue;
-      generate?: {
-        secretStringTemplate: string;
-        generateStringKey: string;
-        passwordLength: number;
-        excludePunctuation: boolean;
-        includeSpace: boolean;
-      };
-      removalPolicy: RemovalPolicy;
-      rotationReason: string;
+/**
+ * What both functions are told. Each is told the names of the secrets it may read, and no others
+ * (the code treats an absent TENANT_SECRETS_NAME / APNS_KEYS_SECRET_NAME as "not needed here").
+ */
+function sharedEnvironment(table: Table, secrets: ServiceSecrets, config: ResolvedProps): Record<string, string> {
+  return {
+    TABLE_NAME: table.tableName,
+    TOKEN_KEYS_SECRET_NAME: secrets.tokenKeys.name,
+    APNS_DEFAULT_ENVIRONMENT: config.defaultApnsEnvironment,
+    LOG_LEVEL: config.logLevel,
+    ...(config.publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: config.publicBaseUrl }),
+  };
+}
+
+function pbxApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets, config: ResolvedProps): HouseFunction {
+  return new HouseFunction(scope, 'PbxApi', {
+    entry: entry('pbx-api'),
+    description: 'callwake pbx-api: signed PBX webhooks, device registry, APNs pushes',
+    // APNs over HTTP/2 + TLS and ES256 signing on the caller-is-waiting path: Lambda gives
+    // CPU in proportion to memory, and 512 MB cuts TLS handshake and cold-start time.
+    memorySize: PBX_API_MEMORY_MB,
+    timeout: PBX_API_TIMEOUT,
+    environment: {
+      ...sharedEnvironment(table, secrets, config),
+      TENANT_SECRETS_NAME: secrets.tenantSecrets.name,
+      APNS_KEYS_SECRET_NAME: secrets.apnsKeys.name,
+      PUSH_DEADLINE_MS: String(config.pushDeadlineMs),
+      POWERTOOLS_SERVICE_NAME: 'callwake-pbx-api',
     },
-  ): NamedSecret {
-    if (existingName !== undefined) {
-      return {
-        secret: Secret.fromSecretNameV2(this, id, existingName),
-        name: existingName,
-        created: false,
-      };
-    }
-    const secret = new Secret(this, id, {
-      secretName: create.name,
-      description: create.description,
-      removalPolicy: create.removalPolicy,
-      ...(create.value === undefined ? {} : { secretStringValue: create.value }),
-      ...(create.generate === undefined ? {} : { generateSecretString: create.generate }),
-    });
-    Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: create.rotationReason });
-    return { secret, name: create.name, created: true };
-  }
+    logRetention: config.logRetention,
+    tracing: config.tracing,
+  });
+}
+
+function appApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets, config: ResolvedProps): HouseFunction {
+  return new HouseFunction(scope, 'AppApi', {
+    entry: entry('app-api'),
+    description: 'callwake app-api: call state for apps woken by a push (confirm, answer, decline)',
+    // One or two DynamoDB round trips and an HMAC check per request, no TLS to third parties:
+    // I/O-bound, so 256 MB is enough CPU; more would mostly be paid-for idle time.
+    memorySize: APP_API_MEMORY_MB,
+    timeout: APP_API_TIMEOUT,
+    environment: {
+      ...sharedEnvironment(table, secrets, config),
+      POWERTOOLS_SERVICE_NAME: 'callwake-app-api',
+    },
+    logRetention: config.logRetention,
+    tracing: config.tracing,
+  });
+}
+
+/** pbx-api rings, cancels and keeps the device registry: the whole table and all three secrets. */
+function grantPbxApiTableAndSecrets(pbxApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
+  table.grantReadWriteData(pbxApi.role);
+  secrets.tenantSecrets.secret.grantRead(pbxApi.role);
+  secrets.apnsKeys.secret.grantRead(pbxApi.role);
+  secrets.tokenKeys.secret.grantRead(pbxApi.role);
+}
+
+/**
+ * app-api only serves the woken app: call items (partition key CALL#...) and the token keys. No
+ * Scan and no DescribeTable: with `ForAllValues`, a request without leading keys would pass the
+ * condition.
+ */
+function grantAppApiCallItemsAndTokenKeys(appApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
+  appApi.role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'CallItemsOnly',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:ConditionCheckItem',
+      ],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': {
+          'dynamodb:LeadingKeys': [`${CALL_PARTITION_KEY_PREFIX}*`],
+        },
+      },
+    }),
+  );
+  secrets.tokenKeys.secret.grantRead(appApi.role);
+}
+
+/** The HTTP API with its routes; the stage is {@link throttledDefaultStage}. */
+function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFunction): HttpApi {
+  const pbxIntegration = new HttpLambdaIntegration('PbxApiIntegration', pbxApi.function, {
+    payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+  });
+  const appIntegration = new HttpLambdaIntegration('AppApiIntegration', appApi.function, {
+    payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+  });
+
+  const httpApi = new HttpApi(scope, 'HttpApi', {
+    description: "callwake: PBX webhooks (/v1/pbx) and the woken app's API (/v1/app)",
+    // A stage of our own, with throttling and access logs.
+    createDefaultStage: false,
+    // `$default`: any other path reaches app-api, which answers the service's own
+    // problem+json 404 instead of API Gateway's {"message":"Not Found"}.
+    defaultIntegration: appIntegration,
+  });
+  httpApi.addRoutes({
+    path: '/v1/pbx/{proxy+}',
+    methods: [HttpMethod.ANY],
+    integration: pbxIntegration,
+  });
+  httpApi.addRoutes({
+    path: '/v1/app/{proxy+}',
+    methods: [HttpMethod.ANY],
+    integration: appIntegration,
+  });
+
+  // cdk-nag (AwsSolutions) acknowledgment, scoped to the API's routes.
+  Validations.of(httpApi).acknowledge({
+    id: 'AwsSolutions-APIG4',
+    reason:
+      'Authentication is done in the functions, as the HTTP contract defines it: /v1/pbx/* ' +
+      'requests carry an HMAC-SHA256 signature over timestamp, method, path and raw body, ' +
+      'checked against per-tenant secrets (an HTTP API authorizer never sees the body), and ' +
+      '/v1/app/* requests carry a call-scoped token signed with the token keys. $default ' +
+      'only answers 404 problems. An authorizer would add a hop to the ringing path.',
+  });
+  return httpApi;
+}
+
+function throttledDefaultStage(
+  scope: Construct,
+  httpApi: HttpApi,
+  accessLogs: LogGroup,
+  config: ResolvedProps,
+): HttpStage {
+  return new HttpStage(scope, 'DefaultStage', {
+    httpApi,
+    stageName: '$default',
+    autoDeploy: true,
+    throttle: {
+      rateLimit: config.throttlingRateLimit,
+      burstLimit: config.throttlingBurstLimit,
+    },
+    accessLogSettings: {
+      destination: new LogGroupLogDestination(accessLogs),
+      format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+    },
+  });
 }
 
 /**
