@@ -4,7 +4,7 @@ import { DynamoDeviceStore } from './adapters/dynamo-device-store.js';
 import type { AppDeps } from './app-api/api.js';
 import type { ApnsEnvironment } from './core/call.js';
 import type { TokenKeyRing } from './core/call-token.js';
-import { type Clock, systemClock } from './core/clock.js';
+import { type Clock, realTimer, systemClock } from './core/clock.js';
 import type { Log, Pusher } from './core/ports.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 
@@ -30,6 +30,7 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     devices: new DynamoDeviceStore(p.doc, p.tableName),
     pusher: p.pusher,
     clock,
+    timer: realTimer,
     tokenKeys: p.tokenKeys,
     ...(p.refreshTokenKeys ? { refreshTokenKeys: p.refreshTokenKeys } : {}),
     tenantSecrets: p.tenantSecrets,

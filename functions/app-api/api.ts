@@ -1,6 +1,6 @@
 import { type AppAction, actOnCall } from '../core/app-calls.js';
 import { type CallTokenClaims, verifyCallToken } from '../core/call-token.js';
-import { AppCallEndedError, type DomainError, TokenScopeError } from '../core/errors.js';
+import { AppActionRefusedError, AppCallGoneError, type DomainError, TokenScopeError } from '../core/errors.js';
 import type { Deps } from '../core/ports.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { json, ProblemError } from '../http/problem.js';
@@ -9,8 +9,7 @@ import { Router, route } from '../http/router.js';
 import { callParams } from '../http/schemas.js';
 
 export type AppDeps = Deps;
-/** null only outside /v1/app, where no route matches and the answer is a 404. */
-type AppAuth = CallTokenClaims | null;
+type AppAuth = CallTokenClaims;
 
 const invalidToken = () =>
   new ProblemError(
@@ -28,7 +27,6 @@ const act = (method: 'GET' | 'POST', suffix: string, operationId: string, action
     operationId,
     params: callParams,
     async handle({ deps, auth, params }: { deps: AppDeps; auth: AppAuth; params: { callId: string } }) {
-      if (!auth) throw invalidToken();
       return json(200, await actOnCall(deps, auth, params.callId, action));
     },
   });
@@ -44,8 +42,6 @@ const BEARER = /^Bearer +([!-~]{1,200})$/i;
 
 /** The call token from the push; forged, malformed or missing all look the same. */
 async function authenticateApp(req: HttpRequest, deps: AppDeps): Promise<AppAuth> {
-  // Paths outside /v1/app (API Gateway's $default route) have no token to check: they are 404s.
-  if (!req.path.startsWith('/v1/app/')) return null;
   const m = BEARER.exec(req.headers.authorization ?? '');
   if (!m) throw invalidToken();
   let claims = verifyCallToken(deps.tokenKeys(), m[1]!);
@@ -57,8 +53,10 @@ async function authenticateApp(req: HttpRequest, deps: AppDeps): Promise<AppAuth
 }
 
 function mapAppError(e: DomainError): ProblemError | undefined {
-  if (e instanceof AppCallEndedError) return new ProblemError(e.status, e.code, e.message, { call: e.view });
-  if (e instanceof TokenScopeError) return new ProblemError(403, e.code, e.message);
+  // The app always learns how to end its CallKit call: both carry the view.
+  if (e instanceof AppCallGoneError) return new ProblemError(410, 'call_ended', e.message, { call: e.view });
+  if (e instanceof AppActionRefusedError) return new ProblemError(409, 'call_ended', e.message, { call: e.view });
+  if (e instanceof TokenScopeError) return new ProblemError(403, 'token_scope', e.message);
   return undefined;
 }
 
@@ -66,6 +64,8 @@ export const createAppApi = (deps: () => Promise<AppDeps>) =>
   createHttpApi<AppDeps, AppAuth>({
     name: 'app',
     router: appRouter,
+    // API Gateway's $default route brings every other path here too: those are 404s, unauthenticated.
+    prefix: '/v1/app/',
     deps,
     authenticate: authenticateApp,
     mapError: mapAppError,

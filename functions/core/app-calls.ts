@@ -1,6 +1,6 @@
 import { type AppView, appViewOf, type Call, slotName, vanishedAppView } from './call.js';
 import { type CallTokenClaims, callIdHashOf } from './call-token.js';
-import { AppCallEndedError, TokenScopeError } from './errors.js';
+import { AppActionRefusedError, AppCallGoneError, TokenScopeError } from './errors.js';
 import type { Deps, TransitionResult } from './ports.js';
 
 export type AppAction = 'view' | 'confirm' | 'answer' | 'decline';
@@ -20,12 +20,7 @@ export async function actOnCall(
 ): Promise<AppView> {
   if (callIdHashOf(callId) !== claims.callIdHash) throw new TokenScopeError();
   const now = deps.clock.now();
-  const gone = () =>
-    new AppCallEndedError<AppView>(
-      410,
-      vanishedAppView(callId, claims.callUuid),
-      'This call has ended and is no longer known.',
-    );
+  const gone = () => new AppCallGoneError(vanishedAppView(callId, claims.callUuid));
   if (claims.lifetimeEnd <= now) throw gone();
   const slot = slotName(claims.slot);
   const ours = (call: Call | undefined): call is Call =>
@@ -45,11 +40,7 @@ export async function actOnCall(
   if (result.outcome === 'absent' || !ours(result.call)) throw gone();
   const view = appViewOf(result.call, slot, now);
   if (result.outcome === 'unchanged') {
-    throw new AppCallEndedError<AppView>(
-      409,
-      view,
-      action === 'answer' ? 'The call can no longer be answered here.' : 'The call can no longer be declined here.',
-    );
+    throw new AppActionRefusedError(view, action);
   }
   deps.log.info(action === 'answer' ? 'call answered' : 'call declined', { callUuid: claims.callUuid, slot });
   return view;

@@ -8,7 +8,14 @@ export type AppStatus = 'ringing' | 'answered' | 'declined' | 'ended';
 /** CallKit's CXCallEndedReason names. */
 export type EndReason = 'remoteEnded' | 'answeredElsewhere' | 'declinedElsewhere' | 'unanswered' | 'failed';
 
-export type CancelReason = 'caller_hangup' | 'answered_elsewhere' | 'declined_elsewhere' | 'timeout' | 'error';
+export const CANCEL_REASONS = [
+  'caller_hangup',
+  'answered_elsewhere',
+  'declined_elsewhere',
+  'timeout',
+  'error',
+] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
 
 export const END_REASON_OF_CANCEL: Record<CancelReason, EndReason> = {
   caller_hangup: 'remoteEnded',
@@ -18,8 +25,10 @@ export const END_REASON_OF_CANCEL: Record<CancelReason, EndReason> = {
   error: 'failed',
 };
 
-export type PushType = 'voip' | 'alert';
-export type ApnsEnvironment = 'production' | 'sandbox';
+export const PUSH_TYPES = ['voip', 'alert'] as const;
+export type PushType = (typeof PUSH_TYPES)[number];
+export const APNS_ENVIRONMENTS = ['production', 'sandbox'] as const;
+export type ApnsEnvironment = (typeof APNS_ENVIRONMENTS)[number];
 export type Delivery = 'pending' | 'sent' | 'failed';
 
 export interface Caller {

@@ -1,17 +1,18 @@
+import type { AppView } from './call.js';
+
 /**
- * One class per failure the domain can report. Handlers map them to problem codes;
- * the domain never speaks HTTP.
+ * One class per failure the domain can report. Each says what happened; the API layer decides
+ * how that is told to a client (status and problem code), so the domain never speaks HTTP.
  */
 export abstract class DomainError extends Error {
-  abstract readonly code: string;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
   }
 }
 
+/** A create named a callId the tenant already uses for another body. */
 export class CallIdConflictError extends DomainError {
-  readonly code = 'call_id_conflict';
   constructor() {
     super('This callId is already in use by the tenant with a different body.');
   }
@@ -19,56 +20,57 @@ export class CallIdConflictError extends DomainError {
 
 /** A create arrived for a call that was already cancelled (or tombstoned by a cancel). */
 export class CallAlreadyEndedError extends DomainError {
-  readonly code = 'call_ended';
   constructor() {
     super('This call was already cancelled.');
   }
 }
 
 export class CallNotFoundError extends DomainError {
-  readonly code = 'call_not_found';
   constructor() {
     super('No such call, or it is past its lifetime.');
   }
 }
 
 export class TooManyDevicesError extends DomainError {
-  readonly code = 'too_many_devices';
   constructor(readonly limit: number) {
     super(`A user may have at most ${limit} devices.`);
   }
 }
 
-export class UnknownTeamError extends DomainError {
-  readonly code = 'unknown_team';
-  constructor(detail: string) {
-    super(detail);
-  }
-}
-
-/** The app's view goes with every 409/410 from the app API, so the app can end its CallKit call. */
-export class AppCallEndedError<View> extends DomainError {
-  readonly code = 'call_ended';
-  constructor(
-    readonly status: 409 | 410,
-    readonly view: View,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class UnknownTeamError extends DomainError {}
 
 /** Several Apple teams are configured, so a device must say which is its own. */
 export class TeamRequiredError extends DomainError {
-  readonly code = 'validation_failed';
   constructor() {
     super('teamId is required: this deployment has more than one Apple team.');
   }
 }
 
+/** A genuine call token used for another call than the one it was issued for. */
 export class TokenScopeError extends DomainError {
-  readonly code = 'token_scope';
   constructor() {
     super('This token was issued for another call.');
+  }
+}
+
+/**
+ * The app's call no longer exists (past its lifetime, or never known). The view tells the app
+ * how to end its CallKit call.
+ */
+export class AppCallGoneError extends DomainError {
+  constructor(readonly view: AppView) {
+    super('This call has ended and is no longer known.');
+  }
+}
+
+/** The device lost the answer or decline: the call ended, or another device decided it. */
+export class AppActionRefusedError extends DomainError {
+  constructor(
+    readonly view: AppView,
+    action: 'answer' | 'decline',
+  ) {
+    super(
+      action === 'answer' ? 'The call can no longer be answered here.' : 'The call can no longer be declined here.',
+    );
   }
 }

@@ -1,6 +1,6 @@
 import type { ApnsEnvironment, Call, CallDevice, EndReason, PushType } from './call.js';
 import type { TokenKeyRing } from './call-token.js';
-import type { Clock } from './clock.js';
+import type { Clock, Timer } from './clock.js';
 
 /** Where calls live. Every method treats an item past its lifetime as absent. */
 export interface CallStore {
@@ -88,6 +88,7 @@ export interface Deps {
   devices: DeviceStore;
   pusher: Pusher;
   clock: Clock;
+  timer: Timer;
   tokenKeys: () => TokenKeyRing;
   /** Re-reads the key ring now; false when it was just re-read (so a forger cannot force reads). */
   refreshTokenKeys?: () => Promise<boolean>;

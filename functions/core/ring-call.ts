@@ -73,7 +73,7 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   if (!stored.created) return { created: false, answer: await answerToRetry(deps, stored.existing, requestHash) };
 
   // The push deadline is operational time (the PBX is waiting), not the call's clock.
-  const deadline = Date.now() + Math.min(deps.pushDeadlineMs, call.expiresAt - now);
+  const deadline = deps.timer.now() + Math.min(deps.pushDeadlineMs, call.expiresAt - now);
   const outcomes = await Promise.all(
     targets.map((t, i) => (teams.has(t.teamId) ? pushOne(deps, call, t, i, apiUrl, deadline) : undefined)),
   );
@@ -175,10 +175,9 @@ async function answerToRetry(deps: Deps, existing: Call, requestHash: string): P
   if (existing.status === 'cancelled') throw new CallAlreadyEndedError();
   if (existing.requestHash !== requestHash) throw new CallIdConflictError();
   let call = existing;
-  // Real time, not the clock port: this bounds how long the PBX waits, whatever a test's clock says.
-  const giveUpAt = Date.now() + deps.pushDeadlineMs + 500;
-  while (call.answerStatus === undefined && Date.now() < giveUpAt) {
-    await new Promise((r) => setTimeout(r, RETRY_WAIT_POLL_MS));
+  const giveUpAt = deps.timer.now() + deps.pushDeadlineMs + 500;
+  while (call.answerStatus === undefined && deps.timer.now() < giveUpAt) {
+    await deps.timer.sleep(RETRY_WAIT_POLL_MS);
     const fresh = await deps.calls.get(call.callUuid);
     if (!fresh) break;
     call = fresh;

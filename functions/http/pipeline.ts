@@ -4,7 +4,7 @@ import { DomainError } from '../core/errors.js';
 import type { Log } from '../core/ports.js';
 import { ProblemError, problemResponse } from './problem.js';
 import { type HttpRequest, requestOf } from './request.js';
-import type { Router } from './router.js';
+import type { Router, Routing } from './router.js';
 import type { Schema } from './schemas.js';
 import { type FieldError, fieldErrors, withoutNulls } from './validation.js';
 
@@ -13,26 +13,38 @@ export const MAX_BODY_BYTES = 16 * 1024;
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
 
-interface Internal<D, A> {
-  deps: D;
-  req: HttpRequest;
-  auth: A;
-  json: unknown;
+/**
+ * What one request has gathered so far. Each stage fills in its part in the contract's order, so
+ * a later stage (or the error handler, after a failure) finds only what the earlier ones set.
+ */
+interface RequestState<D, A> {
   startedAt: number;
+  deps?: D;
+  req?: HttpRequest;
+  /** Decided once, in the first stage; a routing problem is thrown later, at its place in the order. */
+  routing?: Routing<D, A>;
+  /** Set for paths under the API's prefix; elsewhere nothing is authenticated (and no route exists). */
+  auth?: A;
+  json?: unknown;
 }
+
+/** middy hands the handler only (event, context): per-request state rides on the context. */
+type StatefulContext<D, A> = Context & { callwake?: RequestState<D, A> };
 
 export interface HttpApiOptions<D extends { log: Log }, A> {
   name: string;
   router: Router<D, A>;
+  /** Paths this API authenticates; every route is under it, so a path outside it is a 404. */
+  prefix: string;
   /** Built once per container and reused; a promise so secrets can load at init. */
   deps: () => Promise<D>;
   /** Throws a 401 ProblemError for a request it does not accept. */
-  authenticate(req: HttpRequest, deps: D): A | Promise<A>;
+  authenticate(req: HttpRequest, deps: D, routing: Routing<D, A>): A | Promise<A>;
   /** Domain errors this API turns into problems (the rest are 500s). */
   mapError(e: DomainError): ProblemError | undefined;
 }
 
-type Mw<D, A> = MiddlewareObj<Event, Result, Error, CallwakeContext<D, A>>;
+type Mw<D, A> = MiddlewareObj<Event, Result, Error, StatefulContext<D, A>>;
 
 /**
  * The contract's order of checks, one middleware each: 413 size, 401 authentication,
@@ -40,20 +52,15 @@ type Mw<D, A> = MiddlewareObj<Event, Result, Error, CallwakeContext<D, A>>;
  * the use case. Problems are rendered by one error middleware.
  */
 export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D, A>) {
-  // Per-request state lives on the Lambda context: middy hands the handler only (event, context).
-  const internal = (request: { context: Context }): Internal<D, A> => {
-    const ctx = request.context as CallwakeContext<D, A>;
-    ctx.callwake ??= {} as Internal<D, A>;
-    return ctx.callwake;
-  };
-
   const load: Mw<D, A> = {
     before: async (request) => {
-      const it = internal(request);
-      it.startedAt = Date.now();
-      it.deps = await opts.deps();
-      it.req = requestOf(request.event);
-      if (it.req.body.length > MAX_BODY_BYTES) {
+      const state: RequestState<D, A> = { startedAt: Date.now() };
+      request.context.callwake = state;
+      state.deps = await opts.deps();
+      const req = requestOf(request.event);
+      state.req = req;
+      state.routing = opts.router.route(req.method, req.path);
+      if (req.body.length > MAX_BODY_BYTES) {
         throw new ProblemError(413, 'payload_too_large', `The body is over ${MAX_BODY_BYTES} bytes.`);
       }
     },
@@ -61,17 +68,18 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
 
   const authenticate: Mw<D, A> = {
     before: async (request) => {
-      const it = internal(request);
-      it.auth = await opts.authenticate(it.req, it.deps);
+      const state = request.context.callwake!;
+      if (!state.req!.path.startsWith(opts.prefix)) return;
+      state.auth = await opts.authenticate(state.req!, state.deps!, state.routing!);
     },
   };
 
   const jsonBody: Mw<D, A> = {
     before: (request) => {
-      const it = internal(request);
-      it.json = undefined;
-      if (it.req.body.length === 0) return;
-      if (!isJsonMediaType(it.req.headers['content-type'])) {
+      const state = request.context.callwake!;
+      const body = state.req!.body;
+      if (body.length === 0) return;
+      if (!isJsonMediaType(state.req!.headers['content-type'])) {
         throw new ProblemError(
           415,
           'unsupported_media_type',
@@ -80,12 +88,12 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
       }
       let text: string;
       try {
-        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(it.req.body);
+        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
       } catch {
         throw new ProblemError(400, 'malformed_json', 'The body is not valid UTF-8.');
       }
       try {
-        it.json = JSON.parse(text);
+        state.json = JSON.parse(text);
       } catch {
         throw new ProblemError(400, 'malformed_json', 'The body is not valid JSON.');
       }
@@ -93,14 +101,15 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
   };
 
   const problems: Mw<D, A> = {
-    after: (request) => accessLog(request, request.response?.statusCode ?? 0),
+    after: (request) => accessLog(request.context.callwake, request.response?.statusCode ?? 0),
     onError: (request) => {
       const e = request.error;
+      const state = request.context.callwake;
       const mapped = e instanceof ProblemError ? e : e instanceof DomainError ? opts.mapError(e) : undefined;
       let problem: ProblemError;
       if (mapped) problem = mapped;
       else {
-        internal(request).deps?.log.error('unhandled error', {
+        state?.deps?.log.error('unhandled error', {
           api: opts.name,
           error: (e as Error)?.name,
           message: (e as Error)?.message,
@@ -108,40 +117,40 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
         problem = new ProblemError(500, 'internal_error', 'Something went wrong on our side; it is safe to retry.');
       }
       request.response = problemResponse(problem);
-      accessLog(request, problem.status, problem.code);
+      accessLog(state, problem.status, problem.code);
     },
   };
 
-  function accessLog(request: { context: Context }, status: number, code?: string) {
-    const it = internal(request);
-    it.deps?.log.info('request', {
+  function accessLog(state: RequestState<D, A> | undefined, status: number, code?: string) {
+    state?.deps?.log.info('request', {
       api: opts.name,
-      method: it.req?.method,
-      route: it.req ? routeLabel(opts.router, it.req) : undefined,
+      method: state.req?.method,
+      // The route template, never the concrete path: ids and callIds stay out of logs.
+      route: state.routing?.found ? state.routing.route.path : '(no route)',
       status,
       ...(code ? { code } : {}),
-      ms: Date.now() - (it.startedAt ?? Date.now()),
+      ms: Date.now() - state.startedAt,
     });
   }
 
-  return middy<Event, Result, Error, CallwakeContext<D, A>>()
+  return middy<Event, Result, Error, StatefulContext<D, A>>()
     .use(problems)
     .use(load)
     .use(authenticate)
     .use(jsonBody)
     .handler(async (_event, context) => {
-      const { deps, req, auth, json } = context.callwake!;
-      const { route, params } = opts.router.match(req.method, req.path);
-      if (route.body?.presence === 'required' && req.body.length === 0) {
+      const { deps, req, routing, auth, json } = context.callwake!;
+      if (!routing!.found) throw routing!.problem;
+      // Every route is under the prefix, so a found route was authenticated.
+      if (auth === undefined) throw new Error(`route ${routing!.route.path} is outside ${opts.prefix}`);
+      const { route, params } = routing!;
+      if (route.body?.presence === 'required' && req!.body.length === 0) {
         throw new ProblemError(400, 'malformed_json', 'This request needs a JSON body.');
       }
       const valid = validate(params, route.params, json, route.body?.schema);
-      return route.handle({ deps, auth, params: valid.params, body: valid.body, req });
+      return route.handle({ deps: deps!, auth, params: valid.params, body: valid.body, req: req! });
     });
 }
-
-/** Optional in the type, so a plain Lambda context is what callers pass. */
-type CallwakeContext<D, A> = Context & { callwake?: Internal<D, A> };
 
 /** `application/json`, with a charset (if any) of UTF-8; parameters split as RFC 9110 says (quotes respected). */
 function isJsonMediaType(value: string | undefined): boolean {
@@ -161,15 +170,6 @@ function isJsonMediaType(value: string | undefined): boolean {
             .toLowerCase();
     return k !== 'charset' || v === 'utf-8';
   });
-}
-
-/** The route template, never the concrete path: ids and callIds stay out of logs. */
-function routeLabel<D, A>(router: Router<D, A>, req: HttpRequest): string {
-  try {
-    return router.match(req.method, req.path).route.path;
-  } catch {
-    return '(no route)';
-  }
 }
 
 export function validate<P, B>(

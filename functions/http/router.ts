@@ -39,11 +39,23 @@ interface Compiled<D, A> {
   paramSegments: Set<number>;
 }
 
-export interface Match<D, A> {
-  route: AnyRoute<D, A>;
-  /** Path parameters; the path arrives decoded (see path-encoding.ts). */
-  params: Record<string, string>;
-}
+/** Where a request goes, decided once per request: its route and parameters, or why none. */
+export type Routing<D, A> =
+  | {
+      found: true;
+      route: AnyRoute<D, A>;
+      /** Path parameters; the path arrives decoded (see path-encoding.ts). */
+      params: Record<string, string>;
+      /** Indexes of the path's segments that are parameters. */
+      paramSegments: ReadonlySet<number>;
+    }
+  | {
+      found: false;
+      /** 404, or 405 with Allow; thrown at its place in the contract's order of checks. */
+      problem: ProblemError;
+      /** The parameter segments of the route the path fits with another method (405). */
+      paramSegments: ReadonlySet<number> | undefined;
+    };
 
 export class Router<D, A> {
   private readonly compiled: Compiled<D, A>[];
@@ -66,36 +78,34 @@ export class Router<D, A> {
     });
   }
 
-  /** Which segments of the path are parameters, by the first route (any method) it fits. */
-  paramSegments(path: string): Set<number> | undefined {
-    return this.compiled.find((x) => x.pattern.test(path))?.paramSegments;
-  }
-
-  /** 404 when no route has the path, 405 (with Allow) when none has it with this method. */
-  match(method: string, path: string): Match<D, A> {
+  /** The route for this method and path; else 404, or 405 (with Allow) when only the method is wrong. */
+  route(method: string, path: string): Routing<D, A> {
     const allowed: string[] = [];
+    let fits: ReadonlySet<number> | undefined;
     for (const c of this.compiled) {
       const m = c.pattern.exec(path);
       if (!m) continue;
       if (c.route.method !== method) {
         allowed.push(c.route.method);
+        fits ??= c.paramSegments;
         continue;
       }
       const params: Record<string, string> = {};
       c.names.forEach((name, i) => {
         params[name] = segmentValue(m[i + 1]!);
       });
-      return { route: c.route, params };
+      return { found: true, route: c.route, params, paramSegments: c.paramSegments };
     }
-    if (allowed.length > 0) {
-      throw new ProblemError(
-        405,
-        'method_not_allowed',
-        `${method} is not allowed here. Allowed: ${allowed.join(', ')}.`,
-        {},
-        { allow: allowed.join(', ') },
-      );
-    }
-    throw new ProblemError(404, 'not_found', 'There is no such route.');
+    const problem =
+      allowed.length > 0
+        ? new ProblemError(
+            405,
+            'method_not_allowed',
+            `${method} is not allowed here. Allowed: ${allowed.join(', ')}.`,
+            {},
+            { allow: allowed.join(', ') },
+          )
+        : new ProblemError(404, 'not_found', 'There is no such route.');
+    return { found: false, problem, paramSegments: fits };
   }
 }

@@ -12,14 +12,14 @@ import { pathSpellings } from '../http/path-encoding.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { ProblemError } from '../http/problem.js';
 import type { HttpRequest } from '../http/request.js';
-import { Router } from '../http/router.js';
+import { Router, type Routing } from '../http/router.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
 import { pbxRoutes } from './routes.js';
 
 export const pbxRouter = new Router<PbxDeps, PbxAuth>(pbxRoutes);
 
 /** Every /v1/pbx request is signed; any failure before the clock check looks the same. */
-async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth> {
+async function authenticatePbx(req: HttpRequest, deps: PbxDeps, routing: Routing<PbxDeps, PbxAuth>): Promise<PbxAuth> {
   const tenantId = req.headers['x-callwake-tenant'];
   const secrets = tenantId ? await deps.tenantSecrets(tenantId) : undefined;
   const verdict = verifySignature(
@@ -29,7 +29,7 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
       signature: req.headers['x-callwake-signature'],
       method: req.method,
       // An empty query arrives as none: it may have been sent as a bare `?`.
-      paths: pathSpellings(req.path, pbxRouter.paramSegments(req.path)).flatMap((p) =>
+      paths: pathSpellings(req.path, routing.paramSegments).flatMap((p) =>
         req.query ? [`${p}?${req.query}`] : [p, `${p}?`],
       ),
       body: req.body,
@@ -48,13 +48,14 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps): Promise<PbxAuth
 }
 
 function mapPbxError(e: DomainError): ProblemError | undefined {
-  if (e instanceof CallIdConflictError) return new ProblemError(409, e.code, e.message);
-  if (e instanceof CallAlreadyEndedError) return new ProblemError(410, e.code, e.message);
-  if (e instanceof CallNotFoundError) return new ProblemError(404, e.code, e.message);
-  if (e instanceof TooManyDevicesError) return new ProblemError(409, e.code, e.message);
-  if (e instanceof UnknownTeamError) return new ProblemError(400, e.code, e.message);
+  if (e instanceof CallIdConflictError) return new ProblemError(409, 'call_id_conflict', e.message);
+  if (e instanceof CallAlreadyEndedError) return new ProblemError(410, 'call_ended', e.message);
+  if (e instanceof CallNotFoundError) return new ProblemError(404, 'call_not_found', e.message);
+  if (e instanceof TooManyDevicesError) return new ProblemError(409, 'too_many_devices', e.message);
+  if (e instanceof UnknownTeamError) return new ProblemError(400, 'unknown_team', e.message);
+  // A missing member of the body: the same answer as any other invalid body.
   if (e instanceof TeamRequiredError) {
-    return new ProblemError(400, e.code, 'The request is not valid; see errors.', {
+    return new ProblemError(400, 'validation_failed', 'The request is not valid; see errors.', {
       errors: [{ path: 'teamId', message: e.message }],
     });
   }
@@ -65,6 +66,7 @@ export const createPbxApi = (deps: () => Promise<PbxDeps>) =>
   createHttpApi<PbxDeps, PbxAuth>({
     name: 'pbx',
     router: pbxRouter,
+    prefix: '/v1/pbx/',
     deps,
     authenticate: authenticatePbx,
     mapError: mapPbxError,

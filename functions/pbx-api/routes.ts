@@ -1,21 +1,11 @@
+import type { CancelReason } from '../core/call.js';
 import { cancelCall, viewCall } from '../core/cancel-call.js';
-import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
-import { ringCall } from '../core/ring-call.js';
+import { type DeviceRegistration, listDevices, registerDevice, removeDevice } from '../core/devices.js';
+import { type RingRequest, ringCall } from '../core/ring-call.js';
 import { json, noContent } from '../http/problem.js';
 import { route } from '../http/router.js';
-import {
-  type CancelBody,
-  callParams,
-  cancelSchema,
-  type DeviceBody,
-  deviceParams,
-  deviceSchema,
-  noParams,
-  type RingBody,
-  ringSchema,
-  userParams,
-} from '../http/schemas.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
+import { callParams, cancelSchema, deviceParams, deviceSchema, noParams, ringSchema, userParams } from './schemas.js';
 
 /** The app API URL put in pushes: the operator's public URL, else the one this request came in on. */
 function apiUrlOf(deps: PbxDeps, origin: string | undefined): string {
@@ -25,7 +15,7 @@ function apiUrlOf(deps: PbxDeps, origin: string | undefined): string {
 }
 
 export const pbxRoutes = [
-  route<PbxDeps, PbxAuth, object, RingBody>({
+  route<PbxDeps, PbxAuth, object, RingRequest>({
     method: 'POST',
     path: '/v1/pbx/calls',
     operationId: 'ringCall',
@@ -51,7 +41,7 @@ export const pbxRoutes = [
       deps: PbxDeps;
       auth: PbxAuth;
       params: { callId: string };
-      body: CancelBody;
+      body: CancelReason;
     }) {
       return json(200, await cancelCall(deps, auth.tenantId, params.callId, body));
     },
@@ -80,7 +70,7 @@ export const pbxRoutes = [
       deps: PbxDeps;
       auth: PbxAuth;
       params: { userId: string; deviceId: string };
-      body: DeviceBody;
+      body: DeviceRegistration;
     }) {
       const r = await registerDevice(deps, auth.tenantId, params.userId, params.deviceId, body);
       return json(r.created ? 201 : 200, r.device);

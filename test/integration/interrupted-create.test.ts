@@ -5,7 +5,7 @@ import { type Call, slotName } from '../../functions/core/call.js';
 import { hashOfJson } from '../../functions/core/canonical-json.js';
 import { callUuidOf } from '../../functions/core/ids.js';
 import { CALL_GRACE_MS } from '../../functions/core/ring-call.js';
-import { ringSchema } from '../../functions/http/schemas.js';
+import { ringSchema } from '../../functions/pbx-api/schemas.js';
 import { newPushToken, startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
 
 /**

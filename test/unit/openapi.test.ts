@@ -10,8 +10,8 @@ import { MAX_DEVICES_PER_USER } from '../../functions/core/devices.js';
 import { isCallId, isSimpleId } from '../../functions/core/ids.js';
 import { MAX_BODY_BYTES } from '../../functions/http/pipeline.js';
 import { ProblemError, problemResponse } from '../../functions/http/problem.js';
-import { cancelSchema, deviceSchema, pushToken, ringSchema } from '../../functions/http/schemas.js';
 import { pbxRouter } from '../../functions/pbx-api/api.js';
+import { cancelSchema, deviceSchema, pushToken, ringSchema } from '../../functions/pbx-api/schemas.js';
 
 /**
  * openapi.yaml describes the whole contract; this keeps it true to the code: the same operations
