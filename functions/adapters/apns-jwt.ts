@@ -59,7 +59,7 @@ export interface ProviderTokenShare {
 export class ProviderTokens {
   private readonly cache = new Map<string, SharedToken>();
   private readonly inflight = new Map<string, Promise<string>>();
-  /** Counts the tokens this instance minted (and got stored): what tests and metrics look at. */
+  /** Counts the tokens this instance minted (and got stored): tests check the sharing with it. */
   minted = 0;
 
   constructor(

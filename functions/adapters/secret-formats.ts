@@ -1,7 +1,11 @@
 import type { TokenKeyRing } from '../core/call-token.js';
 import { type ApnsTeamKey, teamKeyOf } from './apns-jwt.js';
 
-/** The three secrets' JSON shapes (docs/deploy.md shows how to write them). */
+/**
+ * The three secrets' JSON shapes (docs/deploy.md shows how to write them), read into what the
+ * functions use. A secret that does not parse stops initialisation with a SecretFormatError.
+ */
+
 export class SecretFormatError extends Error {}
 
 const object = (text: string, what: string): Record<string, unknown> => {

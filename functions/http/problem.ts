@@ -33,7 +33,7 @@ const TITLES: Record<string, string> = {
 /** A URN rather than a URL: a self-hosted service has no documentation host to point at. */
 export const problemTypeOf = (code: string): string => `urn:callwake:problem:${code}`;
 
-/** A request that ends in a problem: thrown by middlewares and handlers, rendered by `problemErrors`. */
+/** A request that ends in a problem: thrown by middlewares and handlers, rendered by the pipeline's error middleware. */
 export class ProblemError extends Error {
   constructor(
     readonly status: number,
