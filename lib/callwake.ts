@@ -24,6 +24,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret, type SecretStringGenerator } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { PARTITION_KEY, PREFIX, SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/table-layout.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
 
 export type ApnsEnvironment = 'production' | 'sandbox';
@@ -31,12 +32,6 @@ export const APNS_ENVIRONMENTS: readonly ApnsEnvironment[] = ['production', 'san
 
 export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 export const LOG_LEVELS: readonly LogLevelName[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
-
-/**
- * Every item app-api may touch has a partition key starting with this prefix (the call items);
- * its IAM policy enforces it with a `dynamodb:LeadingKeys` condition.
- */
-export const CALL_PARTITION_KEY_PREFIX = 'CALL#';
 
 /** The key id of the call-token signing key generated at the first deployment. */
 export const INITIAL_TOKEN_KEY_ID = 'k1';
@@ -180,13 +175,13 @@ function secretNamePrefix(scope: Construct, prefix: string | undefined): string 
   return resolved;
 }
 
-/** The single table all items live in. */
+/** The single table; its key names and TTL attribute are the stores' (see table-layout.ts). */
 function callTable(scope: Construct, removalPolicy: RemovalPolicy): Table {
   return new Table(scope, 'Table', {
-    partitionKey: { name: 'pk', type: AttributeType.STRING },
-    sortKey: { name: 'sk', type: AttributeType.STRING },
+    partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },
+    sortKey: { name: SORT_KEY, type: AttributeType.STRING },
     billingMode: BillingMode.PAY_PER_REQUEST,
-    timeToLiveAttribute: 'ttl',
+    timeToLiveAttribute: TTL_ATTRIBUTE,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     // The AWS managed key `aws/dynamodb`: encrypted with KMS, every use in CloudTrail, no key
     // to administer or pay for, and no kms:* grants needed on the function roles.
@@ -348,9 +343,9 @@ function grantPbxApiTableAndSecrets(pbxApi: HouseFunction, table: Table, secrets
 }
 
 /**
- * app-api only serves the woken app: call items (partition key CALL#...) and the token keys. No
- * Scan and no DescribeTable: with `ForAllValues`, a request without leading keys would pass the
- * condition.
+ * app-api only serves the woken app: call items (partition key prefix from table-layout.ts, the
+ * prefix the call store writes) and the token keys. No Scan and no DescribeTable: with
+ * `ForAllValues`, a request without leading keys would pass the condition.
  */
 function grantAppApiCallItemsAndTokenKeys(appApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
   appApi.role.addToPolicy(
@@ -367,7 +362,7 @@ function grantAppApiCallItemsAndTokenKeys(appApi: HouseFunction, table: Table, s
       resources: [table.tableArn],
       conditions: {
         'ForAllValues:StringLike': {
-          'dynamodb:LeadingKeys': [`${CALL_PARTITION_KEY_PREFIX}*`],
+          'dynamodb:LeadingKeys': [`${PREFIX.call}*`],
         },
       },
     }),

@@ -6,10 +6,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import {
+  callKey,
+  PARTITION_KEY,
+  PREFIX,
+  providerTokenKey,
+  pushTokenOwnerKey,
+  SORT_KEY,
+  TTL_ATTRIBUTE,
+  userKey,
+} from '../../functions/adapters/table-layout.js';
+import {
   actionsOf,
   type CfnResource,
   environmentOf,
   iamActionMatches,
+  iamStringLikeMatches,
   type Json,
   lambdaFunction,
   onlyResource,
@@ -42,14 +53,14 @@ describe('the table', () => {
     table = onlyResource(s.template, 'AWS::DynamoDB::Table')[1];
   });
 
-  it('is keyed by pk (S) and sk (S), with no secondary index', () => {
+  it("is keyed by the layout's partition and sort keys (both S), with no secondary index", () => {
     expect(table.Properties?.['KeySchema']).toEqual([
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
+      { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+      { AttributeName: SORT_KEY, KeyType: 'RANGE' },
     ]);
     expect(table.Properties?.['AttributeDefinitions']).toEqual([
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+      { AttributeName: SORT_KEY, AttributeType: 'S' },
     ]);
     expect(table.Properties?.['GlobalSecondaryIndexes']).toBeUndefined();
     expect(table.Properties?.['LocalSecondaryIndexes']).toBeUndefined();
@@ -60,8 +71,8 @@ describe('the table', () => {
     expect(table.Properties?.['ProvisionedThroughput']).toBeUndefined();
   });
 
-  it('expires items by the epoch-seconds attribute ttl', () => {
-    expect(table.Properties?.['TimeToLiveSpecification']).toEqual({ AttributeName: 'ttl', Enabled: true });
+  it("expires items by the layout's epoch-seconds TTL attribute", () => {
+    expect(table.Properties?.['TimeToLiveSpecification']).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
   });
 
   it('has point-in-time recovery and KMS encryption at rest (AWS managed key)', () => {
@@ -410,7 +421,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('app-api may touch call items only (pk CALL#...), and may not scan', () => {
+  it("app-api may touch call items only (the call store's partition key prefix), and may not scan", () => {
     const tableId = onlyResource(s.template, 'AWS::DynamoDB::Table')[0];
     const app = statementsOfRole(s.template, roleOf('app-api'));
     const dynamo = app.filter((st) => actionsOf(st).some((a) => a.toLowerCase().startsWith('dynamodb:') || a === '*'));
@@ -418,8 +429,18 @@ describe('least privilege', () => {
     for (const st of dynamo) {
       expect(st.Effect).toBe('Allow');
       expect(resourcesOfStatement(st).map(referencedId)).toEqual([tableId]);
-      expect(st.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CALL#*'] } });
+      expect(st.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PREFIX.call}*`] } });
       for (const a of actionsOf(st)) expect(a).not.toMatch(/\*/);
+    }
+    // The condition admits the partition keys the call store builds, and no other item's.
+    const admitted = (key: { pk: string }): boolean => iamStringLikeMatches(`${PREFIX.call}*`, key.pk);
+    expect(admitted(callKey('3f2c8e4a-5b1d-5c6e-9f70-8a1b2c3d4e5f'))).toBe(true);
+    for (const other of [
+      userKey('acme', 'alice'),
+      pushTokenOwnerKey('acme', 'a1b2c3'),
+      providerTokenKey('TEAM123456', 'KEY1234567'),
+    ]) {
+      expect(admitted(other)).toBe(false);
     }
     for (const action of [
       'dynamodb:GetItem',

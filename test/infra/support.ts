@@ -161,6 +161,12 @@ export function iamActionMatches(pattern: string, action: string): boolean {
   return re.test(action);
 }
 
+/** True when `value` matches `pattern` as IAM's `StringLike` does (`*` and `?` wildcards, case-sensitive). */
+export function iamStringLikeMatches(pattern: string, value: string): boolean {
+  const wildcards = pattern.split('*').map((part) => part.split('?').map(escapeRegExp).join('.'));
+  return new RegExp(`^${wildcards.join('.*')}$`, 's').test(value);
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
