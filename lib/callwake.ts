@@ -25,10 +25,11 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret, type SecretStringGenerator } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PARTITION_KEY, PREFIX, SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/table-layout.js';
+import { APNS_ENVIRONMENTS, type ApnsEnvironment } from '../functions/core/call.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
 
-export type ApnsEnvironment = 'production' | 'sandbox';
-export const APNS_ENVIRONMENTS: readonly ApnsEnvironment[] = ['production', 'sandbox'];
+/** Core's, re-exported: the type of {@link CallwakeProps.defaultApnsEnvironment} and the values it may take. */
+export { APNS_ENVIRONMENTS, type ApnsEnvironment };
 
 export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 export const LOG_LEVELS: readonly LogLevelName[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
