@@ -491,7 +491,8 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
   if (!Number.isInteger(deadline) || deadline < PUSH_DEADLINE_MS_MIN || deadline > PUSH_DEADLINE_MS_MAX) {
     throw new Error(
       `pushDeadlineMs must be an integer from ${PUSH_DEADLINE_MS_MIN} to ${PUSH_DEADLINE_MS_MAX} ` +
-        `(the webhook answers within it + 1 s, under pbx-api's ${PBX_API_TIMEOUT.toSeconds()} s timeout), got ${deadline}`,
+        `(the webhook answers within it + 1 s, under pbx-api's ${PBX_API_TIMEOUT.toSeconds()} s timeout), ` +
+        `got ${deadline}`,
     );
   }
   const rate = props.throttlingRateLimit ?? d.throttlingRateLimit;
