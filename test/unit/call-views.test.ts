@@ -48,7 +48,7 @@ describe('call views', () => {
       endReason: 'failed',
     });
     expect(pbxViewOf({ ...base, status: 'unreachable' }, 2000).endReason).toBe('failed');
-    expect(vanishedAppView('c1', 'u1')).toEqual({
+    expect(vanishedAppView('c1', 'u1', 2000)).toEqual({
       callId: 'c1',
       callUuid: 'u1',
       status: 'ended',
@@ -57,6 +57,7 @@ describe('call views', () => {
       hasVideo: null,
       expiresAt: null,
       metadata: null,
+      serverTime: '1970-01-01T00:00:02.000Z',
     });
   });
 
