@@ -8,6 +8,12 @@ import { type Clock, realTimer, systemClock } from './core/clock.js';
 import type { Log, Pusher } from './core/ports.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 
+/**
+ * A held request reads its call this often: a change is seen within this (plus one read) of the
+ * write, well inside the contract's 300 ms; docs/decisions.md has the cost.
+ */
+export const DEFAULT_WAIT_POLL_MS = 100;
+
 export interface Parts {
   doc: DynamoDBDocumentClient;
   tableName: string;
@@ -19,6 +25,8 @@ export interface Parts {
   clock?: Clock;
   defaultEnvironment: ApnsEnvironment;
   pushDeadlineMs: number;
+  /** How often a held request reads its call again. @default DEFAULT_WAIT_POLL_MS */
+  waitPollMs?: number;
   publicBaseUrl?: string | undefined;
 }
 
@@ -36,6 +44,7 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     tenantSecrets: p.tenantSecrets,
     defaultEnvironment: p.defaultEnvironment,
     pushDeadlineMs: p.pushDeadlineMs,
+    waitPollMs: p.waitPollMs ?? DEFAULT_WAIT_POLL_MS,
     log: p.log,
     ...(p.publicBaseUrl ? { publicBaseUrl: p.publicBaseUrl } : {}),
   };

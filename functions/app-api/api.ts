@@ -2,8 +2,10 @@ import { type AppAction, actOnCall } from '../core/app-calls.js';
 import { type CallTokenClaims, verifyCallToken } from '../core/call-token.js';
 import { AppActionRefusedError, AppCallGoneError, type DomainError, TokenScopeError } from '../core/errors.js';
 import type { Deps } from '../core/ports.js';
+import { snapshotOf } from '../core/watch.js';
+import { answerViewRequest, taggedJson } from '../http/conditional.js';
 import { createHttpApi } from '../http/pipeline.js';
-import { json, ProblemError } from '../http/problem.js';
+import { ProblemError } from '../http/problem.js';
 import type { HttpRequest } from '../http/request.js';
 import { Router, route } from '../http/router.js';
 import { callParams } from '../http/schemas.js';
@@ -21,13 +23,17 @@ const invalidToken = () =>
   );
 
 const act = (method: 'GET' | 'POST', suffix: string, operationId: string, action: AppAction) =>
-  route({
+  route<AppDeps, AppAuth, { callId: string }, unknown>({
     method,
     path: `/v1/app/calls/{callId}${suffix}`,
     operationId,
     params: callParams,
-    async handle({ deps, auth, params }: { deps: AppDeps; auth: AppAuth; params: { callId: string } }) {
-      return json(200, await actOnCall(deps, auth, params.callId, action));
+    async handle({ deps, auth, params, req, remainingMs }) {
+      const snapshot = async () => snapshotOf(await actOnCall(deps, auth, params.callId, action));
+      // Only the read may wait; confirm, answer and decline answer at once, with their view's ETag.
+      return action === 'view'
+        ? answerViewRequest(deps, req, remainingMs(), snapshot)
+        : taggedJson(200, await snapshot());
     },
   });
 

@@ -20,7 +20,7 @@ export async function actOnCall(
 ): Promise<AppView> {
   if (callIdHashOf(callId) !== claims.callIdHash) throw new TokenScopeError();
   const now = deps.clock.now();
-  const gone = () => new AppCallGoneError(vanishedAppView(callId, claims.callUuid));
+  const gone = () => new AppCallGoneError(vanishedAppView(callId, claims.callUuid, now));
   if (claims.lifetimeEnd <= now) throw gone();
   const slot = slotName(claims.slot);
   const ours = (call: Call | undefined): call is Call =>

@@ -188,6 +188,8 @@ export interface AppView {
   hasVideo: boolean | null;
   expiresAt: string | null;
   metadata: Record<string, string> | null;
+  /** When the server answered, so the app can tell how stale its push is (never part of a view's tag). */
+  serverTime: string;
 }
 
 /** What one device of the call should show: its own answer/decline, or how the call ended for it. */
@@ -226,11 +228,12 @@ export function appViewOf(call: Call, slot: string, now: number): AppView {
     hasVideo: call.hasVideo,
     expiresAt: iso(call.expiresAt),
     metadata: call.metadata ?? {},
+    serverTime: iso(now),
   };
 }
 
 /** A call the app can no longer find: it ends its CallKit call as unanswered. */
-export const vanishedAppView = (callId: string, callUuid: string): AppView => ({
+export const vanishedAppView = (callId: string, callUuid: string, now: number): AppView => ({
   callId,
   callUuid,
   status: 'ended',
@@ -239,4 +242,5 @@ export const vanishedAppView = (callId: string, callUuid: string): AppView => ({
   hasVideo: null,
   expiresAt: null,
   metadata: null,
+  serverTime: iso(now),
 });

@@ -95,5 +95,7 @@ export interface Deps {
   defaultEnvironment: ApnsEnvironment;
   /** How long the webhook waits for APNs before reporting a device `Timeout`. */
   pushDeadlineMs: number;
+  /** How often a held request (`Prefer: wait`) reads its call again. */
+  waitPollMs: number;
   log: Log;
 }

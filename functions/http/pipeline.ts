@@ -148,7 +148,14 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
         throw new ProblemError(400, 'malformed_json', 'This request needs a JSON body.');
       }
       const valid = validate(params, route.params, json, route.body?.schema);
-      return route.handle({ deps: deps!, auth, params: valid.params, body: valid.body, req: req! });
+      return route.handle({
+        deps: deps!,
+        auth,
+        params: valid.params,
+        body: valid.body,
+        req: req!,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
     });
 }
 

@@ -12,6 +12,8 @@ export interface RouteContext<D, A, P, B> {
   params: P;
   body: B;
   req: HttpRequest;
+  /** Time left before the function times out: a held request answers well before it. */
+  remainingMs(): number;
 }
 
 /** One operation of the contract; `path` is the OpenAPI template, e.g. `/v1/pbx/calls/{callId}`. */

@@ -1,9 +1,10 @@
-import type { CancelReason } from '../core/call.js';
 import { cancelCall, viewCall } from '../core/cancel-call.js';
-import { type DeviceRegistration, listDevices, registerDevice, removeDevice } from '../core/devices.js';
-import { type RingRequest, ringCall } from '../core/ring-call.js';
+import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
+import { ringCall } from '../core/ring-call.js';
+import { snapshotOf } from '../core/watch.js';
+import { answerViewRequest, taggedJson } from '../http/conditional.js';
 import { json, noContent } from '../http/problem.js';
-import { route } from '../http/router.js';
+import { type Route, route } from '../http/router.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
 import { callParams, cancelSchema, deviceParams, deviceSchema, noParams, ringSchema, userParams } from './schemas.js';
 
@@ -14,8 +15,11 @@ function apiUrlOf(deps: PbxDeps, origin: string | undefined): string {
   return `${base.replace(/\/+$/, '')}/v1/app`;
 }
 
+/** A PBX route: its parameter and body types come from its schemas. */
+const pbxRoute = <P, B>(r: Route<PbxDeps, PbxAuth, P, B>) => route(r);
+
 export const pbxRoutes = [
-  route<PbxDeps, PbxAuth, object, RingRequest>({
+  pbxRoute({
     method: 'POST',
     path: '/v1/pbx/calls',
     operationId: 'ringCall',
@@ -26,80 +30,54 @@ export const pbxRoutes = [
       return json(r.created ? 201 : 200, r.answer);
     },
   }),
-  route({
+  pbxRoute({
     method: 'POST',
     path: '/v1/pbx/calls/{callId}/cancel',
     operationId: 'cancelCall',
     params: callParams,
     body: { schema: cancelSchema, presence: 'optional' },
-    async handle({
-      deps,
-      auth,
-      params,
-      body,
-    }: {
-      deps: PbxDeps;
-      auth: PbxAuth;
-      params: { callId: string };
-      body: CancelReason;
-    }) {
-      return json(200, await cancelCall(deps, auth.tenantId, params.callId, body));
+    async handle({ deps, auth, params, body }) {
+      return taggedJson(200, snapshotOf(await cancelCall(deps, auth.tenantId, params.callId, body)));
     },
   }),
-  route({
+  pbxRoute({
     method: 'GET',
     path: '/v1/pbx/calls/{callId}',
     operationId: 'getCall',
     params: callParams,
-    async handle({ deps, auth, params }: { deps: PbxDeps; auth: PbxAuth; params: { callId: string } }) {
-      return json(200, await viewCall(deps, auth.tenantId, params.callId));
+    async handle({ deps, auth, params, req, remainingMs }) {
+      return answerViewRequest(deps, req, remainingMs(), async () =>
+        snapshotOf(await viewCall(deps, auth.tenantId, params.callId)),
+      );
     },
   }),
-  route({
+  pbxRoute({
     method: 'PUT',
     path: '/v1/pbx/users/{userId}/devices/{deviceId}',
     operationId: 'putDevice',
     params: deviceParams,
     body: { schema: deviceSchema, presence: 'required' },
-    async handle({
-      deps,
-      auth,
-      params,
-      body,
-    }: {
-      deps: PbxDeps;
-      auth: PbxAuth;
-      params: { userId: string; deviceId: string };
-      body: DeviceRegistration;
-    }) {
+    async handle({ deps, auth, params, body }) {
       const r = await registerDevice(deps, auth.tenantId, params.userId, params.deviceId, body);
       return json(r.created ? 201 : 200, r.device);
     },
   }),
-  route({
+  pbxRoute({
     method: 'DELETE',
     path: '/v1/pbx/users/{userId}/devices/{deviceId}',
     operationId: 'deleteDevice',
     params: deviceParams,
-    async handle({
-      deps,
-      auth,
-      params,
-    }: {
-      deps: PbxDeps;
-      auth: PbxAuth;
-      params: { userId: string; deviceId: string };
-    }) {
+    async handle({ deps, auth, params }) {
       await removeDevice(deps, auth.tenantId, params.userId, params.deviceId);
       return noContent();
     },
   }),
-  route({
+  pbxRoute({
     method: 'GET',
     path: '/v1/pbx/users/{userId}/devices',
     operationId: 'listDevices',
     params: userParams,
-    async handle({ deps, auth, params }: { deps: PbxDeps; auth: PbxAuth; params: { userId: string } }) {
+    async handle({ deps, auth, params }) {
       return json(200, { devices: await listDevices(deps, auth.tenantId, params.userId) });
     },
   }),

@@ -145,7 +145,10 @@ describe('the app view', () => {
       hasVideo: true,
       expiresAt: expect.stringMatching(ISO_UTC),
       metadata: { registrar: 'sip:pbx' },
+      serverTime: expect.stringMatching(ISO_UTC),
     });
+    // serverTime is the server's clock when it answered: the app measures its push's age with it.
+    expect(Math.abs(Date.parse(r.body.serverTime) - t.clock.now())).toBeLessThan(5_000);
     const pbxView = await pbx.view(callId);
     expect(r.body.expiresAt).toBe(pbxView.body.expiresAt);
   });
@@ -299,6 +302,7 @@ describe('a vanished call', () => {
       hasVideo: null,
       expiresAt: null,
       metadata: null,
+      serverTime: expect.stringMatching(ISO_UTC),
     };
     for (const action of ['view', 'confirm', 'answer', 'decline'] as const) {
       const r = await writesNothing(t, () => t.app[action](callId, tokens.d0!));
