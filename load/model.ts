@@ -306,8 +306,7 @@ export function linearize(m: CallModel, start: CallState, dones: Done[]): Linear
         `${describeOp(d.op)} [${d.ts - dones[0]!.ts}..${d.te - dones[0]!.ts} ms] -> ${d.status} ${brief(d.body, 160)}`,
     )
     .join('\n      ');
-  return {
-    ok: false,
-    why: `no order of these requests fits the contract, from state ${stateKey(start)} (ring ends ${m.expiresAtMs - dones[0]!.ts} ms after the first):\n      ${ops}\n    closest: ${deepest.why}`,
-  };
+  const noOrder = `no order of these requests fits the contract, from state ${stateKey(start)}`;
+  const ringEnds = `ring ends ${m.expiresAtMs - dones[0]!.ts} ms after the first`;
+  return { ok: false, why: `${noOrder} (${ringEnds}):\n      ${ops}\n    closest: ${deepest.why}` };
 }

@@ -35,6 +35,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 /** Grace for scenarios running at the end (a push timeout is ~6 s, a ring-timeout wait ~6 s). */
 const DRAIN_MS = 60_000;
 const PUSH_DEADLINE_MS = 5000;
+const FINAL_CHECK_READS = "every call's PBX view and each woken device's app view, every push, every registry";
 
 let dynamo: RunningDynamo | undefined;
 let sim: ApnsSimulator | undefined;
@@ -98,18 +99,16 @@ async function main() {
     maxRings,
     rings: 0,
   };
-  console.log(
-    `callwake load: ${concurrency} workers for ${seconds} s against ${stack.url} (DynamoDB ${dynamo ? 'Local, in memory' : dynamoEndpoint}, APNs simulator ${sim.address})`,
-  );
+  const backends = `DynamoDB ${dynamo ? 'Local, in memory' : dynamoEndpoint}, APNs simulator ${sim.address}`;
+  console.log(`callwake load: ${concurrency} workers for ${seconds} s against ${stack.url} (${backends})`);
 
   // Setup (not measured): every worker registers its users' first devices.
   rec.setPhase('setup');
   const workers = Array.from({ length: concurrency }, (_, i) => new Worker(w, i));
   await Promise.all(workers.map((wk) => wk.setup()));
-  const setupErrors = rec.errors.length;
-  console.log(
-    `  setup: ${rec.count('setup')} devices registered for ${concurrency * workers[0]!.users.size} users${setupErrors ? `, ${setupErrors} errors` : ''}`,
-  );
+  const setupErrors = rec.errors.length ? `, ${rec.errors.length} errors` : '';
+  const users = concurrency * workers[0]!.users.size;
+  console.log(`  setup: ${rec.count('setup')} devices registered for ${users} users${setupErrors}`);
 
   rec.setPhase('load');
   const started = Date.now();
@@ -156,10 +155,8 @@ function report(
 ): string {
   const out: string[] = [];
   const load = rec.count('load');
-  out.push(
-    '',
-    `Load: ${concurrency} workers, ${seconds} s of new scenarios, ${(loadMs / 1000).toFixed(1)} s until the last one finished`,
-  );
+  const lastFinished = `${(loadMs / 1000).toFixed(1)} s until the last one finished`;
+  out.push('', `Load: ${concurrency} workers, ${seconds} s of new scenarios, ${lastFinished}`);
   out.push(
     `${load} requests, ${(load / (loadMs / 1000)).toFixed(1)} req/s; ${w.rings} creates; ${pushes} requests to APNs`,
     '',
@@ -195,7 +192,7 @@ function report(
   );
   if (checkMs > 0) {
     out.push(
-      `Final check: ${rec.count('check')} requests in ${(checkMs / 1000).toFixed(1)} s (every call's PBX view and each woken device's app view, every push, every registry)`,
+      `Final check: ${rec.count('check')} requests in ${(checkMs / 1000).toFixed(1)} s (${FINAL_CHECK_READS})`,
       '',
     );
     out.push(rec.table('check', checkMs / 1000), '');
@@ -228,11 +225,12 @@ function report(
     for (const e of rec.errors.filter((x) => x.kind === k)) out.push(`  [${e.kind}] ${e.where}\n    ${e.detail}`);
   const fives = by.get('5xx') ?? 0;
   const lostOrWrong = (by.get('lost') ?? 0) + (by.get('wrong-state') ?? 0);
+  const others = rec.errors.length - fives - lostOrWrong;
   out.push(
     '',
     rec.errors.length === 0
       ? 'PASS: zero 5xx, zero lost or wrong states'
-      : `FAIL: ${fives} 5xx, ${lostOrWrong} lost or wrong states, ${rec.errors.length - fives - lostOrWrong} other errors`,
+      : `FAIL: ${fives} 5xx, ${lostOrWrong} lost or wrong states, ${others} other errors`,
   );
   return out.join('\n');
 }

@@ -84,11 +84,9 @@ export function expectStatus(w: World, res: Res, where: string, status: number, 
   }
   if (!ok && res.status < 500 && res.status !== 0) {
     const body = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
-    w.rec.error(
-      'unexpected',
-      where,
-      `got ${res.status}${gotCode ? ` ${gotCode}` : ''}, expected ${status}${code ? ` ${code}` : ''}: ${body?.slice(0, 300)}`,
-    );
+    const got = `${res.status}${gotCode ? ` ${gotCode}` : ''}`;
+    const expected = `${status}${code ? ` ${code}` : ''}`;
+    w.rec.error('unexpected', where, `got ${got}, expected ${expected}: ${body?.slice(0, 300)}`);
   }
   return ok;
 }
