@@ -4,7 +4,9 @@
  * every refused create must have written nothing; every user's registry must be what the model says.
  */
 import { type CallModel, type Done, linearize, type Op } from './model.js';
+import { checkRegistry } from './registry.js';
 import { brief } from './util.js';
+import { problemCode } from './wire.js';
 import type { Worker } from './worker.js';
 import { EP, send, type World } from './world.js';
 
@@ -75,7 +77,7 @@ export async function finalCheck(w: World, workers: Worker[], concurrency: numbe
   await pool(w.rejected, concurrency, async (r) => {
     const pbx = r.tenantId === w.tenantA ? w.pbxA[0]! : w.pbxB;
     const res = await send(w, EP.pbxView, `check refused ${r.callId}`, () => pbx.view(r.callId));
-    if (res.status !== 404 || res.body?.code !== 'call_not_found') {
+    if (res.status !== 404 || problemCode(res.body) !== 'call_not_found') {
       w.rec.error(
         'wrong-state',
         r.label,
@@ -84,5 +86,5 @@ export async function finalCheck(w: World, workers: Worker[], concurrency: numbe
     }
   });
   const users = workers.flatMap((wk) => [...wk.users.keys()].map((u) => [wk, u] as const));
-  await pool(users, concurrency, ([wk, u]) => wk.checkRegistry(u, `check registry ${u}`));
+  await pool(users, concurrency, ([wk, u]) => checkRegistry(wk, u, `check registry ${u}`));
 }

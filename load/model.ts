@@ -7,6 +7,7 @@
  * that ended before it a live one, one spanning it either (and expiry never un-happens).
  */
 import { brief, deepEqual } from './util.js';
+import { membersOf, type PbxViewDevice, problemCode, type RingBody } from './wire.js';
 
 export type Stored = 'ringing' | 'answered' | 'declined' | 'cancelled' | 'unreachable';
 export type EndReason = 'remoteEnded' | 'answeredElsewhere' | 'declinedElsewhere' | 'unanswered' | 'failed';
@@ -55,9 +56,9 @@ export interface CallModel {
   /** A cancel for an unknown callId: never rang. */
   tombstone: boolean;
   /** The ring body as first sent (not for tombstones). */
-  ringBody?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  ringBody?: RingBody;
   /** The 201 answer (not for tombstones). */
-  answer?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  answer?: unknown;
   createdAt?: string;
   expiresAtMs: number;
   caller: { number: string | null; displayName: string | null; uri: string | null };
@@ -84,7 +85,7 @@ export interface Done {
   ts: number;
   te: number;
   status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: unknown;
 }
 
 export const describeOp = (op: Op): string =>
@@ -128,13 +129,23 @@ const pbxEndReason = (s: CallState, expired: boolean): EndReason | null => {
 
 const isoMs = (ms: number) => new Date(ms).toISOString();
 
-function checkAppView(m: CallModel, view: any, want: { status: string; endReason: EndReason | null }): string | null {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
-  if (!view || typeof view !== 'object') return `no app view in ${brief(view)}`;
+/** Collects the members that differ from what the model expects. */
+function differences() {
   const problems: string[] = [];
   const eq = (name: string, got: unknown, exp: unknown) => {
     if (!deepEqual(got, exp)) problems.push(`${name} ${JSON.stringify(got)} (expected ${JSON.stringify(exp)})`);
   };
+  return { problems, eq };
+}
+
+function checkAppView(
+  m: CallModel,
+  body: unknown,
+  want: { status: string; endReason: EndReason | null },
+): string | null {
+  const view = membersOf(body);
+  if (!view) return `no app view in ${brief(body)}`;
+  const { problems, eq } = differences();
   eq('status', view.status, want.status);
   eq('endReason', view.endReason, want.endReason);
   eq('callId', view.callId, m.callId);
@@ -146,13 +157,10 @@ function checkAppView(m: CallModel, view: any, want: { status: string; endReason
   return problems.length ? `app view: ${problems.join('; ')}` : null;
 }
 
-export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view: any): string | null {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
-  if (!view || typeof view !== 'object') return `no PBX view in ${brief(view)}`;
-  const problems: string[] = [];
-  const eq = (name: string, got: unknown, exp: unknown) => {
-    if (!deepEqual(got, exp)) problems.push(`${name} ${JSON.stringify(got)} (expected ${JSON.stringify(exp)})`);
-  };
+export function checkPbxView(m: CallModel, s: CallState, expired: boolean, body: unknown): string | null {
+  const view = membersOf(body);
+  if (!view) return `no PBX view in ${brief(body)}`;
+  const { problems, eq } = differences();
   eq('status', view.status, effective(s, expired));
   eq('endReason', view.endReason, pbxEndReason(s, expired));
   eq('answeredBy', view.answeredBy, s.answeredBy);
@@ -165,7 +173,7 @@ export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view:
   } else {
     eq('expiresAt', view.expiresAt, isoMs(m.expiresAtMs));
     eq('createdAt', view.createdAt, m.createdAt);
-    const got = Array.isArray(view.devices) ? view.devices : [];
+    const got: PbxViewDevice[] = Array.isArray(view.devices) ? view.devices : [];
     const want = m.devices.map((d) => ({
       deviceId: d.deviceId,
       delivery: d.expected.result,
@@ -173,8 +181,7 @@ export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view:
       answered: s.answeredBy === d.deviceId,
       declined: s.declinedBy === d.deviceId,
     }));
-    const seen = got.map((d: any) => ({
-      // eslint-disable-line @typescript-eslint/no-explicit-any
+    const seen = got.map((d) => ({
       deviceId: d.deviceId,
       delivery: d.delivery,
       confirmed: d.confirmedAt !== null,
@@ -187,11 +194,12 @@ export function checkPbxView(m: CallModel, s: CallState, expired: boolean, view:
   return problems.length ? `PBX view: ${problems.join('; ')}` : null;
 }
 
-const problemCode = (d: Done): string | undefined => (d.body && typeof d.body === 'object' ? d.body.code : undefined);
-const statusIs = (d: Done, status: number, code?: string): string | null =>
-  d.status === status && (code === undefined || problemCode(d) === code)
+const statusIs = (d: Done, status: number, code?: string): string | null => {
+  const got = problemCode(d.body);
+  return d.status === status && (code === undefined || got === code)
     ? null
-    : `status ${d.status}${problemCode(d) ? ` ${problemCode(d)}` : ''} (expected ${status}${code ? ` ${code}` : ''}): ${brief(d.body, 200)}`;
+    : `status ${d.status}${got ? ` ${got}` : ''} (expected ${status}${code ? ` ${code}` : ''}): ${brief(d.body, 200)}`;
+};
 
 /** What one request does to the model, and how to judge its reply. */
 export function step(
@@ -226,7 +234,10 @@ export function step(
         };
       }
       const want = appStateOf(s, op.deviceId, expired);
-      return { next: s, check: (d) => statusIs(d, 409, 'call_ended') ?? checkAppView(m, d.body?.call, want) };
+      return {
+        next: s,
+        check: (d) => statusIs(d, 409, 'call_ended') ?? checkAppView(m, membersOf(d.body)?.call, want),
+      };
     }
     case 'cancel': {
       const next: CallState =

@@ -1,4 +1,5 @@
 import type { ApnsSimulator, ReceivedPush } from '../local/apns-simulator/index.js';
+import { callwakeOf } from './wire.js';
 
 /**
  * The pushes the APNs simulator received, indexed by device token and callUuid as they arrive
@@ -14,7 +15,7 @@ export class PushIndex {
     const all = this.sim.received;
     for (; this.cursor < all.length; this.cursor++) {
       const p = all[this.cursor]!;
-      const uuid = (p.payload as { callwake?: { callUuid?: unknown } } | undefined)?.callwake?.callUuid;
+      const uuid = callwakeOf(p.payload)?.callUuid;
       if (typeof uuid !== 'string') continue;
       const key = `${p.token.toLowerCase()} ${uuid}`;
       const list = this.byKey.get(key);

@@ -3,6 +3,7 @@ import type { AppClient, PbxClient, Reply } from '../local/clients.js';
 import type { CallModel } from './model.js';
 import type { PushIndex } from './push-index.js';
 import type { Recorder } from './recorder.js';
+import { problemCode } from './wire.js';
 
 /** Everything the virtual workers share: the stack's address, clients, the simulator, the record. */
 export interface World {
@@ -46,7 +47,7 @@ export const EP = {
 /** One request's outcome, with the epoch-ms window it ran in. */
 export interface Res {
   status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: unknown;
   contentType: string;
   ts: number;
   te: number;
@@ -72,7 +73,7 @@ export async function send(w: World, endpoint: string, where: string, fn: () => 
 
 /** Records an `unexpected` error unless the reply has this status (and problem code). 5xx are already recorded. */
 export function expectStatus(w: World, res: Res, where: string, status: number, code?: string): boolean {
-  const gotCode = res.body && typeof res.body === 'object' ? res.body.code : undefined;
+  const gotCode = problemCode(res.body);
   const ok = res.status === status && (code === undefined || gotCode === code);
   if (ok && status >= 400 && !res.contentType.startsWith('application/problem+json')) {
     w.rec.error(
