@@ -34,8 +34,4 @@ export class PushIndex {
   accepted(token: string, callUuid: string): ReceivedPush[] {
     return this.all(token, callUuid).filter((p) => p.status === 200);
   }
-
-  get total(): number {
-    return this.sim.received.length;
-  }
 }
