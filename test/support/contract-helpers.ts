@@ -3,7 +3,7 @@
  * (UUID v5, the PBX signature), a raw HTTP sender for paths fetch would normalise, a PBX client
  * that signs with the server's (shiftable) clock, and problem-details assertions.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { expect } from '@jest/globals';
 import { PbxClient, type Reply, type SignOptions } from '../../local/clients.js';
@@ -186,7 +186,10 @@ export function expectValidation(r: Reply | RawReply, ...paths: string[]): any {
   return body;
 }
 
+/** A fresh random APNs device token (hex, 64 digits by default). */
 export const newToken = (bytes = 32): string => randomBytes(bytes).toString('hex');
+
+export const uniqueCallId = (): string => `${randomUUID()}@pbx.example.com`;
 
 export const inline = (pnPrid: string, pnParam = VOIP_PARAM) => ({ pnProvider: 'apns', pnPrid, pnParam });
 

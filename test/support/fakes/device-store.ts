@@ -1,0 +1,83 @@
+import { TooManyDevicesError } from '../../../functions/core/errors.js';
+import type { DeviceStore, RegisteredDevice } from '../../../functions/core/ports.js';
+
+type Stored = Omit<RegisteredDevice, 'deviceId'>;
+interface Owner {
+  userId: string;
+  deviceId: string;
+}
+
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+const key = (...parts: string[]): string => JSON.stringify(parts);
+
+/**
+ * The DeviceStore port in memory, with DynamoDeviceStore's semantics (test/support/checks/device-store.ts
+ * runs the same checks on both): a user's devices, listed by deviceId, and for each push token
+ * of a tenant the one device that holds it.
+ * - `put` of a token another device of the tenant holds moves it: that device is removed (the
+ *   same user's twin, or another user's device); tokens never move between tenants;
+ * - at most `maxDevices` a user, counted after such a move; past it nothing changes;
+ * - a device that changes its token releases the old one;
+ * - `prune` removes a device only while it still holds the dead token.
+ */
+export class FakeDeviceStore implements DeviceStore {
+  private readonly users = new Map<string, Map<string, Stored>>();
+  private readonly owners = new Map<string, Owner>();
+
+  private devicesOf(tenantId: string, userId: string): Map<string, Stored> {
+    return this.users.get(key(tenantId, userId)) ?? new Map();
+  }
+
+  async list(tenantId: string, userId: string): Promise<RegisteredDevice[]> {
+    return [...this.devicesOf(tenantId, userId)]
+      .map(([deviceId, d]) => ({ ...copy(d), deviceId }))
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+  }
+
+  async put(
+    tenantId: string,
+    userId: string,
+    device: RegisteredDevice,
+    maxDevices: number,
+  ): Promise<{ created: boolean }> {
+    const { deviceId, ...stored } = copy(device);
+    const devices = new Map(this.devicesOf(tenantId, userId));
+    const created = !devices.has(deviceId);
+    const previousToken = devices.get(deviceId)?.pushToken;
+    const owner = this.owners.get(key(tenantId, stored.pushToken));
+    const movesFrom = owner && !(owner.userId === userId && owner.deviceId === deviceId) ? owner : undefined;
+    if (movesFrom?.userId === userId) devices.delete(movesFrom.deviceId);
+    devices.set(deviceId, stored);
+    if (devices.size > maxDevices) throw new TooManyDevicesError(maxDevices);
+
+    if (movesFrom && movesFrom.userId !== userId) this.devicesOf(tenantId, movesFrom.userId).delete(movesFrom.deviceId);
+    if (previousToken !== undefined && previousToken !== stored.pushToken) {
+      this.release(tenantId, previousToken, userId, deviceId);
+    }
+    this.owners.set(key(tenantId, stored.pushToken), { userId, deviceId });
+    this.users.set(key(tenantId, userId), devices);
+    return { created };
+  }
+
+  async remove(tenantId: string, userId: string, deviceId: string): Promise<void> {
+    this.removeWhere(tenantId, userId, deviceId, () => true);
+  }
+
+  async prune(tenantId: string, userId: string, deviceId: string, pushToken: string): Promise<void> {
+    this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken);
+  }
+
+  private removeWhere(tenantId: string, userId: string, deviceId: string, applies: (d: Stored) => boolean): void {
+    const devices = this.devicesOf(tenantId, userId);
+    const current = devices.get(deviceId);
+    if (!current || !applies(current)) return;
+    devices.delete(deviceId);
+    this.release(tenantId, current.pushToken, userId, deviceId);
+  }
+
+  /** Forgets who holds a token, if it is still this device. */
+  private release(tenantId: string, pushToken: string, userId: string, deviceId: string): void {
+    const owner = this.owners.get(key(tenantId, pushToken));
+    if (owner?.userId === userId && owner.deviceId === deviceId) this.owners.delete(key(tenantId, pushToken));
+  }
+}
