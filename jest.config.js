@@ -1,8 +1,14 @@
-/** Jest runs TypeScript as ESM (middy is ESM-only). */
-export default {
+/**
+ * Jest runs TypeScript as ESM (middy is ESM-only), in two projects:
+ * - `unit` (test/unit): the core on in-memory fakes, no DynamoDB Local, no sockets; seconds.
+ *   `npm run test:unit` runs it alone.
+ * - `integration` (everything else under test/: integration, property, simulator, infra): real
+ *   sockets, DynamoDB Local (started once by the global setup, only when a test of this project runs).
+ * `npm test` runs both, every test file once.
+ */
+const typescript = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
@@ -10,7 +16,23 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true }],
   },
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
-  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+};
+
+export default {
   testTimeout: 30000,
+  projects: [
+    {
+      ...typescript,
+      displayName: 'unit',
+      roots: ['<rootDir>/test/unit'],
+    },
+    {
+      ...typescript,
+      displayName: 'integration',
+      roots: ['<rootDir>/test'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
 };
