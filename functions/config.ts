@@ -11,6 +11,7 @@ export interface FunctionConfig {
   tokenKeysSecretName: string;
   defaultEnvironment: ApnsEnvironment;
   pushDeadlineMs: number;
+  waitPollMs: number;
   publicBaseUrl: string | undefined;
   /** Tests and staging only: send every push to this `host:port`. */
   apnsHost: string | undefined;
@@ -18,6 +19,12 @@ export interface FunctionConfig {
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * Both API functions' timeout: the longest held request (`Prefer: wait`, 20 s) with room for its
+ * reads, under API Gateway's 30 s integration limit. The webhook itself answers within 9 s.
+ */
+export const API_FUNCTION_TIMEOUT_SECONDS = 25;
 
 const required = (env: NodeJS.ProcessEnv, name: string): string => {
   const v = env[name];
@@ -38,6 +45,14 @@ export function pushDeadlineOf(value: string | undefined): number {
   return ms;
 }
 
+/** How often a held request reads its call again (ms). */
+export function waitPollOf(value: string | undefined): number {
+  const ms = value === undefined || value === '' ? 100 : Number(value);
+  if (!Number.isInteger(ms) || ms < 20 || ms > 1000)
+    throw new ConfigError('WAIT_POLL_MS must be an integer from 20 to 1000');
+  return ms;
+}
+
 export function functionConfig(env: NodeJS.ProcessEnv = process.env): FunctionConfig {
   return {
     tableName: required(env, 'TABLE_NAME'),
@@ -46,8 +61,44 @@ export function functionConfig(env: NodeJS.ProcessEnv = process.env): FunctionCo
     tokenKeysSecretName: required(env, 'TOKEN_KEYS_SECRET_NAME'),
     defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT),
     pushDeadlineMs: pushDeadlineOf(env.PUSH_DEADLINE_MS),
+    waitPollMs: waitPollOf(env.WAIT_POLL_MS),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     apnsHost: env.APNS_HOST || undefined,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
   };
 }
+
+/** The events function: the table's stream in; the topic, the callback queue and ring timers out. */
+export interface EventsConfig {
+  tableName: string;
+  topicArn: string;
+  callbackQueueUrl: string;
+  callbackDeadLetterUrl: string;
+  ringTimerQueueUrl: string;
+  /** Stream records that cannot be read go here (the events dead-letter queue). */
+  eventsDeadLetterUrl: string;
+}
+
+export const eventsConfig = (env: NodeJS.ProcessEnv = process.env): EventsConfig => ({
+  tableName: required(env, 'TABLE_NAME'),
+  topicArn: required(env, 'EVENTS_TOPIC_ARN'),
+  callbackQueueUrl: required(env, 'CALLBACK_QUEUE_URL'),
+  callbackDeadLetterUrl: required(env, 'CALLBACK_DLQ_URL'),
+  ringTimerQueueUrl: required(env, 'RING_TIMER_QUEUE_URL'),
+  eventsDeadLetterUrl: required(env, 'EVENTS_DLQ_URL'),
+});
+
+/** The callback function: deliveries in, signed POSTs out, retries back into the queue. */
+export interface CallbacksConfig {
+  tenantSecretsName: string;
+  callbackQueueUrl: string;
+  callbackDeadLetterUrl: string;
+}
+
+export const callbacksConfig = (env: NodeJS.ProcessEnv = process.env): CallbacksConfig => ({
+  tenantSecretsName: required(env, 'TENANT_SECRETS_NAME'),
+  callbackQueueUrl: required(env, 'CALLBACK_QUEUE_URL'),
+  callbackDeadLetterUrl: required(env, 'CALLBACK_DLQ_URL'),
+});
+
+export const ringTimerConfig = (env: NodeJS.ProcessEnv = process.env) => ({ tableName: required(env, 'TABLE_NAME') });

@@ -11,13 +11,13 @@ import type { Log, Pusher } from './core/ports.js';
 import { wire } from './wiring.js';
 
 /**
- * The deployed functions' dependencies: built once per container (clients, connections, secrets
- * fetched at init), then reused by every invocation. Both functions share this; each only
- * reads the secrets its environment names, and IAM lets it read no others.
+ * A deployed function's dependencies: built once per container (clients, connections, secrets
+ * fetched at init), then reused by every invocation. Each function only reads the secrets its
+ * environment names, and IAM lets it read no others.
  */
-export function lambdaDeps(serviceName: string) {
+export function initOnce<D>(serviceName: string, build: (log: Log) => Promise<D>): () => Promise<D> {
   const log = powertoolsLog(serviceName);
-  let built: ReturnType<typeof build> | undefined;
+  let built: Promise<D> | undefined;
   const deps = () =>
     (built ??= build(log).catch((e: unknown) => {
       // A throttled or timed-out secret read at init must not break this container for good.
@@ -30,6 +30,9 @@ export function lambdaDeps(serviceName: string) {
   deps().catch(() => undefined);
   return deps;
 }
+
+/** The two API functions. */
+export const lambdaDeps = (serviceName: string) => initOnce(serviceName, build);
 
 /** An app may hold a token signed with a key this container has not seen yet (a rotation). */
 const TOKEN_KEY_REFRESH_MIN_MS = 10_000;
@@ -77,6 +80,7 @@ async function build(log: Log) {
     log,
     defaultEnvironment: config.defaultEnvironment,
     pushDeadlineMs: config.pushDeadlineMs,
+    waitPollMs: config.waitPollMs,
     publicBaseUrl: config.publicBaseUrl,
   });
 }

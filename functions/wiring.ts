@@ -1,11 +1,15 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoCallStore } from './adapters/dynamo-call-store.js';
 import { DynamoDeviceStore } from './adapters/dynamo-device-store.js';
+import { DynamoWebhookStore } from './adapters/dynamo-webhook-store.js';
 import type { AppDeps } from './app-api/api.js';
 import type { ApnsEnvironment } from './core/call.js';
 import type { TokenKeyRing } from './core/call-token.js';
 import { type Clock, realTimer, systemClock } from './core/clock.js';
-import type { Log, Pusher } from './core/ports.js';
+import { CALLBACK_RETRY, type CallbackDeps, type RetryPolicy } from './core/deliver-callback.js';
+import type { DispatchDeps } from './core/dispatch-events.js';
+import type { RingTimerDeps } from './core/expire-ring.js';
+import type { CallbackQueue, CallbackSender, EventPublisher, Log, Pusher, RingTimers } from './core/ports.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 
 /**
@@ -28,6 +32,8 @@ export interface Parts {
   /** How often a held request reads its call again. @default DEFAULT_WAIT_POLL_MS */
   waitPollMs?: number;
   publicBaseUrl?: string | undefined;
+  /** `npm start` only: callbacks to http: URLs. */
+  allowHttpCallbacks?: boolean;
 }
 
 /** The one place adapters are plugged into the use cases' ports (Lambda, local server, tests). */
@@ -47,5 +53,57 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     waitPollMs: p.waitPollMs ?? DEFAULT_WAIT_POLL_MS,
     log: p.log,
     ...(p.publicBaseUrl ? { publicBaseUrl: p.publicBaseUrl } : {}),
+    webhooks: new DynamoWebhookStore(p.doc, p.tableName),
+    allowHttpCallbacks: p.allowHttpCallbacks ?? false,
   };
+}
+
+/** The events function: table changes in, events out (topic, callback queue, ring timers). */
+export function wireDispatch(p: {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  publisher: EventPublisher;
+  callbacks: CallbackQueue;
+  ringTimers: RingTimers;
+  log: Log;
+}): DispatchDeps {
+  return {
+    publisher: p.publisher,
+    webhooks: new DynamoWebhookStore(p.doc, p.tableName),
+    callbacks: p.callbacks,
+    ringTimers: p.ringTimers,
+    log: p.log,
+  };
+}
+
+/** The callback function: one signed POST per delivery, retried through the queue. */
+export function wireCallbacks(p: {
+  sender: CallbackSender;
+  callbacks: CallbackQueue;
+  tenantSecrets: (tenantId: string) => Promise<readonly string[] | undefined>;
+  log: Log;
+  retry?: RetryPolicy;
+  clock?: Clock;
+}): CallbackDeps {
+  return {
+    sender: p.sender,
+    callbacks: p.callbacks,
+    tenantSecrets: p.tenantSecrets,
+    clock: p.clock ?? systemClock,
+    timer: realTimer,
+    random: Math.random,
+    retry: p.retry ?? CALLBACK_RETRY,
+    log: p.log,
+  };
+}
+
+/** The ring-timer function: marks calls that rang out. */
+export function wireRingTimer(p: {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  log: Log;
+  clock?: Clock;
+}): RingTimerDeps {
+  const clock = p.clock ?? systemClock;
+  return { calls: new DynamoCallStore(p.doc, p.tableName, clock), clock, timer: realTimer, log: p.log };
 }

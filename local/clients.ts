@@ -21,6 +21,17 @@ async function exchange(url: string, init: RequestInit): Promise<Reply> {
   return { status: res.status, headers: res.headers, body, ms: performance.now() - started };
 }
 
+/** A conditional read: the ETag the client has, and how long it will wait for a change. */
+export interface WaitOptions {
+  etag?: string;
+  waitSeconds?: number;
+}
+
+const waitHeaders = (o: WaitOptions = {}): Record<string, string> => ({
+  ...(o.etag === undefined ? {} : { 'if-none-match': o.etag }),
+  ...(o.waitSeconds === undefined ? {} : { prefer: `wait=${o.waitSeconds}` }),
+});
+
 export interface SignOptions {
   /** Unix seconds to sign with (default: now). */
   timestamp?: number;
@@ -63,8 +74,17 @@ export class PbxClient {
       reason === undefined ? undefined : { reason },
     );
   }
-  view(callId: string) {
-    return this.send('GET', `/v1/pbx/calls/${encodeURIComponent(callId)}`);
+  view(callId: string, wait?: WaitOptions) {
+    return this.send('GET', `/v1/pbx/calls/${encodeURIComponent(callId)}`, undefined, { headers: waitHeaders(wait) });
+  }
+  putWebhook(webhook: unknown) {
+    return this.send('PUT', '/v1/pbx/webhook', webhook);
+  }
+  getWebhook() {
+    return this.send('GET', '/v1/pbx/webhook');
+  }
+  deleteWebhook() {
+    return this.send('DELETE', '/v1/pbx/webhook');
   }
   putDevice(userId: string, deviceId: string, device: unknown) {
     return this.send(
@@ -96,8 +116,8 @@ export class AppClient {
     });
   }
 
-  view(callId: string, token: string) {
-    return this.send('GET', `/v1/app/calls/${encodeURIComponent(callId)}`, token);
+  view(callId: string, token: string, wait?: WaitOptions) {
+    return this.send('GET', `/v1/app/calls/${encodeURIComponent(callId)}`, token, { headers: waitHeaders(wait) });
   }
   confirm(callId: string, token: string) {
     return this.send('POST', `/v1/app/calls/${encodeURIComponent(callId)}/confirm`, token);

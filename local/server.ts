@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { API_FUNCTION_TIMEOUT_SECONDS } from '../functions/config.js';
 import { decodePathLikeApiGateway } from '../functions/http/path-encoding.js';
 
 // A middy handler also takes an options argument (its abort signal).
@@ -42,7 +43,10 @@ export function createLocalServer(front: LocalFront): Server {
       const rawPath = decodePathLikeApiGateway(q === -1 ? rawUrl : rawUrl.slice(0, q));
       const event = eventOf(req, rawPath, q === -1 ? '' : rawUrl.slice(q + 1), body);
       const handler = rawPath.startsWith('/v1/pbx/') ? front.pbx : front.app;
-      send(res, await handler(event, contextOf(), { signal: new AbortController().signal }));
+      send(
+        res,
+        await handler(event, contextOf(API_FUNCTION_TIMEOUT_SECONDS * 1000), { signal: new AbortController().signal }),
+      );
     } catch (e) {
       // The handlers render every error themselves; reaching here is a bug worth seeing.
       console.error('local front: handler threw', e);
@@ -111,7 +115,9 @@ function eventOf(req: IncomingMessage, rawPath: string, rawQueryString: string, 
   };
 }
 
-function contextOf(): Context {
+/** A Lambda context with the deployed functions' timeout, counted from now. */
+function contextOf(timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'local',
@@ -121,7 +127,7 @@ function contextOf(): Context {
     awsRequestId: randomUUID(),
     logGroupName: 'local',
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 10_000,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

@@ -8,10 +8,12 @@ import { DynamoTokenShare } from '../functions/adapters/dynamo-token-share.js';
 import { createAppApi } from '../functions/app-api/api.js';
 import type { TokenKeyRing } from '../functions/core/call-token.js';
 import type { Clock } from '../functions/core/clock.js';
+import type { RetryPolicy } from '../functions/core/deliver-callback.js';
 import type { Log } from '../functions/core/ports.js';
 import { createPbxApi } from '../functions/pbx-api/api.js';
 import { wire } from '../functions/wiring.js';
 import { type ApnsSimulator, createSimulatorKey } from './apns-simulator/index.js';
+import { type LocalEvents, startLocalEvents } from './events.js';
 import { createLocalServer } from './server.js';
 
 export const SIMULATOR_TEAM_ID = 'LOCALTEAM1';
@@ -34,6 +36,13 @@ export interface StackOptions {
   log: Log;
   clock?: Clock;
   tokenKeys?: () => TokenKeyRing;
+  /** How often a held request reads its call again. */
+  waitPollMs?: number;
+  /**
+   * The events path (stream, events, callbacks, ring timers). `npm start` always runs it; tests
+   * that do not look at events leave it off.
+   */
+  events?: false | { retry?: RetryPolicy; print?: (line: string) => void };
 }
 
 export interface RunningStack {
@@ -41,6 +50,7 @@ export interface RunningStack {
   server: Server;
   deps: ReturnType<typeof wire>;
   pusher: ApnsPusher;
+  events: LocalEvents | undefined;
   stop(): Promise<void>;
 }
 
@@ -59,7 +69,7 @@ export const randomTokenKeys = (): TokenKeyRing => {
  */
 export async function startStack(o: StackOptions): Promise<RunningStack> {
   const doc = documentClient({ endpoint: o.dynamoEndpoint });
-  await ensureTable(doc, o.tableName);
+  const streamArn = await ensureTable(doc, o.tableName);
 
   const share = new DynamoTokenShare(doc, o.tableName);
   // Provider tokens follow real time even when a test moves the domain clock: APNs checks their
@@ -94,7 +104,10 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       ...(o.clock ? { clock: o.clock } : {}),
       defaultEnvironment: o.defaultEnvironment,
       pushDeadlineMs: o.pushDeadlineMs,
+      ...(o.waitPollMs === undefined ? {} : { waitPollMs: o.waitPollMs }),
       publicBaseUrl,
+      // A local PBX may listen for callbacks without TLS; a deployed stack takes https: only.
+      allowHttpCallbacks: true,
     });
   // The app API URL put in pushes is this server's own unless told otherwise: known once listening.
   let resolveDeps!: (d: ReturnType<typeof wire>) => void;
@@ -130,12 +143,27 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   const url = `http://${shown}:${port}`;
   const deps = makeDeps(o.publicBaseUrl ?? url);
   resolveDeps(deps);
+  const events = o.events
+    ? await startLocalEvents({
+        doc,
+        dynamoEndpoint: o.dynamoEndpoint,
+        tableName: o.tableName,
+        streamArn,
+        tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
+        log: o.log,
+        ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.events.retry ? { retry: o.events.retry } : {}),
+        ...(o.events.print ? { print: o.events.print } : {}),
+      })
+    : undefined;
   return {
     url,
     server,
     deps,
     pusher,
+    events,
     stop: async () => {
+      await events?.stop();
       pusher.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

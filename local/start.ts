@@ -49,6 +49,8 @@ async function main() {
     defaultEnvironment: config.defaultEnvironment,
     pushDeadlineMs: config.pushDeadlineMs,
     log: powertoolsLog('callwake-local'),
+    // Deployed, events go to SNS and the callback queue; here each is printed as one line.
+    events: {},
   });
 
   const [tenantId, secrets] = [...config.tenants.entries()][0]!;

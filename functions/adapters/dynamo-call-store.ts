@@ -31,7 +31,7 @@ function toItem(call: Call): Record<string, unknown> {
   };
 }
 
-function toCall(item: Record<string, unknown>): Call {
+export function toCall(item: Record<string, unknown>): Call {
   const { pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _ttl, metadataJson, ...call } = item;
   return {
     ...(call as unknown as Call),
@@ -82,10 +82,11 @@ export class DynamoCallStore implements CallStore {
     callUuid: string,
     results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>,
     answerStatus: 'ringing' | 'unreachable',
+    now: number,
   ): Promise<Call | undefined> {
-    const sets = ['answerStatus = :answerStatus'];
+    const sets = ['answerStatus = :answerStatus', 'deliveredAt = if_not_exists(deliveredAt, :deliveredAt)'];
     const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':answerStatus': answerStatus };
+    const values: Record<string, unknown> = { ':answerStatus': answerStatus, ':deliveredAt': now };
     Object.entries(results).forEach(([slot, r], i) => {
       names[`#s${i}`] = slot;
       sets.push(`devices.#s${i}.delivery = :d${i}`);
@@ -212,6 +213,25 @@ export class DynamoCallStore implements CallStore {
       return out.Attributes ? toCall(out.Attributes) : undefined;
     } catch (e) {
       if (isConditionFailed(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async markExpired(callUuid: string, now: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(callUuid),
+          UpdateExpression: 'SET expiredAt = :now',
+          ConditionExpression: `${LIVE} AND #status = :ringing AND expiresAt <= :now AND attribute_not_exists(expiredAt)`,
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: { ':now': now, ':ringing': 'ringing' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
       throw e;
     }
   }

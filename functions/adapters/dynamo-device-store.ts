@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { TooManyDevicesError } from '../core/errors.js';
-import type { DeviceStore, RegisteredDevice } from '../core/ports.js';
+import type { DeviceStore, PruneCause, RegisteredDevice } from '../core/ports.js';
 import { isTransactionCanceled } from './dynamo-errors.js';
 import { pushTokenOwnerKey as ownerKey, userKey } from './table-layout.js';
 
@@ -14,15 +14,22 @@ import { pushTokenOwnerKey as ownerKey, userKey } from './table-layout.js';
  * Changes that touch both are one transaction; a lost race re-reads and tries again.
  */
 type Stored = Omit<RegisteredDevice, 'deviceId'>;
-interface UserItem {
+export interface UserItem {
   devices: Record<string, Stored>;
   version: number;
+  /**
+   * Devices removed because APNs called their token dead, with why: what the events function
+   * turns into `device.pruned`. Entries are dropped a day later, at the item's next write.
+   */
+  pruned?: Record<string, PruneCause>;
 }
 interface OwnerItem {
   userId: string;
   deviceId: string;
 }
 
+/** A prune's record outlives any stream retry of its event. */
+const PRUNE_RECORD_KEPT_MS = 24 * 60 * 60 * 1000;
 /** Optimistic writes on one user item: under N concurrent writers each round lets one through. */
 const MAX_ATTEMPTS = 60;
 
@@ -92,30 +99,53 @@ export class DynamoDeviceStore implements DeviceStore {
     await this.removeWhere(tenantId, userId, deviceId, () => true);
   }
 
-  async prune(tenantId: string, userId: string, deviceId: string, pushToken: string): Promise<void> {
-    await this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken);
+  async prune(tenantId: string, userId: string, deviceId: string, pushToken: string, cause: PruneCause) {
+    await this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken, cause);
   }
 
-  private async removeWhere(tenantId: string, userId: string, deviceId: string, applies: (d: Stored) => boolean) {
+  private async removeWhere(
+    tenantId: string,
+    userId: string,
+    deviceId: string,
+    applies: (d: Stored) => boolean,
+    pruneCause?: PruneCause,
+  ) {
     for (let attempt = 0; ; attempt++) {
       const user = await this.readUser(tenantId, userId);
       const current = user?.devices[deviceId];
       if (!user || !current || !applies(current)) return;
       const devices = { ...user.devices };
       delete devices[deviceId];
+      const pruned = pruneCause ? { ...user.pruned, [deviceId]: pruneCause } : user.pruned;
       const items = [
-        this.putUser(tenantId, userId, devices, user),
+        this.putUser(tenantId, userId, devices, user, pruned),
         this.releaseOwner(tenantId, current.pushToken, userId, deviceId),
       ];
       if (await this.commit(items, attempt)) return;
     }
   }
 
-  private putUser(tenantId: string, userId: string, devices: Record<string, Stored>, before: UserItem | undefined) {
+  /** The whole user item, rewritten: what this store does not manage is carried over as read. */
+  private putUser(
+    tenantId: string,
+    userId: string,
+    devices: Record<string, Stored>,
+    before: UserItem | undefined,
+    pruned = before?.pruned,
+  ) {
+    const recentPruned = Object.fromEntries(
+      Object.entries(pruned ?? {}).filter(([, c]) => c.at > Date.now() - PRUNE_RECORD_KEPT_MS),
+    );
     return {
       Put: {
         TableName: this.table,
-        Item: { ...userKey(tenantId, userId), devices, version: (before?.version ?? 0) + 1 },
+        Item: {
+          ...before,
+          ...userKey(tenantId, userId),
+          devices,
+          version: (before?.version ?? 0) + 1,
+          ...(Object.keys(recentPruned).length > 0 ? { pruned: recentPruned } : { pruned: undefined }),
+        },
         ...(before
           ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } }
           : { ConditionExpression: 'attribute_not_exists(pk)' }),

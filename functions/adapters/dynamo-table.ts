@@ -3,10 +3,12 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ResourceNotFoundException,
+  type TableDescription,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from './table-layout.js';
+import { PARTITION_KEY, SORT_KEY, STREAM_VIEW_TYPE, TTL_ATTRIBUTE } from './table-layout.js';
 
 export interface DynamoOptions {
   endpoint?: string;
@@ -32,15 +34,24 @@ export function documentClient(opts: DynamoOptions = {}): DynamoDBDocumentClient
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** Local development and tests: create the table (with TTL) when it is missing. */
-export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string): Promise<void> {
+/**
+ * Local development and tests: create the table (with TTL and its stream) when it is missing,
+ * and turn the stream on for a table made before events existed. Returns its stream's ARN.
+ */
+export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string): Promise<string> {
+  let existing: TableDescription | undefined;
   try {
-    await doc.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
+    existing = (await doc.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   } catch (e) {
     if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException') throw e;
   }
-  await doc.send(
+  const stream = { StreamEnabled: true, StreamViewType: STREAM_VIEW_TYPE } as const;
+  if (existing) {
+    if (existing.LatestStreamArn && existing.StreamSpecification?.StreamEnabled) return existing.LatestStreamArn;
+    const out = await doc.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: stream }));
+    return out.TableDescription!.LatestStreamArn!;
+  }
+  const created = await doc.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
@@ -52,6 +63,7 @@ export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string
         { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
         { AttributeName: SORT_KEY, KeyType: 'RANGE' },
       ],
+      StreamSpecification: stream,
     }),
   );
   await doc.send(
@@ -60,4 +72,5 @@ export async function ensureTable(doc: DynamoDBDocumentClient, tableName: string
       TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
     }),
   );
+  return created.TableDescription!.LatestStreamArn!;
 }

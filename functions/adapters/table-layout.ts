@@ -10,17 +10,21 @@ import { createHash } from 'node:crypto';
  * | a user's devices          | `USER#<tenantId>#<userId>`           | `DEVICES` |
  * | who holds a push token    | `PUSHTOKEN#<tenantId>#<sha256(token)>` | `OWNER` |
  * | a team's provider token   | `APNSJWT#<teamId>#<keyId>`           | `TOKEN`   |
+ * | a tenant's webhook        | `TENANT#<tenantId>`                  | `WEBHOOK` |
  */
 export const PARTITION_KEY = 'pk';
 export const SORT_KEY = 'sk';
 /** Epoch seconds; DynamoDB deletes the item some time after it (reads never rely on that). */
 export const TTL_ATTRIBUTE = 'ttl';
+/** The events function reads every change with the item before and after it. */
+export const STREAM_VIEW_TYPE = 'NEW_AND_OLD_IMAGES';
 
 export const PREFIX = {
   call: 'CALL#',
   user: 'USER#',
   pushToken: 'PUSHTOKEN#',
   providerToken: 'APNSJWT#',
+  tenant: 'TENANT#',
 } as const;
 
 export interface ItemKey {
@@ -45,3 +49,5 @@ export const providerTokenKey = (teamId: string, keyId: string): ItemKey => ({
   pk: `${PREFIX.providerToken}${teamId}#${keyId}`,
   sk: 'TOKEN',
 });
+
+export const webhookKey = (tenantId: string): ItemKey => ({ pk: `${PREFIX.tenant}${tenantId}`, sk: 'WEBHOOK' });

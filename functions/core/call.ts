@@ -1,7 +1,9 @@
 import { iso } from './clock.js';
 
 /** A call's stored state. `expired` is never stored: it is decided when read. */
-export type StoredStatus = 'ringing' | 'answered' | 'declined' | 'cancelled' | 'unreachable';
+export type StoredStatus = 'ringing' | 'answered' | 'declined' | 'cancelled' | 'unreachable' | 'rejected';
+/** Why the user's settings refused a call: nothing was pushed. */
+export type RejectReason = 'blocked' | 'doNotDisturb';
 export type PbxStatus = StoredStatus | 'expired';
 export type AppStatus = 'ringing' | 'answered' | 'declined' | 'ended';
 
@@ -70,8 +72,15 @@ export interface Call {
   devices: Record<string, CallDevice>;
   /** The 201 answer's status, replayed to a retried create. */
   answerStatus?: 'ringing' | 'unreachable';
+  /** When the push results were recorded. */
+  deliveredAt?: number;
+  /** Set by the ring timer once a still-ringing call passed its ring end (its `call.expired` event). */
+  expiredAt?: number;
+  rejectReason?: RejectReason;
   answeredBy?: string;
+  answeredAt?: number;
   declinedBy?: string;
+  declinedAt?: number;
   endedAt?: number;
 }
 
@@ -119,6 +128,8 @@ export interface PbxView {
   answeredBy: string | null;
   declinedBy: string | null;
   devices: PbxDeviceView[];
+  /** Only on a call the user's settings rejected (v1 views keep their exact shape). */
+  rejectReason?: RejectReason;
 }
 
 const isoOrNull = (ms: number | undefined): string | null => (ms === undefined ? null : iso(ms));
@@ -141,6 +152,7 @@ export function pbxViewOf(call: Call, now: number): PbxView {
       answeredAt: isoOrNull(d.answeredAt),
       declinedAt: isoOrNull(d.declinedAt),
     })),
+    ...(call.status === 'rejected' ? { rejectReason: call.rejectReason ?? 'blocked' } : {}),
   };
 }
 
@@ -211,6 +223,8 @@ export function appStateOf(call: Call, slot: string, now: number): { status: App
     case 'expired':
       return { status: 'ended', endReason: 'unanswered' };
     case 'unreachable':
+    // A rejected call pushed no device, so no app holds a token for it; ended/failed all the same.
+    case 'rejected':
       return { status: 'ended', endReason: 'failed' };
   }
 }

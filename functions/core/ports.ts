@@ -1,6 +1,7 @@
 import type { ApnsEnvironment, Call, CallDevice, EndReason, PushType } from './call.js';
 import type { TokenKeyRing } from './call-token.js';
 import type { Clock, Timer } from './clock.js';
+import type { CallwakeEvent, EventType } from './events.js';
 
 /** Where calls live. Every method treats an item past its lifetime as absent. */
 export interface CallStore {
@@ -12,6 +13,7 @@ export interface CallStore {
     callUuid: string,
     results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>,
     answerStatus: 'ringing' | 'unreachable',
+    now: number,
   ): Promise<Call | undefined>;
   /** A ringing (not yet expired) or answered call becomes cancelled; anything else is left alone. */
   cancel(callUuid: string, endReason: EndReason, now: number): Promise<TransitionResult>;
@@ -23,6 +25,11 @@ export interface CallStore {
   decline(callUuid: string, slot: string, now: number): Promise<TransitionResult>;
   /** Records the slot's first confirmation; returns the call as it is now. */
   confirm(callUuid: string, slot: string, now: number): Promise<Call | undefined>;
+  /**
+   * Marks a call still ringing past its ring end as expired (once): the write its `call.expired`
+   * event comes from. False when it was not ringing, not yet past its end, or already marked.
+   */
+  markExpired(callUuid: string, now: number): Promise<boolean>;
 }
 
 export type TransitionResult =
@@ -49,8 +56,19 @@ export interface DeviceStore {
    */
   put(tenantId: string, userId: string, device: RegisteredDevice, maxDevices: number): Promise<{ created: boolean }>;
   remove(tenantId: string, userId: string, deviceId: string): Promise<void>;
-  /** Removes the device only if it still has this push token (a dead token must not evict a fresh one). */
-  prune(tenantId: string, userId: string, deviceId: string, pushToken: string): Promise<void>;
+  /**
+   * Removes the device only if it still has this push token (a dead token must not evict a fresh
+   * one), and records why with it, which is what its `device.pruned` event comes from.
+   */
+  prune(tenantId: string, userId: string, deviceId: string, pushToken: string, cause: PruneCause): Promise<void>;
+}
+
+/** Why a device was pruned: Apple's reason, during the ring of this call. */
+export interface PruneCause {
+  reason: string;
+  callId: string;
+  callUuid: string;
+  at: number;
 }
 
 export interface PushRequest {
@@ -98,4 +116,51 @@ export interface Deps {
   /** How often a held request (`Prefer: wait`) reads its call again. */
   waitPollMs: number;
   log: Log;
+}
+
+/** A tenant's callback: where its events are POSTed, and which ones. */
+export interface Webhook {
+  url: string;
+  events: EventType[];
+  updatedAt: number;
+}
+
+export interface WebhookStore {
+  get(tenantId: string): Promise<Webhook | undefined>;
+  put(tenantId: string, webhook: Webhook): Promise<void>;
+  remove(tenantId: string): Promise<void>;
+}
+
+/** Every event goes out here (the stack's SNS topic; a log line locally). */
+export interface EventPublisher {
+  publish(events: readonly CallwakeEvent[]): Promise<void>;
+}
+
+/** One event on its way to one tenant's callback url. */
+export interface CallbackDelivery {
+  tenantId: string;
+  url: string;
+  event: CallwakeEvent;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When the first attempt was made (epoch ms): retries go on for a day after it. */
+  firstAttemptAt?: number;
+}
+
+/** Deliveries waiting for their (next) attempt, and the ones given up on. */
+export interface CallbackQueue {
+  enqueue(deliveries: readonly CallbackDelivery[], delayMs: number): Promise<void>;
+  deadLetter(delivery: CallbackDelivery): Promise<void>;
+}
+
+export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error?: string };
+
+/** POSTs one callback; never throws, never follows a redirect, gives up after `timeoutMs`. */
+export interface CallbackSender {
+  post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostOutcome>;
+}
+
+/** Calls `expireRing` for a call at its ring end (an SQS delay message; a timer locally). */
+export interface RingTimers {
+  schedule(callUuid: string, expiresAt: number): Promise<void>;
 }

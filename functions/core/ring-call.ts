@@ -86,8 +86,8 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   });
   const anySent = outcomes.some((o) => o?.result === 'sent');
   const [recorded] = await Promise.all([
-    deps.calls.recordDeliveries(callUuid, results, anySent ? 'ringing' : 'unreachable'),
-    pruneDeadTokens(deps, tenantId, targets, outcomes),
+    deps.calls.recordDeliveries(callUuid, results, anySent ? 'ringing' : 'unreachable', deps.clock.now()),
+    pruneDeadTokens(deps, call, targets, outcomes),
   ]);
   deps.log.info('call rang', {
     callUuid,
@@ -139,13 +139,18 @@ async function pushOne(
 }
 
 /** Best effort: the phones are already ringing, so a failed prune must not fail the webhook. */
-async function pruneDeadTokens(deps: Deps, tenantId: string, targets: Target[], outcomes: (PushOutcome | undefined)[]) {
+async function pruneDeadTokens(deps: Deps, call: Call, targets: Target[], outcomes: (PushOutcome | undefined)[]) {
   await Promise.all(
     targets.map(async (t, i) => {
       const o = outcomes[i];
       if (t.registeredTo === undefined || o?.result !== 'failed' || !o.permanent) return;
       try {
-        await deps.devices.prune(tenantId, t.registeredTo, t.deviceId, t.pushToken);
+        await deps.devices.prune(call.tenantId, t.registeredTo, t.deviceId, t.pushToken, {
+          reason: o.reason,
+          callId: call.callId,
+          callUuid: call.callUuid,
+          at: deps.clock.now(),
+        });
         deps.log.info('device pruned', { device: fingerprint(t.deviceId), reason: o.reason });
       } catch (e) {
         deps.log.warn('device prune failed; the next ring tries again', {
@@ -190,7 +195,7 @@ async function answerToRetry(deps: Deps, existing: Call, requestHash: string): P
         .filter(([, d]) => d.delivery === 'pending')
         .map(([slot]) => [slot, { delivery: 'failed' as const, reason: 'Timeout' }]),
     );
-    call = (await deps.calls.recordDeliveries(call.callUuid, unsent, 'unreachable')) ?? call;
+    call = (await deps.calls.recordDeliveries(call.callUuid, unsent, 'unreachable', deps.clock.now())) ?? call;
   }
   return createAnswerOf(call);
 }

@@ -48,8 +48,8 @@ export function parsePreferWait(value: string | undefined): number | undefined {
       .slice(eq + 1)
       .trim()
       .replace(/^"(.*)"$/, '$1');
-    if (!/^\d{1,9}$/.test(raw)) return undefined;
-    return Number(raw);
+    // delta-seconds of any length: a huge one is simply more than the cap.
+    return /^\d+$/.test(raw) ? Math.min(Number(raw), MAX_WAIT_SECONDS) : undefined;
   }
   return undefined;
 }

@@ -27,6 +27,7 @@ const TITLES: Record<string, string> = {
   too_many_devices: 'Too many devices',
   unknown_team: 'Unknown Apple team',
   token_scope: 'Token for another call',
+  webhook_not_found: 'Webhook not found',
   internal_error: 'Internal error',
 };
 

@@ -8,6 +8,7 @@ import {
   UnknownTeamError,
 } from '../core/errors.js';
 import { verifySignature } from '../core/pbx-signature.js';
+import { InsecureWebhookUrlError, WebhookNotFoundError } from '../core/webhooks.js';
 import { pathSpellings } from '../http/path-encoding.js';
 import { createHttpApi } from '../http/pipeline.js';
 import { ProblemError } from '../http/problem.js';
@@ -53,6 +54,12 @@ function mapPbxError(e: DomainError): ProblemError | undefined {
   if (e instanceof CallNotFoundError) return new ProblemError(404, 'call_not_found', e.message);
   if (e instanceof TooManyDevicesError) return new ProblemError(409, 'too_many_devices', e.message);
   if (e instanceof UnknownTeamError) return new ProblemError(400, 'unknown_team', e.message);
+  if (e instanceof WebhookNotFoundError) return new ProblemError(404, 'webhook_not_found', e.message);
+  if (e instanceof InsecureWebhookUrlError) {
+    return new ProblemError(400, 'validation_failed', 'The request is not valid; see errors.', {
+      errors: [{ path: 'url', message: e.message }],
+    });
+  }
   // A missing member of the body: the same answer as any other invalid body.
   if (e instanceof TeamRequiredError) {
     return new ProblemError(400, 'validation_failed', 'The request is not valid; see errors.', {

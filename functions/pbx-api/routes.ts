@@ -2,11 +2,21 @@ import { cancelCall, viewCall } from '../core/cancel-call.js';
 import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
 import { ringCall } from '../core/ring-call.js';
 import { snapshotOf } from '../core/watch.js';
+import { deleteWebhook, getWebhook, putWebhook } from '../core/webhooks.js';
 import { answerViewRequest, taggedJson } from '../http/conditional.js';
 import { json, noContent } from '../http/problem.js';
 import { type Route, route } from '../http/router.js';
 import type { PbxAuth, PbxDeps } from './deps.js';
-import { callParams, cancelSchema, deviceParams, deviceSchema, noParams, ringSchema, userParams } from './schemas.js';
+import {
+  callParams,
+  cancelSchema,
+  deviceParams,
+  deviceSchema,
+  noParams,
+  ringSchema,
+  userParams,
+  webhookSchema,
+} from './schemas.js';
 
 /** The app API URL put in pushes: the operator's public URL, else the one this request came in on. */
 function apiUrlOf(deps: PbxDeps, origin: string | undefined): string {
@@ -69,6 +79,35 @@ export const pbxRoutes = [
     params: deviceParams,
     async handle({ deps, auth, params }) {
       await removeDevice(deps, auth.tenantId, params.userId, params.deviceId);
+      return noContent();
+    },
+  }),
+  pbxRoute({
+    method: 'PUT',
+    path: '/v1/pbx/webhook',
+    operationId: 'putWebhook',
+    params: noParams,
+    body: { schema: webhookSchema, presence: 'required' },
+    async handle({ deps, auth, body }) {
+      return json(200, await putWebhook(deps, auth.tenantId, body));
+    },
+  }),
+  pbxRoute({
+    method: 'GET',
+    path: '/v1/pbx/webhook',
+    operationId: 'getWebhook',
+    params: noParams,
+    async handle({ deps, auth }) {
+      return json(200, await getWebhook(deps, auth.tenantId));
+    },
+  }),
+  pbxRoute({
+    method: 'DELETE',
+    path: '/v1/pbx/webhook',
+    operationId: 'deleteWebhook',
+    params: noParams,
+    async handle({ deps, auth }) {
+      await deleteWebhook(deps, auth.tenantId);
       return noContent();
     },
   }),

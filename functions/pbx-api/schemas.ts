@@ -1,7 +1,9 @@
 import * as z from 'zod/mini';
 import { APNS_ENVIRONMENTS, CANCEL_REASONS, type CancelReason, PUSH_TYPES } from '../core/call.js';
 import type { DeviceRegistration } from '../core/devices.js';
+import { EVENT_TYPES } from '../core/events.js';
 import type { RingRequest } from '../core/ring-call.js';
+import type { WebhookRequest } from '../core/webhooks.js';
 import { addressableCallId, type Schema, simpleId } from '../http/schemas.js';
 
 export { callParams } from '../http/schemas.js';
@@ -110,3 +112,30 @@ export const deviceSchema: Schema<DeviceRegistration> = z.object({
 export const noParams = z.object({});
 export const userParams = z.object({ userId: simpleId });
 export const deviceParams = z.object({ userId: simpleId, deviceId: simpleId });
+
+/** A URL callwake may POST events to: http(s), a host, no credentials, no fragment. */
+function isCallbackUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (
+    (url.protocol === 'https:' || url.protocol === 'http:') &&
+    url.hostname !== '' &&
+    url.username === '' &&
+    url.password === '' &&
+    !text.includes('#')
+  );
+}
+
+export const webhookSchema: Schema<WebhookRequest> = z.object({
+  url: z
+    .string()
+    .check(
+      z.maxLength(2048, 'at most 2048 characters'),
+      z.refine(isCallbackUrl, 'must be an absolute https: URL without credentials or fragment'),
+    ),
+  events: z.optional(
+    z
+      .array(z.enum(EVENT_TYPES, `must be one of ${EVENT_TYPES.join(', ')}`))
+      .check(z.minLength(1, 'needs at least one event type (leave it out for all)')),
+  ),
+});

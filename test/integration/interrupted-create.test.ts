@@ -73,6 +73,7 @@ describe('a push given up on that reached a phone after all', () => {
       call.callUuid,
       { d0: { delivery: 'failed', reason: 'Timeout' } },
       'unreachable',
+      t.clock.now(),
     );
     expect(recorded).toMatchObject({ status: 'answered', answerStatus: 'ringing' });
   });

@@ -3,6 +3,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../functions/adapters/dynamo-table.js';
 import type { TokenKeyRing } from '../../functions/core/call-token.js';
 import type { Clock } from '../../functions/core/clock.js';
+import type { RetryPolicy } from '../../functions/core/deliver-callback.js';
 import type { Log } from '../../functions/core/ports.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../../local/clients.js';
@@ -54,7 +55,13 @@ export const TEAM = 'LOCALTEAM1';
 
 /** The real handlers over real HTTP, on DynamoDB Local and the APNs simulator over real sockets. */
 export async function startTestStack(
-  o: { pushDeadlineMs?: number; tokenKeys?: () => TokenKeyRing } = {},
+  o: {
+    pushDeadlineMs?: number;
+    tokenKeys?: () => TokenKeyRing;
+    /** Run the events path (stream, events, callbacks, ring timers), with this retry policy. */
+    events?: { retry?: RetryPolicy };
+    waitPollMs?: number;
+  } = {},
 ): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run through jest (global setup starts DynamoDB Local)');
@@ -81,6 +88,8 @@ export async function startTestStack(
     log,
     clock,
     ...(o.tokenKeys ? { tokenKeys: o.tokenKeys } : {}),
+    ...(o.waitPollMs === undefined ? {} : { waitPollMs: o.waitPollMs }),
+    events: o.events ? { ...o.events, print: (line) => log.info(line) } : false,
   });
   const doc = documentClient({ endpoint });
   return {

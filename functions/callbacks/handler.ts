@@ -1,0 +1,23 @@
+import { httpCallbackSender } from '../adapters/http-callback-sender.js';
+import { parseTenantSecrets } from '../adapters/secret-formats.js';
+import { CachedSecret, secretsManagerClient } from '../adapters/secrets-manager.js';
+import { SqsCallbackQueue, sqsClient } from '../adapters/sqs-queues.js';
+import { callbacksConfig } from '../config.js';
+import { initOnce } from '../runtime.js';
+import { wireCallbacks } from '../wiring.js';
+import { createCallbackHandler } from './callbacks.js';
+
+/** The callback Lambda: deliveries from the callback queue, signed with each tenant's secret. */
+export const handler = createCallbackHandler(
+  initOnce('callwake-callbacks', async (log) => {
+    const config = callbacksConfig();
+    const tenants = new CachedSecret(secretsManagerClient(), config.tenantSecretsName, parseTenantSecrets);
+    await tenants.get();
+    return wireCallbacks({
+      sender: httpCallbackSender,
+      callbacks: new SqsCallbackQueue(sqsClient(), config.callbackQueueUrl, config.callbackDeadLetterUrl),
+      tenantSecrets: async (tenantId) => (await tenants.get()).get(tenantId),
+      log,
+    });
+  }),
+);

@@ -1,0 +1,56 @@
+import { type CallwakeEvent, eventsOfChange, type TableChange } from './events.js';
+import { fingerprint } from './ids.js';
+import type { CallbackDelivery, CallbackQueue, EventPublisher, Log, RingTimers, WebhookStore } from './ports.js';
+
+export interface DispatchDeps {
+  publisher: EventPublisher;
+  webhooks: WebhookStore;
+  callbacks: CallbackQueue;
+  ringTimers: RingTimers;
+  log: Log;
+}
+
+/**
+ * Turns a batch of table changes into events and sends them on. Every step is idempotent (event
+ * ids are derived from the change), so a batch that fails part-way is simply retried whole.
+ * 1. Derive the events of each change, in the order of the changes.
+ * 2. A new ringing call gets its ring timer (its `call.expired`).
+ * 3. Publish every event (SNS).
+ * 4. For each tenant with a webhook, queue the events its filter takes, one delivery each. The
+ *    webhook is read now, after the change, so a change made after a webhook's answer uses it.
+ */
+export async function dispatchChanges(deps: DispatchDeps, changes: readonly TableChange[]): Promise<CallwakeEvent[]> {
+  const events = changes.flatMap(eventsOfChange);
+  await Promise.all(
+    changes.flatMap((c) => (startsRinging(c) ? [deps.ringTimers.schedule(c.after.callUuid, c.after.expiresAt)] : [])),
+  );
+  if (events.length === 0) return events;
+  await deps.publisher.publish(events);
+  await Promise.all([...groupByTenant(events)].map(([tenantId, own]) => queueCallbacks(deps, tenantId, own)));
+  return events;
+}
+
+/** A call item that just came to be, ringing (a tombstone or a rejected call never rings). */
+const startsRinging = (c: TableChange): c is Extract<TableChange, { kind: 'call' }> =>
+  c.kind === 'call' &&
+  c.after.status === 'ringing' &&
+  !c.after.tombstone &&
+  (c.before === undefined || c.before.createdAt !== c.after.createdAt);
+
+function groupByTenant(events: readonly CallwakeEvent[]): Map<string, CallwakeEvent[]> {
+  const by = new Map<string, CallwakeEvent[]>();
+  for (const e of events) by.set(e.tenantId, [...(by.get(e.tenantId) ?? []), e]);
+  return by;
+}
+
+async function queueCallbacks(deps: DispatchDeps, tenantId: string, events: CallwakeEvent[]): Promise<void> {
+  const webhook = await deps.webhooks.get(tenantId);
+  if (!webhook) return;
+  const wanted = new Set(webhook.events);
+  const deliveries: CallbackDelivery[] = events
+    .filter((e) => wanted.has(e.type))
+    .map((event) => ({ tenantId, url: webhook.url, event, attempts: 0 }));
+  if (deliveries.length === 0) return;
+  await deps.callbacks.enqueue(deliveries, 0);
+  deps.log.info('callbacks queued', { tenant: fingerprint(tenantId), count: deliveries.length });
+}

@@ -1,0 +1,22 @@
+import type { Clock, Timer } from './clock.js';
+import type { CallStore, Log } from './ports.js';
+
+export interface RingTimerDeps {
+  calls: CallStore;
+  clock: Clock;
+  timer: Timer;
+  log: Log;
+}
+
+/**
+ * A ring timer fired: at the call's ring end, mark it expired if it still rings. The mark is the
+ * table change its `call.expired` event comes from. The timer may fire a little early (a queue
+ * delivers to the second): it then waits for the exact end.
+ */
+export async function expireRing(deps: RingTimerDeps, callUuid: string, expiresAt: number): Promise<boolean> {
+  const early = expiresAt - deps.clock.now();
+  if (early > 0) await deps.timer.sleep(early);
+  const marked = await deps.calls.markExpired(callUuid, Math.max(deps.clock.now(), expiresAt));
+  if (marked) deps.log.info('call expired', { callUuid });
+  return marked;
+}

@@ -1,0 +1,31 @@
+import { documentClient } from '../adapters/dynamo-table.js';
+import { SnsPublisher, snsClient } from '../adapters/sns-publisher.js';
+import { SqsCallbackQueue, SqsRingTimers, sendAll, sqsClient } from '../adapters/sqs-queues.js';
+import { eventsConfig } from '../config.js';
+import { initOnce } from '../runtime.js';
+import { wireDispatch } from '../wiring.js';
+import { createEventsHandler } from './events.js';
+
+/** The events Lambda: the table's stream (call and user items) in batches. */
+export const handler = createEventsHandler(
+  initOnce('callwake-events', async (log) => {
+    const config = eventsConfig();
+    const sqs = sqsClient();
+    return {
+      ...wireDispatch({
+        doc: documentClient(),
+        tableName: config.tableName,
+        publisher: new SnsPublisher(snsClient(), config.topicArn),
+        callbacks: new SqsCallbackQueue(sqs, config.callbackQueueUrl, config.callbackDeadLetterUrl),
+        ringTimers: new SqsRingTimers(sqs, config.ringTimerQueueUrl),
+        log,
+      }),
+      unreadable: (records) =>
+        sendAll(
+          sqs,
+          config.eventsDeadLetterUrl,
+          records.map((r) => JSON.stringify(r)),
+        ),
+    };
+  }),
+);
