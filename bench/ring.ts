@@ -11,6 +11,7 @@ import { ApnsSimulator, createSimulatorKey } from '../local/apns-simulator/index
 import { AppClient, PbxClient } from '../local/clients.js';
 import { startDynamoLocal } from '../local/dynamo-local.js';
 import { startStack } from '../local/stack.js';
+import { measureWakes } from './wake.js';
 
 /**
  * `npm run bench`: each path's latency as a ratio to its I/O floor, measured in the same run
@@ -21,6 +22,7 @@ import { startStack } from '../local/stack.js';
  */
 const N = Number(process.env.BENCH_N ?? 200);
 const WARMUP = 30;
+const WAKE_N = Number(process.env.BENCH_WAKE_N ?? 40);
 
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -53,6 +55,8 @@ async function main() {
     defaultEnvironment: 'sandbox',
     pushDeadlineMs: 5000,
     log: silentLog,
+    // The events path runs as on `npm start` (its lines are not printed).
+    events: { print: () => undefined },
   });
   const pbx = new PbxClient(stack.url, 'bench', secret);
   const app = new AppClient(stack.url);
@@ -173,6 +177,27 @@ async function main() {
   );
   console.log(
     `one loopback HTTP request to a bare server (part of every API call, not of the floor): p50 ${pct(httpHop!, 50).toFixed(2)} ms`,
+  );
+
+  const wakes = await measureWakes({
+    n: WAKE_N,
+    pbx,
+    app,
+    sim,
+    doc,
+    table,
+    tenantSecret: secret,
+    httpHop: httpHopOnce,
+    newToken: () => randomBytes(32).toString('hex'),
+  });
+  const wakeRow = (name: string, xs: number[], target: number) =>
+    `${row(name, xs, wakes.floor)}   p95 ${pct(xs, 95).toFixed(1)} ms (target ${target} ms)`;
+  console.log(`\nthe loop back (${WAKE_N} calls each; delay from the change's answer):`);
+  console.log(wakeRow('decline -> PBX waiter', wakes.declineToPbxWaiter, 300));
+  console.log(wakeRow('cancel -> app waiter', wakes.cancelToAppWaiter, 300));
+  console.log(wakeRow('cancel -> callback', wakes.changeToCallback, 1000));
+  console.log(
+    'floor: one consistent GetItem + one loopback HTTP answer. A waiter reads every 100 ms; the local stream is read every 50 ms.',
   );
   bare.close();
 

@@ -1,12 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { CallbackReceiver } from './callback-receiver.js';
 import { AppClient, PbxClient, type Reply } from './clients.js';
 import { SESSION_FILE } from './session.js';
 
 /**
  * `npm run demo`: against a running `npm start`, play a PBX and a phone through a whole call:
- * register a device, ring it, receive the push, confirm, show the caller-ID the app would show,
- * cancel, and watch the app learn `remoteEnded`. Each step prints how long it took.
+ * the PBX listens for its signed callbacks, registers a device and rings it; the phone receives
+ * the push, confirms, shows the caller-ID, and waits on its view (no polling); the caller hangs
+ * up, and the waiting phone learns `remoteEnded` while the PBX receives each event. Each step
+ * prints how long it took.
  */
 function settings() {
   if (process.env.CALLWAKE_URL && process.env.CALLWAKE_TENANT && process.env.CALLWAKE_SECRET) {
@@ -44,6 +47,12 @@ async function main() {
   const pushToken = randomBytes(32).toString('hex');
   const callId = `${randomUUID()}@pbx.example.com`;
   console.log(`callwake demo against ${url} (tenant ${tenantId})\n`);
+
+  // The PBX's side of the loop: a receiver that verifies each callback's signature.
+  const receiver = await CallbackReceiver.start({ secrets: (t) => (t === tenantId ? [secret] : undefined) });
+  const hook = await pbx.putWebhook({ url: `${receiver.url}/callwake` });
+  expectStatus(hook, 200);
+  step(0, 'PBX listens for its events (webhook)', hook, `${receiver.url}/callwake`);
 
   const put = await pbx.putDevice('alice', 'alice-iphone', {
     platform: 'ios',
@@ -94,7 +103,16 @@ async function main() {
     `    phone: caller-ID from the app view: ${confirm.body.caller.displayName} <${confirm.body.caller.number}> ${confirm.body.caller.uri}`,
   );
 
+  // The phone waits on its view while it rings: it is told the moment anything changes.
+  const etag = confirm.headers.get('etag') ?? undefined;
+  const waiting = phone
+    .view(callId, cw.token, { ...(etag ? { etag } : {}), waitSeconds: 20 })
+    .then((r) => ({ ...r, at: performance.now() }));
+  console.log('    phone: waits on its view (If-None-Match + Prefer: wait=20) while CallKit rings');
+  await new Promise((r) => setTimeout(r, 1000));
+
   const cancel = await pbx.cancel(callId, 'caller_hangup');
+  const cancelledAt = performance.now();
   expectStatus(cancel, 200);
   step(
     4,
@@ -103,9 +121,14 @@ async function main() {
     `status=${cancel.body.status} endReason=${cancel.body.endReason}`,
   );
 
-  const view = await phone.view(callId, cw.token);
+  const view = await waiting;
   expectStatus(view, 200);
-  step(5, 'phone asks again', view, `status=${view.body.status} endReason=${view.body.endReason}`);
+  step(
+    5,
+    'the waiting phone is told',
+    view,
+    `status=${view.body.status} endReason=${view.body.endReason}, ${(view.at - cancelledAt).toFixed(0)} ms after the cancel`,
+  );
   console.log(`    phone: reportCall(with: ${cw.callUuid}, endedAt: now, reason: .${view.body.endReason})`);
 
   const pbxView = await pbx.view(callId);
@@ -115,8 +138,23 @@ async function main() {
     pbxView,
     `status=${pbxView.body.status} confirmedAt=${pbxView.body.devices[0]?.confirmedAt}`,
   );
-  if (view.body.status !== 'ended' || view.body.endReason !== 'remoteEnded') process.exit(1);
-  console.log('\nThe phone stopped ringing as soon as the caller hung up.');
+
+  const events = await receiver
+    .waitFor((c) => c.event.callId === callId && c.event.type === 'call.cancelled', 1, 5000)
+    .then(() => receiver.received.filter((c) => c.event.callId === callId))
+    .catch(() => receiver.received.filter((c) => c.event.callId === callId));
+  console.log('\n    PBX received, signed:');
+  for (const c of events.sort((a, b) => (a.event.sequence ?? 0) - (b.event.sequence ?? 0))) {
+    const after = c.at - Date.parse(c.event.occurredAt);
+    console.log(
+      `      #${c.event.sequence} ${c.event.type.padEnd(16)} signature ${c.signature}, ${after} ms after the change`,
+    );
+  }
+  await pbx.deleteWebhook();
+  await receiver.stop();
+  const allSigned = events.length >= 3 && events.every((c) => c.signature === 'ok');
+  if (view.body.status !== 'ended' || view.body.endReason !== 'remoteEnded' || !allSigned) process.exit(1);
+  console.log('\nThe phone stopped ringing as soon as the caller hung up, and the PBX was told each step.');
 }
 
 main().catch((e) => {
