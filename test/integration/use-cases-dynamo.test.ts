@@ -6,6 +6,7 @@ import { documentClient, ensureTable } from '../../functions/adapters/dynamo-tab
 import { describeAppCalls } from '../support/checks/app-calls.js';
 import { describeCancelAndView } from '../support/checks/cancel-call.js';
 import { describeDevices } from '../support/checks/devices.js';
+import { describeExpireRing } from '../support/checks/expire-ring.js';
 import { describeRingCall } from '../support/checks/ring-call.js';
 import { worldOn } from '../support/fakes/world.js';
 
@@ -28,3 +29,4 @@ describeRingCall('DynamoDB', dynamoWorld);
 describeCancelAndView('DynamoDB', dynamoWorld);
 describeAppCalls('DynamoDB', dynamoWorld);
 describeDevices('DynamoDB', dynamoWorld);
+describeExpireRing('DynamoDB', dynamoWorld);

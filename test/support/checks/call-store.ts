@@ -55,17 +55,6 @@ export const tombstoneOf = (call: Call, now: number): Call => ({
   endedAt: now,
 });
 
-/**
- * The call as the port defines it. DynamoCallStore also keeps the first decision's time at the
- * top of the item (`answeredAt` / `declinedAt`, besides the device's own); the Call type has no
- * such member and nothing reads it, so calls are compared without it.
- */
-export function portCall(call: Call | undefined): Call | undefined {
-  if (!call) return call;
-  const { answeredAt: _a, declinedAt: _d, ...rest } = call as Call & { answeredAt?: number; declinedAt?: number };
-  return rest;
-}
-
 export function describeCallStoreContract(name: string, make: MakeCallStore): void {
   const setup = async () => {
     const clock = new VirtualClock();
@@ -81,8 +70,6 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
   };
   const changed = (call: Call) => ({ outcome: 'changed', call });
   const unchanged = (call: Call) => ({ outcome: 'unchanged', call });
-  const port = (r: Awaited<ReturnType<CallStore['cancel']>>) =>
-    r.outcome === 'absent' ? r : { ...r, call: portCall(r.call) };
 
   describe(`CallStore contract: ${name}`, () => {
     describe('create and get', () => {
@@ -138,34 +125,57 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
     });
 
     describe('recordDeliveries', () => {
-      it('records each slot’s result and the answer status; a slot not named is left as it was', async () => {
-        const { store, call } = await stored();
+      it('records each slot’s result, the answer status and when; a slot not named is left as it was', async () => {
+        const { store, call, now } = await stored();
         const out = await store.recordDeliveries(
           call.callUuid,
           { d0: { delivery: 'sent', apnsId: 'apns-1' } },
           'ringing',
+          now + 40,
         );
         const want: Call = {
           ...call,
           answerStatus: 'ringing',
+          deliveredAt: now + 40,
           devices: { ...call.devices, d0: { deviceId: 'phone', pushType: 'voip', delivery: 'sent', apnsId: 'apns-1' } },
         };
         expect(out).toEqual(want);
         expect(await store.get(call.callUuid)).toEqual(want);
       });
 
+      it('recorded again (a retry settling the rest): the first time is kept', async () => {
+        const { store, call, now } = await stored();
+        await store.recordDeliveries(
+          call.callUuid,
+          { d0: { delivery: 'sent', apnsId: 'apns-1' } },
+          'ringing',
+          now + 40,
+        );
+        const out = await store.recordDeliveries(
+          call.callUuid,
+          { d1: { delivery: 'failed', reason: 'Timeout' } },
+          'ringing',
+          now + 6000,
+        );
+        expect(out).toMatchObject({
+          deliveredAt: now + 40,
+          devices: { d0: { delivery: 'sent', apnsId: 'apns-1' }, d1: { delivery: 'failed', reason: 'Timeout' } },
+        });
+      });
+
       it('nothing sent: a ringing call becomes unreachable / failed', async () => {
-        const { store, call } = await stored();
+        const { store, call, now } = await stored();
         const results = {
           d0: { delivery: 'failed' as const, reason: 'Unregistered' },
           d1: { delivery: 'failed' as const, reason: 'Timeout' },
         };
-        const out = await store.recordDeliveries(call.callUuid, results, 'unreachable');
+        const out = await store.recordDeliveries(call.callUuid, results, 'unreachable', now + 5000);
         const want: Call = {
           ...call,
           status: 'unreachable',
           endReason: 'failed',
           answerStatus: 'unreachable',
+          deliveredAt: now + 5000,
           devices: {
             d0: { ...call.devices.d0!, ...results.d0 },
             d1: { ...call.devices.d1!, ...results.d1 },
@@ -184,6 +194,7 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
             call.callUuid,
             { d0: { delivery: 'failed', reason: 'Timeout' } },
             'unreachable',
+            now + 5000,
           );
           expect(out).toMatchObject({
             status: action === 'answer' ? 'answered' : 'declined',
@@ -201,14 +212,15 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
           call.callUuid,
           { d0: { delivery: 'failed', reason: 'Timeout' } },
           'unreachable',
+          now + 5000,
         );
         expect(out).toMatchObject({ status: 'cancelled', endReason: 'remoteEnded', answerStatus: 'unreachable' });
       });
 
       it('an unknown call: undefined, and nothing is stored', async () => {
-        const { store } = await setup();
+        const { store, now } = await setup();
         const callUuid = randomUUID();
-        expect(await store.recordDeliveries(callUuid, {}, 'ringing')).toBeUndefined();
+        expect(await store.recordDeliveries(callUuid, {}, 'ringing', now)).toBeUndefined();
         expect(await store.get(callUuid)).toBeUndefined();
       });
     });
@@ -224,7 +236,7 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
       it('an answered call becomes cancelled and keeps who answered', async () => {
         const { store, call, now } = await stored();
         await store.answer(call.callUuid, 'd1', now + 1);
-        const r = port(await store.cancel(call.callUuid, 'remoteEnded', now + 2));
+        const r = await store.cancel(call.callUuid, 'remoteEnded', now + 2);
         expect(r).toMatchObject({
           outcome: 'changed',
           call: { status: 'cancelled', endReason: 'remoteEnded', answeredBy: 'tablet', endedAt: now + 2 },
@@ -242,14 +254,14 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
         ['cancelled', async (s: CallStore, c: Call, now: number) => s.cancel(c.callUuid, 'declinedElsewhere', now)],
         [
           'unreachable',
-          async (s: CallStore, c: Call) =>
-            s.recordDeliveries(c.callUuid, { d0: { delivery: 'failed', reason: 'Timeout' } }, 'unreachable'),
+          async (s: CallStore, c: Call, now: number) =>
+            s.recordDeliveries(c.callUuid, { d0: { delivery: 'failed', reason: 'Timeout' } }, 'unreachable', now),
         ],
       ])('a %s call is left alone, as it was', async (_state, end) => {
         const { store, call, now } = await stored();
         await end(store, call, now + 1);
         const before = await store.get(call.callUuid);
-        expect(port(await store.cancel(call.callUuid, 'remoteEnded', now + 2))).toEqual(unchanged(portCall(before)!));
+        expect(await store.cancel(call.callUuid, 'remoteEnded', now + 2)).toEqual(unchanged(before!));
         expect(await store.get(call.callUuid)).toEqual(before);
       });
 
@@ -300,24 +312,25 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
           ...call,
           status,
           [by]: 'tablet',
+          [at]: now + 7,
           devices: { ...call.devices, d1: { ...call.devices.d1!, [at]: now + 7 } },
         };
-        expect(port(await store[action](call.callUuid, 'd1', now + 7))).toEqual(changed(want));
-        expect(portCall(await store.get(call.callUuid))).toEqual(want);
+        expect(await store[action](call.callUuid, 'd1', now + 7)).toEqual(changed(want));
+        expect(await store.get(call.callUuid)).toEqual(want);
       });
 
       it('the same device again: changed again, its first time kept', async () => {
         const { store, call, now } = await stored();
-        const first = port(await store[action](call.callUuid, 'd1', now + 7));
-        const again = port(await store[action](call.callUuid, 'd1', now + 9000));
+        const first = await store[action](call.callUuid, 'd1', now + 7);
+        const again = await store[action](call.callUuid, 'd1', now + 9000);
         expect(again).toEqual(first);
       });
 
       it('another device, after it: unchanged, the call as the winner left it', async () => {
         const { store, call, now } = await stored();
-        const first = port(await store[action](call.callUuid, 'd1', now + 7));
+        const first = await store[action](call.callUuid, 'd1', now + 7);
         expect(first.outcome).toBe('changed');
-        expect(port(await store[action](call.callUuid, 'd0', now + 8))).toEqual({
+        expect(await store[action](call.callUuid, 'd0', now + 8)).toEqual({
           outcome: 'unchanged',
           call: (first as { call: Call }).call,
         });
@@ -335,8 +348,8 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
 
         const c = await stored();
         const other = action === 'answer' ? 'decline' : 'answer';
-        const decided = port(await c.store[other](c.call.callUuid, 'd0', c.now + 1));
-        expect(port(await c.store[action](c.call.callUuid, 'd0', c.now + 2))).toEqual({
+        const decided = await c.store[other](c.call.callUuid, 'd0', c.now + 1);
+        expect(await c.store[action](c.call.callUuid, 'd0', c.now + 2)).toEqual({
           outcome: 'unchanged',
           call: (decided as { call: Call }).call,
         });
@@ -347,6 +360,46 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
         expect(await store[action](call.callUuid, 'd7', now + 1)).toEqual(unchanged(call));
         expect(await store[action](randomUUID(), 'd0', now + 1)).toEqual({ outcome: 'absent' });
         expect(await store[action](call.callUuid, 'd0', call.lifetimeEnd)).toEqual({ outcome: 'absent' });
+      });
+    });
+
+    describe('markExpired', () => {
+      it('marks a call still ringing at or past its ring end, once', async () => {
+        const { store, call, now } = await stored();
+        expect(await store.markExpired(call.callUuid, now + RING_MS - 1)).toBe(false);
+        expect(await store.get(call.callUuid)).toEqual(call);
+        expect(await store.markExpired(call.callUuid, now + RING_MS)).toBe(true);
+        expect(await store.markExpired(call.callUuid, now + RING_MS + 1000)).toBe(false);
+        expect(await store.get(call.callUuid)).toEqual({ ...call, expiredAt: now + RING_MS });
+      });
+
+      it('leaves a call that stopped ringing (answered, declined, cancelled, unreachable) and a tombstone', async () => {
+        const ends = {
+          answered: (s: CallStore, c: Call, now: number) => s.answer(c.callUuid, 'd0', now),
+          declined: (s: CallStore, c: Call, now: number) => s.decline(c.callUuid, 'd0', now),
+          cancelled: (s: CallStore, c: Call, now: number) => s.cancel(c.callUuid, 'remoteEnded', now),
+          unreachable: (s: CallStore, c: Call, now: number) => s.recordDeliveries(c.callUuid, {}, 'unreachable', now),
+        };
+        for (const [state, end] of Object.entries(ends)) {
+          const { store, call, now } = await stored();
+          await end(store, call, now + 1);
+          const before = await store.get(call.callUuid);
+          expect({ state, marked: await store.markExpired(call.callUuid, now + RING_MS) }).toEqual({
+            state,
+            marked: false,
+          });
+          expect(await store.get(call.callUuid)).toEqual(before);
+        }
+        const { store, now } = await setup();
+        const tomb = tombstoneOf(ringingCall(now), now);
+        await store.putTombstone(tomb);
+        expect(await store.markExpired(tomb.callUuid, now + 1)).toBe(false);
+      });
+
+      it('an unknown call, or one past its lifetime: false', async () => {
+        const { store, call } = await stored();
+        expect(await store.markExpired(randomUUID(), call.expiresAt)).toBe(false);
+        expect(await store.markExpired(call.callUuid, call.lifetimeEnd)).toBe(false);
       });
     });
 

@@ -27,6 +27,14 @@ export const registered = (deviceId: string, over: Partial<RegisteredDevice> = {
 
 const ids = (devices: RegisteredDevice[]) => devices.map((d) => d.deviceId);
 
+/** Why a prune happened (the store keeps it for the `device.pruned` event; no port reads it back). */
+const cause = {
+  reason: 'Unregistered',
+  callId: 'a84b4c76e66710@pbx.example.com',
+  callUuid: randomUUID(),
+  at: Date.now(),
+};
+
 export function describeDeviceStoreContract(name: string, make: MakeDeviceStore): void {
   /** A store and a tenant of its own (stores built on one table share it). */
   const setup = async () => ({ store: await make(), tenant: `t-${randomUUID()}` });
@@ -175,7 +183,7 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
         const { store, tenant } = await setup();
         const d = registered('phone');
         await store.put(tenant, 'alice', d, MAX);
-        await store.prune(tenant, 'alice', 'phone', d.pushToken);
+        await store.prune(tenant, 'alice', 'phone', d.pushToken, cause);
         expect(await store.list(tenant, 'alice')).toEqual([]);
         // the token is released with it
         const bobs = registered('phone', { pushToken: d.pushToken });
@@ -189,8 +197,8 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
         await store.put(tenant, 'alice', dead, MAX);
         const fresh = registered('phone');
         await store.put(tenant, 'alice', fresh, MAX);
-        await store.prune(tenant, 'alice', 'phone', dead.pushToken);
-        await store.prune(tenant, 'alice', 'absent', dead.pushToken);
+        await store.prune(tenant, 'alice', 'phone', dead.pushToken, cause);
+        await store.prune(tenant, 'alice', 'absent', dead.pushToken, cause);
         expect(await store.list(tenant, 'alice')).toEqual([fresh]);
       });
     });

@@ -21,7 +21,9 @@ const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
  *   device that already won it; anything else is `unchanged` with the call as it is;
  * - `recordDeliveries` asks for no lifetime (as the adapter's condition does not), turns a ringing
  *   call `unreachable` when nothing was sent, and reports `ringing` to the PBX when a device already
- *   answered or declined (a push given up on reached it after all).
+ *   answered or declined (a push given up on reached it after all);
+ * - first times are kept (`deliveredAt`, `answeredAt`, a device's `confirmedAt`, …), as
+ *   `if_not_exists` keeps them; `markExpired` marks a call once, only while it rings past its end.
  */
 export class FakeCallStore implements CallStore {
   private readonly items = new Map<string, Call>();
@@ -49,6 +51,7 @@ export class FakeCallStore implements CallStore {
     callUuid: string,
     results: Results,
     answerStatus: 'ringing' | 'unreachable',
+    now: number,
   ): Promise<Call | undefined> {
     const call = this.items.get(callUuid);
     if (!call) return undefined;
@@ -62,6 +65,7 @@ export class FakeCallStore implements CallStore {
     }
     for (const [slot, result] of Object.entries(results)) Object.assign(call.devices[slot]!, copy(result));
     call.answerStatus = told;
+    call.deliveredAt ??= now;
     return copy(call);
   }
 
@@ -103,11 +107,19 @@ export class FakeCallStore implements CallStore {
       device !== undefined &&
       ((call.status === 'ringing' && call.expiresAt > now) || (call.status === to && call[by] === device.deviceId));
     if (!wins) return { outcome: 'unchanged', call: copy(call) };
+    const at = to === 'answered' ? 'answeredAt' : 'declinedAt';
     call.status = to;
     call[by] = device.deviceId;
-    if (to === 'answered') device.answeredAt ??= now;
-    else device.declinedAt ??= now;
+    call[at] ??= now;
+    device[at] ??= now;
     return { outcome: 'changed', call: copy(call) };
+  }
+
+  async markExpired(callUuid: string, now: number): Promise<boolean> {
+    const call = this.live(callUuid, now);
+    if (call?.status !== 'ringing' || call.expiresAt > now || call.expiredAt !== undefined) return false;
+    call.expiredAt = now;
+    return true;
   }
 
   async confirm(callUuid: string, slot: string, now: number): Promise<Call | undefined> {

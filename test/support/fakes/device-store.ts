@@ -1,5 +1,5 @@
 import { TooManyDevicesError } from '../../../functions/core/errors.js';
-import type { DeviceStore, RegisteredDevice } from '../../../functions/core/ports.js';
+import type { DeviceStore, PruneCause, RegisteredDevice } from '../../../functions/core/ports.js';
 
 type Stored = Omit<RegisteredDevice, 'deviceId'>;
 interface Owner {
@@ -18,11 +18,14 @@ const key = (...parts: string[]): string => JSON.stringify(parts);
  *   same user's twin, or another user's device); tokens never move between tenants;
  * - at most `maxDevices` a user, counted after such a move; past it nothing changes;
  * - a device that changes its token releases the old one;
- * - `prune` removes a device only while it still holds the dead token.
+ * - `prune` removes a device only while it still holds the dead token, and keeps why
+ *   (`prunedOf`: what the adapter keeps on the user's item for the `device.pruned` event; it also
+ *   drops causes a day old, which no port reads, so this fake keeps them all).
  */
 export class FakeDeviceStore implements DeviceStore {
   private readonly users = new Map<string, Map<string, Stored>>();
   private readonly owners = new Map<string, Owner>();
+  private readonly pruned = new Map<string, Record<string, PruneCause>>();
 
   private devicesOf(tenantId: string, userId: string): Map<string, Stored> {
     return this.users.get(key(tenantId, userId)) ?? new Map();
@@ -63,16 +66,23 @@ export class FakeDeviceStore implements DeviceStore {
     this.removeWhere(tenantId, userId, deviceId, () => true);
   }
 
-  async prune(tenantId: string, userId: string, deviceId: string, pushToken: string): Promise<void> {
-    this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken);
+  async prune(tenantId: string, userId: string, deviceId: string, pushToken: string, cause: PruneCause) {
+    if (!this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken)) return;
+    this.pruned.set(key(tenantId, userId), { ...this.pruned.get(key(tenantId, userId)), [deviceId]: copy(cause) });
   }
 
-  private removeWhere(tenantId: string, userId: string, deviceId: string, applies: (d: Stored) => boolean): void {
+  /** Why each pruned device of a user was pruned. */
+  prunedOf(tenantId: string, userId: string): Record<string, PruneCause> {
+    return copy(this.pruned.get(key(tenantId, userId)) ?? {});
+  }
+
+  private removeWhere(tenantId: string, userId: string, deviceId: string, applies: (d: Stored) => boolean): boolean {
     const devices = this.devicesOf(tenantId, userId);
     const current = devices.get(deviceId);
-    if (!current || !applies(current)) return;
+    if (!current || !applies(current)) return false;
     devices.delete(deviceId);
     this.release(tenantId, current.pushToken, userId, deviceId);
+    return true;
   }
 
   /** Forgets who holds a token, if it is still this device. */

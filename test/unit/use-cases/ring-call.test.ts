@@ -4,7 +4,8 @@ import { cancelCall, viewCall } from '../../../functions/core/cancel-call.js';
 import { listDevices, registerDevice } from '../../../functions/core/devices.js';
 import { claimsOf, inlineDevice, registration, ring, ringRequest } from '../../support/checks/kit.js';
 import { describeRingCall } from '../../support/checks/ring-call.js';
-import { newToken } from '../../support/contract-helpers.js';
+import { callUuidOf, newToken } from '../../support/contract-helpers.js';
+import type { FakeDeviceStore } from '../../support/fakes/device-store.js';
 import { fakeWorld } from '../../support/fakes/world.js';
 
 describeRingCall('in memory', fakeWorld);
@@ -78,6 +79,24 @@ describe('ringCall while its pushes are on their way', () => {
     });
   });
 
+  it('a pruned device is stored with why: Apple’s reason, the call that found it, when (its device.pruned event)', async () => {
+    const w = fakeWorld();
+    const devices = w.deps.devices as FakeDeviceStore;
+    const dead = newToken();
+    await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(dead));
+    w.pusher.reject(dead, 'BadDeviceToken', 300);
+    const req = ringRequest({ to: { userId: 'alice' } });
+    await ring(w, req);
+    expect(devices.prunedOf(w.tenant, 'alice')).toEqual({
+      phone: {
+        reason: 'BadDeviceToken',
+        callId: req.callId,
+        callUuid: callUuidOf(w.tenant, req.callId),
+        at: w.clock.now(),
+      },
+    });
+  });
+
   it('a device that re-registered with a fresh token while its old one was found dead is kept', async () => {
     const w = fakeWorld();
     const [dead, fresh] = [newToken(), newToken()];
@@ -92,5 +111,6 @@ describe('ringCall while its pushes are on their way', () => {
     expect(await listDevices(w.deps, w.tenant, 'alice')).toEqual([
       expect.objectContaining({ deviceId: 'phone', tokenSuffix: fresh.slice(-8) }),
     ]);
+    expect((w.deps.devices as FakeDeviceStore).prunedOf(w.tenant, 'alice')).toEqual({});
   });
 });
