@@ -25,6 +25,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret, type SecretStringGenerator } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PARTITION_KEY, PREFIX, SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/table-layout.js';
+import { API_FUNCTION_TIMEOUT_SECONDS } from '../functions/config.js';
 import { APNS_ENVIRONMENTS, type ApnsEnvironment } from '../functions/core/call.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
 
@@ -37,14 +38,22 @@ export const LOG_LEVELS: readonly LogLevelName[] = ['DEBUG', 'INFO', 'WARN', 'ER
 /** The key id of the call-token signing key generated at the first deployment. */
 export const INITIAL_TOKEN_KEY_ID = 'k1';
 
-/** Sizing of the two functions (see docs/deploy.md for the reasoning). */
+/** Sizing of the two API functions (see docs/deploy.md for the reasoning). */
 export const PBX_API_MEMORY_MB = 512;
 export const APP_API_MEMORY_MB = 256;
-/** The webhook answers within the push deadline (at most 8 s) plus 1 s: 10 s always covers it. */
-export const PBX_API_TIMEOUT = Duration.seconds(10);
-export const APP_API_TIMEOUT = Duration.seconds(5);
+/**
+ * Both API functions hold a request (`Prefer: wait`) for up to 20 s, so their timeout is the
+ * functions' own {@link API_FUNCTION_TIMEOUT_SECONDS}; the webhook answers within 9 s anyway.
+ */
+export const PBX_API_TIMEOUT = Duration.seconds(API_FUNCTION_TIMEOUT_SECONDS);
+export const APP_API_TIMEOUT = Duration.seconds(API_FUNCTION_TIMEOUT_SECONDS);
+/**
+ * How long API Gateway waits for either function: longer than their timeout, so a held request
+ * is answered by the function, never cut off as a 503 by API Gateway (its maximum is 30 s).
+ */
+export const API_INTEGRATION_TIMEOUT = Duration.seconds(29);
 
-/** Bounds of `pushDeadlineMs`: the webhook must answer within it + 1 s, under the 10 s timeout. */
+/** Bounds of `pushDeadlineMs`: the webhook must answer within it + 1 s, well under pbx-api's timeout. */
 export const PUSH_DEADLINE_MS_MIN = 1000;
 export const PUSH_DEADLINE_MS_MAX = 8000;
 
@@ -375,9 +384,11 @@ function grantAppApiCallItemsAndTokenKeys(appApi: HouseFunction, table: Table, s
 function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFunction): HttpApi {
   const pbxIntegration = new HttpLambdaIntegration('PbxApiIntegration', pbxApi.function, {
     payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+    timeout: API_INTEGRATION_TIMEOUT,
   });
   const appIntegration = new HttpLambdaIntegration('AppApiIntegration', appApi.function, {
     payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+    timeout: API_INTEGRATION_TIMEOUT,
   });
 
   const httpApi = new HttpApi(scope, 'HttpApi', {

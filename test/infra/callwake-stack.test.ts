@@ -15,6 +15,7 @@ import {
   TTL_ATTRIBUTE,
   userKey,
 } from '../../functions/adapters/table-layout.js';
+import { API_FUNCTION_TIMEOUT_SECONDS } from '../../functions/config.js';
 import {
   actionsOf,
   type CfnResource,
@@ -33,6 +34,9 @@ import {
   statementsOfRole,
   synthCallwake,
 } from './support.js';
+
+/** The contract's cap on `Prefer: wait` (v1.1, "Waiting for a change instead of polling"). */
+const MAX_WAIT_SECONDS = 20;
 
 let s: Synthesized;
 beforeAll(() => {
@@ -107,12 +111,20 @@ describe('the functions', () => {
     expect(environmentOf(fn)['NODE_OPTIONS']).toEqual(expect.stringContaining('--enable-source-maps'));
   });
 
-  it('sizes pbx-api at 512 MB / 10 s and app-api at 256 MB / 5 s', () => {
+  it("sizes pbx-api at 512 MB and app-api at 256 MB, both timing out after the functions' API timeout", () => {
     const pbx = lambdaFunction(s.template, 'pbx-api')[1];
     const app = lambdaFunction(s.template, 'app-api')[1];
-    expect([pbx.Properties?.['MemorySize'], pbx.Properties?.['Timeout']]).toEqual([512, 10]);
-    expect([app.Properties?.['MemorySize'], app.Properties?.['Timeout']]).toEqual([256, 5]);
+    expect([pbx.Properties?.['MemorySize'], pbx.Properties?.['Timeout']]).toEqual([512, API_FUNCTION_TIMEOUT_SECONDS]);
+    expect([app.Properties?.['MemorySize'], app.Properties?.['Timeout']]).toEqual([256, API_FUNCTION_TIMEOUT_SECONDS]);
   });
+
+  it.each(['pbx-api', 'app-api'] as const)(
+    '%s outlives the longest held request (20 s) with room for its reads',
+    (name) => {
+      const timeout = Number(lambdaFunction(s.template, name)[1].Properties?.['Timeout']);
+      expect(timeout).toBeGreaterThanOrEqual(MAX_WAIT_SECONDS + 3);
+    },
+  );
 
   it.each(['pbx-api', 'app-api'] as const)('%s logs to its own log group, kept for one month', (name) => {
     const fn = lambdaFunction(s.template, name)[1];
@@ -308,6 +320,18 @@ describe('the HTTP API', () => {
       'ANY /v1/app/{proxy+}': 'app-api',
       $default: 'app-api',
     });
+  });
+
+  it("waits 29 s for either function: longer than the function's timeout, within API Gateway's 30 s", () => {
+    const integrations = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Integration'));
+    expect(integrations).toHaveLength(2);
+    for (const integration of integrations) {
+      expect(integration.Properties?.['TimeoutInMillis']).toBe(29_000);
+      const fnId = referencedId(integration.Properties?.['IntegrationUri']);
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[String(fnId)];
+      // API Gateway must never answer a held request itself: the function times out first.
+      expect(Number(fn?.Properties?.['Timeout']) * 1000).toBeLessThan(29_000);
+    }
   });
 
   it('lets API Gateway invoke each function, and only this API', () => {
