@@ -11,8 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Fault, ReceivedPush } from '../../local/apns-simulator/index.js';
 import type { Reply } from '../../local/clients.js';
-import { deviceBody, inline, newToken } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { deviceBody, inline, newToken, uniqueCallId } from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 /** The push deadline of this stack: the webhook must answer within it plus one second. */
 const DEADLINE = 3000;

@@ -9,10 +9,11 @@ import {
   ISO_UTC,
   inline,
   newToken,
-  rawSend,
+  send,
+  uniqueCallId,
   writesNothing,
 } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 let pbx: ClockedPbx;
@@ -110,7 +111,7 @@ describe('app authentication', () => {
         ['POST', '/answer'],
         ['POST', '/decline'],
       ] as const) {
-        const r = await rawSend(t.url, method, `${path}${suffix}`, headers);
+        const r = await send(t, method, `${path}${suffix}`, headers);
         expectProblem(r, 401, 'invalid_token');
         bodies.push(r.body);
       }

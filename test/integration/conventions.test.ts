@@ -5,11 +5,12 @@ import {
   expectValidation,
   inline,
   newToken,
-  rawSend,
+  send,
   signedRaw,
+  uniqueCallId,
   writesNothing,
 } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 beforeAll(async () => {
@@ -51,17 +52,17 @@ describe('413 payload_too_large comes first', () => {
   it('413 even unsigned, with the wrong content type and invalid JSON', async () => {
     const body = Buffer.alloc(KIB16 + 100, 'x');
     expectProblem(
-      await rawSend(t.url, 'POST', '/v1/pbx/calls', { 'content-type': 'text/plain' }, body),
+      await send(t, 'POST', '/v1/pbx/calls', { 'content-type': 'text/plain' }, body),
       413,
       'payload_too_large',
     );
-    expectProblem(await rawSend(t.url, 'POST', '/v1/pbx/nowhere', {}, body), 413, 'payload_too_large');
+    expectProblem(await send(t, 'POST', '/v1/pbx/nowhere', {}, body), 413, 'payload_too_large');
   });
 
   it('413 on the app API as well, before the token is looked at', async () => {
     const body = Buffer.alloc(20_000, '{');
     expectProblem(
-      await rawSend(t.url, 'POST', '/v1/app/calls/abc/confirm', { 'content-type': 'application/json' }, body),
+      await send(t, 'POST', '/v1/app/calls/abc/confirm', { 'content-type': 'application/json' }, body),
       413,
       'payload_too_large',
     );
@@ -75,7 +76,7 @@ describe('401 before 415, 415 before 400', () => {
   });
 
   it('an app request without a token and a wrong content type is 401 invalid_token', async () => {
-    const r = await rawSend(t.url, 'POST', '/v1/app/calls/abc/confirm', { 'content-type': 'text/plain' }, '{');
+    const r = await send(t, 'POST', '/v1/app/calls/abc/confirm', { 'content-type': 'text/plain' }, '{');
     expectProblem(r, 401, 'invalid_token');
   });
 
@@ -123,8 +124,8 @@ describe('401 before 415, 415 before 400', () => {
     const callId = uniqueCallId();
     expect((await ring({ callId, from: { number: '+1' }, devices: [inline(token)] })).status).toBe(201);
     const callToken = (t.sim.pushesFor(token)[0]!.payload as any).callwake.token;
-    const r = await rawSend(
-      t.url,
+    const r = await send(
+      t,
       'POST',
       `/v1/app/calls/${encodeURIComponent(callId)}/confirm`,
       { authorization: `Bearer ${callToken}`, 'content-type': 'text/plain' },
@@ -194,8 +195,8 @@ describe('404 not_found and 405 method_not_allowed', () => {
   });
 
   it('a path outside /v1/pbx and /v1/app is 404 not_found', async () => {
-    expectProblem(await rawSend(t.url, 'GET', '/v2/calls', {}), 404, 'not_found');
-    expectProblem(await rawSend(t.url, 'GET', '/', {}), 404, 'not_found');
+    expectProblem(await send(t, 'GET', '/v2/calls', {}), 404, 'not_found');
+    expectProblem(await send(t, 'GET', '/', {}), 404, 'not_found');
   });
 
   it('an app path that is no route is 404 for a genuine token', async () => {
@@ -291,7 +292,7 @@ describe('400 validation_failed: path parameters', () => {
     const callId = uniqueCallId();
     await ring({ callId, from: { number: '+1' }, devices: [inline(token)] });
     const callToken = (t.sim.pushesFor(token)[0]!.payload as any).callwake.token;
-    const r = await rawSend(t.url, 'GET', '/v1/app/calls/a%2Fb', { authorization: `Bearer ${callToken}` });
+    const r = await send(t, 'GET', '/v1/app/calls/a%2Fb', { authorization: `Bearer ${callToken}` });
     expectValidation(r, 'callId');
   });
 });
@@ -302,7 +303,7 @@ describe('400 validation_failed: bodies (and nothing is written or pushed)', () 
     const body: any = ringBody({ devices: [inline(token)] });
     mutate(body);
     const r = await writesNothing(t, () => ring(body));
-    expectValidation(r, ...paths);
+    expectValidation(r, paths);
     expect(t.sim.pushesFor(token)).toHaveLength(0);
   };
 
@@ -432,7 +433,7 @@ describe('400 validation_failed: bodies (and nothing is written or pushed)', () 
     const body: any = deviceBody(newToken());
     mutate(body);
     const r = await writesNothing(t, () => t.pbx.putDevice('vera', 'v1', body));
-    expectValidation(r, ...paths);
+    expectValidation(r, paths);
   };
 
   it('device PUT: platform, pushToken, bundleId, environment, pushType, teamId', async () => {

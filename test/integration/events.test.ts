@@ -1,8 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { EVENT_TYPES } from '../../functions/core/events.js';
 import { CallbackReceiver, type Reaction, type ReceivedCallback } from '../../local/callback-receiver.js';
-import { deviceBody, expectProblem, expectValidation, inline } from '../support/contract-helpers.js';
-import { newPushToken, pushFor, startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import {
+  deviceBody,
+  expectProblem,
+  expectValidation,
+  inline,
+  newToken,
+  uniqueCallId,
+} from '../support/contract-helpers.js';
+import { pushFor, startTestStack, type TestStack } from '../support/stack.js';
 
 /**
  * Call events, derived from the table's stream (DynamoDB Local's, read the way Lambda reads it)
@@ -37,7 +44,7 @@ async function receiver(react?: (c: ReceivedCallback, i: number) => Reaction): P
 
 async function ring(devices = 1, extra: Record<string, unknown> = {}) {
   const callId = uniqueCallId();
-  const tokens = Array.from({ length: devices }, () => newPushToken());
+  const tokens = Array.from({ length: devices }, () => newToken());
   const r = await t.pbx.ring({
     callId,
     from: { number: '+15551230000' },
@@ -140,7 +147,7 @@ describe('events', () => {
   });
 
   it('unreachable, declined, and a tombstone (no event)', async () => {
-    const dead = newPushToken();
+    const dead = newToken();
     t.sim.markUnregistered(dead);
     const unreachableId = uniqueCallId();
     const u = await t.pbx.ring({ callId: unreachableId, from: { number: '+1555' }, devices: [inline(dead)] });
@@ -169,8 +176,8 @@ describe('events', () => {
   it('call.expired within 2 s of expiresAt, and device.pruned with Apple’s reason', async () => {
     const hook = await receiver();
     await t.pbx.putWebhook({ url: hook.url, events: ['call.expired', 'device.pruned'] });
-    const live = newPushToken();
-    const dead = newPushToken();
+    const live = newToken();
+    const dead = newToken();
     t.sim.injectFault({ token: dead, status: 400, reason: 'BadDeviceToken' });
     expect((await t.pbx.putDevice('ann', 'ann-ipad', deviceBody(dead))).status).toBe(201);
     const callId = uniqueCallId();
@@ -248,9 +255,9 @@ describe('events', () => {
     await t.pbx.putWebhook({ url: acme.url });
     await t.other.putWebhook({ url: globex.url });
     const callId = uniqueCallId();
-    const tok = newPushToken();
+    const tok = newToken();
     const a = await t.pbx.ring({ callId, from: { number: '+1' }, devices: [inline(tok)] });
-    const g = await t.other.ring({ callId, from: { number: '+1' }, devices: [inline(newPushToken())] });
+    const g = await t.other.ring({ callId, from: { number: '+1' }, devices: [inline(newToken())] });
     await acme.waitFor((c) => c.event.callUuid === a.body.callUuid);
     const [fromGlobex] = await globex.waitFor((c) => c.event.callUuid === g.body.callUuid);
     expect(fromGlobex!.headers['x-callwake-tenant']).toBe('globex');
@@ -310,11 +317,11 @@ describe('callback delivery', () => {
     const fast = await receiver();
     await t.pbx.putWebhook({ url: slow.url });
     await t.other.putWebhook({ url: fast.url });
-    const a = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, devices: [inline(newPushToken())] });
+    const a = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1' }, devices: [inline(newToken())] });
     expect(a.ms).toBeLessThan(1000);
     const callId = uniqueCallId();
     const started = Date.now();
-    const g = await t.other.ring({ callId, from: { number: '+1' }, devices: [inline(newPushToken())] });
+    const g = await t.other.ring({ callId, from: { number: '+1' }, devices: [inline(newToken())] });
     const [got] = await fast.waitFor((c) => c.event.callUuid === g.body.callUuid);
     expect(got!.at - started).toBeLessThan(1000);
     const cancel = await t.pbx.cancel(a.body.callId);

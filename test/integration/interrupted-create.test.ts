@@ -6,7 +6,8 @@ import { hashOfJson } from '../../functions/core/canonical-json.js';
 import { callUuidOf } from '../../functions/core/ids.js';
 import { CALL_GRACE_MS } from '../../functions/core/ring-call.js';
 import { ringSchema } from '../../functions/pbx-api/schemas.js';
-import { newPushToken, startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { newToken, uniqueCallId, VOIP_PARAM } from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 /**
  * Crashes a real component cannot be made to do on cue are staged by writing the state they leave
@@ -49,7 +50,7 @@ describe('a create that died between storing the call and recording its pushes',
     const body = {
       callId,
       from: { number: '+15550001111' },
-      devices: [{ pnProvider: 'apns', pnPrid: newPushToken(), pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+      devices: [{ pnProvider: 'apns', pnPrid: newToken(), pnParam: VOIP_PARAM }],
     };
     expect((await store.create(ringingCall(callId, body))).created).toBe(true);
 

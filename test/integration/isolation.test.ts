@@ -7,8 +7,9 @@ import {
   inline,
   newToken,
   pushesForCall,
+  uniqueCallId,
 } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { deviceBody, inline, newToken, signedRaw } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { deviceBody, inline, newToken, signedRaw, uniqueCallId } from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 beforeAll(async () => {

@@ -12,9 +12,10 @@ import {
   inline,
   newToken,
   pushesForCall,
+  uniqueCallId,
   writesNothing,
 } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 let pbx: ClockedPbx;

@@ -6,9 +6,10 @@ import {
   newToken,
   pushesForCall,
   TEAM_ID,
+  uniqueCallId,
   writesNothing,
 } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 beforeAll(async () => {

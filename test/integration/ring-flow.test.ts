@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { newPushToken, pushFor, startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { newToken, uniqueCallId, VOIP_PARAM } from '../support/contract-helpers.js';
+import { pushFor, startTestStack, type TestStack } from '../support/stack.js';
 
 let t: TestStack;
 beforeAll(async () => {
@@ -19,7 +20,7 @@ const device = (pushToken: string, extra: Record<string, unknown> = {}) => ({
 
 describe('a call rings end to end', () => {
   it('registers a device, rings it with a VoIP push, and the app confirms, sees the caller, then learns remoteEnded', async () => {
-    const token = newPushToken();
+    const token = newToken();
     const put = await t.pbx.putDevice('alice', 'iphone-1', device(token));
     expect(put.status).toBe(201);
     expect(put.body).toMatchObject({
@@ -79,12 +80,12 @@ describe('a call rings end to end', () => {
   });
 
   it('a retried create pushes nothing and answers the stored answer', async () => {
-    const token = newPushToken();
+    const token = newToken();
     const callId = uniqueCallId();
     const body = {
       callId,
       from: { number: '+15550001111' },
-      devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+      devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: VOIP_PARAM }],
     };
     const first = await t.pbx.ring(body);
     expect(first.status).toBe(201);

@@ -5,7 +5,8 @@ import type { TokenKeyRing } from '../../functions/core/call-token.js';
 import { createPbxApi } from '../../functions/pbx-api/api.js';
 import { AppClient, PbxClient } from '../../local/clients.js';
 import { createLocalServer } from '../../local/server.js';
-import { newPushToken, pushFor, startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { newToken, uniqueCallId, VOIP_PARAM } from '../support/contract-helpers.js';
+import { pushFor, startTestStack, type TestStack } from '../support/stack.js';
 
 /** The call-token signing key is rotated (as the Secrets Manager secret would be) while a call rings. */
 const k1 = { kid: 'k1', secret: 'first-token-key-0123456789abcdef' };
@@ -21,12 +22,12 @@ afterAll(async () => {
 });
 
 const ringInline = async () => {
-  const token = newPushToken();
+  const token = newToken();
   const callId = uniqueCallId();
   const r = await t.pbx.ring({
     callId,
     from: { number: '+15550001111' },
-    devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+    devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: VOIP_PARAM }],
   });
   expect(r.status).toBe(201);
   return { callId, callToken: (await pushFor(t.sim, token)).token as string };
@@ -72,12 +73,12 @@ describe('a rotation that reaches pbx-api before app-api', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const token = newPushToken();
+      const token = newToken();
       const callId = uniqueCallId();
       const ringReply = await new PbxClient(url, 'acme', t.secrets.acme[0]).ring({
         callId,
         from: { number: '+15550001111' },
-        devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: 'LOCALTEAM1.com.example.phone.voip' }],
+        devices: [{ pnProvider: 'apns', pnPrid: token, pnParam: VOIP_PARAM }],
       });
       expect(ringReply.status).toBe(201);
       const callToken = (await pushFor(t.sim, token)).token as string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Reply } from '../../local/clients.js';
-import { expectProblem, inline } from '../support/contract-helpers.js';
-import { newPushToken, pushFor, startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import { expectProblem, inline, newToken, uniqueCallId } from '../support/contract-helpers.js';
+import { pushFor, startTestStack, type TestStack } from '../support/stack.js';
 
 /**
  * Waiting for a change instead of polling: ETags on every view, 304 for a view the client has,
@@ -17,7 +17,7 @@ const ETAG = /^"[A-Za-z0-9_-]{10,}"$/;
 
 async function ring(devices = 1, ringTimeoutSeconds = 60) {
   const callId = uniqueCallId();
-  const tokens = Array.from({ length: devices }, () => newPushToken());
+  const tokens = Array.from({ length: devices }, () => newToken());
   const r = await t.pbx.ring({
     callId,
     from: { number: '+15551230000', displayName: 'Bob' },

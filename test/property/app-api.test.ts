@@ -10,8 +10,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import fc from 'fast-check';
 import {
   anyJson,
-  assertProblem,
-  assertValidation,
   badPathIdArb,
   CaseCounter,
   contentTypeArb,
@@ -24,13 +22,20 @@ import {
   malformedJsonArb,
   mediaTypeVerdictC,
   nested,
-  send,
-  TableGuard,
   trickSegmentArb,
   withInvalidUtf8,
 } from '../support/arbitraries.js';
-import { callTokenOf, inline, newToken } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import {
+  callTokenOf,
+  expectProblem,
+  expectValidation,
+  inline,
+  newToken,
+  send,
+  TableGuard,
+  uniqueCallId,
+} from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 const TIMEOUT = 120_000;
 let t: TestStack;
@@ -327,7 +332,7 @@ describe('forged tokens', () => {
           const headers = { authorization, ...(b ? { 'content-type': b.ct } : {}) };
           const what = `${auth.kind}: ${method} ${path} authorization=${JSON.stringify(authorization)?.slice(0, 300)}`;
           const r = await guard.unchanged(() => send(t, method, path, headers, b?.bytes), what);
-          assertProblem(r, ['401 invalid_token'], what);
+          expectProblem(r, ['401 invalid_token'], what);
         }),
         { numRuns: 250 },
       );
@@ -356,7 +361,7 @@ describe('a genuine token with bad input', () => {
             const segment = encodeId(id, encoder) ?? encodeId(id, 'uriComponent-upper')!;
             const path = appPath(segment, route.suffix);
             const r = await guard.unchanged(() => send(t, route.method, path, genuine()), path.slice(0, 300));
-            assertValidation(r, 'callId', path.slice(0, 300));
+            expectValidation(r, 'callId', path.slice(0, 300));
           },
         ),
         { numRuns: 100 },
@@ -383,15 +388,15 @@ describe('a genuine token with bad input', () => {
             const path = appPath(trick, route.suffix);
             const what = `${route.method} ${path.slice(0, 300)} (decoded ${JSON.stringify(decoded)?.slice(0, 80)})`;
             const r = await guard.unchanged(() => send(t, route.method, path, genuine()), what);
-            if (!oneSegment) assertProblem(r, undefined, what);
+            if (!oneSegment) expectProblem(r, undefined, what);
             else if (isOurs) expect(r.status).toBe(200);
             else if (decoded !== undefined && isCallIdC(decoded))
-              assertProblem(
+              expectProblem(
                 r,
                 literalPercent2F ? ['403 token_scope', '400 validation_failed'] : ['403 token_scope'],
                 what,
               );
-            else assertValidation(r, 'callId', what);
+            else expectValidation(r, 'callId', what);
           },
         ),
         { numRuns: 150 },
@@ -434,7 +439,7 @@ describe('a genuine token with bad input', () => {
                   : verdict === 'accepted'
                     ? ['400 malformed_json']
                     : ['415 unsupported_media_type', '400 malformed_json'];
-            assertProblem(r, expected, what);
+            expectProblem(r, expected, what);
           },
         ),
         { numRuns: 120 },
@@ -458,7 +463,7 @@ describe('a genuine token with bad input', () => {
             what,
           );
           if (verdict === 'refused' || (verdict === 'either' && r.status === 415))
-            assertProblem(r, ['415 unsupported_media_type'], what);
+            expectProblem(r, ['415 unsupported_media_type'], what);
           else expect(`${r.status} ${r.body?.status}`).toBe('200 ringing');
         }),
         { numRuns: 60 },
@@ -510,7 +515,7 @@ describe('a genuine token with bad input', () => {
           count.add('app: wrong method or route');
           const what = `${w.method} ${w.path}`;
           const r = await guard.unchanged(() => send(t, w.method, w.path, genuine()), what);
-          assertProblem(r, w.expect.split('|'), what);
+          expectProblem(r, w.expect.split('|'), what);
         }),
         { numRuns: 60 },
       );

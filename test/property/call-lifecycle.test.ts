@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   anyJson,
-  assertProblem,
   badReason,
   CANCEL_REASONS,
   CaseCounter,
@@ -21,16 +20,24 @@ import {
   jsonBytes,
   malformedJsonArb,
   metadataPairsArb,
-  send,
-  sendSigned,
-  TableGuard,
   uniqueCallIdOf,
   unknownMembers,
   validCreateArb,
   withMembers,
 } from '../support/arbitraries.js';
-import { callTokenOf, callUuidOf, ISO_UTC, inline, newToken } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import {
+  callTokenOf,
+  callUuidOf,
+  expectProblem,
+  ISO_UTC,
+  inline,
+  newToken,
+  send,
+  signedRaw,
+  TableGuard,
+  uniqueCallId,
+} from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 const TIMEOUT = 120_000;
 let t: TestStack;
@@ -108,8 +115,8 @@ describe('random cancel bodies on a ringing call', () => {
           const what = `cancel body ${bytes === undefined ? '(none)' : JSON.stringify(bytes.toString('latin1').slice(0, 300))} → ${JSON.stringify(expected)}`;
           if (!expected.valid) {
             await guard.refresh();
-            const r = await guard.unchanged(() => sendSigned(t, 'POST', path, bytes), what);
-            assertProblem(r, [`400 ${expected.code}`], what);
+            const r = await guard.unchanged(() => signedRaw(t, 'POST', path, bytes), what);
+            expectProblem(r, [`400 ${expected.code}`], what);
             const view = await t.pbx.view(callId);
             expect({ what, status: view.body.status, endReason: view.body.endReason }).toEqual({
               what,
@@ -118,7 +125,7 @@ describe('random cancel bodies on a ringing call', () => {
             });
             return;
           }
-          const r = await sendSigned(t, 'POST', path, bytes);
+          const r = await signedRaw(t, 'POST', path, bytes);
           const want = { what, status: 200, callId, state: 'cancelled', endReason: END_REASON[expected.reason] };
           expect({
             what,
@@ -173,7 +180,7 @@ describe('random valid creates', () => {
           count.add('valid create round trip');
           const sent = JSON.parse(bytes.toString('utf8'));
           const what = `create ${bytes.toString('utf8').slice(0, 500)}`;
-          const first = await sendSigned(t, 'POST', '/v1/pbx/calls', bytes);
+          const first = await signedRaw(t, 'POST', '/v1/pbx/calls', bytes);
           if (first.status !== 201)
             throw new Error(`a valid create got ${first.status} ${first.text.slice(0, 500)} [${what}]`);
           expect({ what, ct: first.headers['content-type']?.split(';')[0] }).toEqual({ what, ct: 'application/json' });
@@ -191,10 +198,10 @@ describe('random valid creates', () => {
             (sent.ringTimeoutSeconds ?? 60) * 1000,
           );
           const pushes = t.sim.received.length;
-          const again = await sendSigned(t, 'POST', '/v1/pbx/calls', bytes);
+          const again = await signedRaw(t, 'POST', '/v1/pbx/calls', bytes);
           expect({ what, status: again.status, body: again.body }).toEqual({ what, status: 200, body: first.body });
           const equal = jsonBytes(respelled(sent));
-          const third = await sendSigned(t, 'POST', '/v1/pbx/calls', equal);
+          const third = await signedRaw(t, 'POST', '/v1/pbx/calls', equal);
           expect({ what, equal: equal.toString(), status: third.status, body: third.body }).toEqual({
             what,
             equal: equal.toString(),
@@ -222,7 +229,7 @@ describe('metadata keys', () => {
           const body = Buffer.from(
             `{"callId":${JSON.stringify(callId)},"from":{"number":"+1"},"devices":[${JSON.stringify(inline(device))}],"metadata":${text}}`,
           );
-          const r = await sendSigned(t, 'POST', '/v1/pbx/calls', body);
+          const r = await signedRaw(t, 'POST', '/v1/pbx/calls', body);
           if (r.status !== 201)
             throw new Error(`a valid create with metadata ${text} got ${r.status} ${r.text.slice(0, 300)}`);
           const view = await t.app.view(callId, callTokenOf(t, device, callId));
@@ -290,11 +297,11 @@ describe('callIds with odd percent sequences, dots and punctuation', () => {
           expect(`${created.status} ${created.body.callId}`).toBe(`201 ${callId}`);
           const path = `/v1/pbx/calls/${enc(callId)}`;
           const got = {
-            view: await sendSigned(t, 'GET', path, undefined),
+            view: await signedRaw(t, 'GET', path, undefined),
             app: await send(t, 'GET', `/v1/app/calls/${enc(callId)}`, {
               authorization: `Bearer ${callTokenOf(t, device, callId)}`,
             }),
-            cancel: await sendSigned(t, 'POST', `${path}/cancel`, undefined),
+            cancel: await signedRaw(t, 'POST', `${path}/cancel`, undefined),
           };
           const summary = Object.fromEntries(
             Object.entries(got).map(([k, r]) => [

@@ -10,8 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   anyJson,
-  assertProblem,
-  assertValidation,
   bomThenMalformedJsonArb,
   CaseCounter,
   contentTypeArb,
@@ -24,16 +22,23 @@ import {
   nested,
   nonObjectJson,
   oddString,
-  pbxHeaders,
-  send,
-  sendSigned,
-  TableGuard,
   uniqueCallIdOf,
   validCreateArb,
   withInvalidUtf8,
 } from '../support/arbitraries.js';
-import { deviceBody, inline, newToken } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import {
+  deviceBody,
+  expectProblem,
+  expectValidation,
+  inline,
+  newToken,
+  pbxHeaders,
+  send,
+  signedRaw,
+  TableGuard,
+  uniqueCallId,
+} from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 const KIB16 = 16 * 1024;
 const TIMEOUT = 120_000;
@@ -102,8 +107,8 @@ async function expectMalformedOnEveryRoute(bodies: fc.Arbitrary<Buffer>, label: 
     fc.asyncProperty(routeArb, bodies, async ([method, path], bytes) => {
       count.add(label);
       const what = describeRequest(method, path, bytes);
-      const r = await guard.unchanged(() => sendSigned(t, method, path, bytes), what);
-      assertProblem(r, [bytes.length > KIB16 ? '413 payload_too_large' : '400 malformed_json'], what);
+      const r = await guard.unchanged(() => signedRaw(t, method, path, bytes), what);
+      expectProblem(r, [bytes.length > KIB16 ? '413 payload_too_large' : '400 malformed_json'], what);
     }),
     { numRuns },
   );
@@ -117,10 +122,10 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
         fc.asyncProperty(invalidCreateArb, async ({ body, names, what }) => {
           count.add('create: one member wrong');
           const bytes = jsonBytes(body);
-          const r = await guard.unchanged(() => sendSigned(t, 'POST', '/v1/pbx/calls', bytes), what);
+          const r = await guard.unchanged(() => signedRaw(t, 'POST', '/v1/pbx/calls', bytes), what);
           // A body over 16 KiB is refused for its size first (the generators' huge strings may get there).
-          if (bytes.length > KIB16) assertProblem(r, ['413 payload_too_large'], what);
-          else assertValidation(r, names, what);
+          if (bytes.length > KIB16) expectProblem(r, ['413 payload_too_large'], what);
+          else expectValidation(r, names, what);
         }),
         { numRuns: 200 },
       );
@@ -144,10 +149,10 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
           const method = path.includes('/users/') ? 'PUT' : 'POST';
           const bytes = jsonBytes(value);
           const r = await guard.unchanged(
-            () => sendSigned(t, method, path, bytes),
+            () => signedRaw(t, method, path, bytes),
             describeRequest(method, path, bytes),
           );
-          assertProblem(r, ['400 validation_failed'], describeRequest(method, path, bytes));
+          expectProblem(r, ['400 validation_failed'], describeRequest(method, path, bytes));
         }),
         { numRuns: 80 },
       );
@@ -168,8 +173,8 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
           count.add('cancel: invalid body');
           const bytes = jsonBytes(body);
           const what = describeRequest('POST', path, bytes);
-          const r = await guard.unchanged(() => sendSigned(t, 'POST', path, bytes), what);
-          assertProblem(r, ['400 validation_failed'], what);
+          const r = await guard.unchanged(() => signedRaw(t, 'POST', path, bytes), what);
+          expectProblem(r, ['400 validation_failed'], what);
         }),
         { numRuns: 120 },
       );
@@ -186,13 +191,13 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
           count.add('device PUT: one member wrong');
           const bytes = jsonBytes(body);
           const what = describeRequest('PUT', path, bytes);
-          const r = await guard.unchanged(() => sendSigned(t, 'PUT', path, bytes), what);
-          const b = assertProblem(
+          const r = await guard.unchanged(() => signedRaw(t, 'PUT', path, bytes), what);
+          const b = expectProblem(
             r,
             codes.map((c) => `400 ${c}`),
             what,
           );
-          if (b.code === 'validation_failed') assertValidation(r, names, what);
+          if (b.code === 'validation_failed') expectValidation(r, names, what);
         }),
         { numRuns: 150 },
       );
@@ -287,11 +292,11 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
           const bytes = Buffer.from(text, 'utf8');
           fc.pre(bytes.length <= KIB16);
           const what = `${where} ${kind} depth ${depth} leaf ${lf}`;
-          const r = await guard.unchanged(() => sendSigned(t, method, path, bytes), what);
+          const r = await guard.unchanged(() => signedRaw(t, method, path, bytes), what);
           // The errors name the member (or, for a whole body that is no object, whatever the service calls it).
           if (where === 'whole create' || where === 'put whole' || where === 'cancel whole')
-            assertProblem(r, ['400 validation_failed'], what);
-          else assertValidation(r, expected, what);
+            expectProblem(r, ['400 validation_failed'], what);
+          else expectValidation(r, expected, what);
         }),
         { numRuns: 60 },
       );
@@ -378,7 +383,7 @@ describe('bad bodies on the PBX API (signed; 4xx problem; nothing written, nothi
                   };
             const what = `${k} ${text.length} bytes ${a} ${method} ${path} ct=${JSON.stringify(ct)}`;
             const r = await guard.unchanged(() => send(t, method, path, headers, text), what);
-            assertProblem(r, ['413 payload_too_large'], what);
+            expectProblem(r, ['413 payload_too_large'], what);
           },
         ),
         { numRuns: 50 },

@@ -11,8 +11,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
-  assertProblem,
-  assertValidation,
   badPathIdArb,
   CaseCounter,
   callIdCoreArb,
@@ -30,19 +28,27 @@ import {
   malformedJsonArb,
   mediaTypeVerdictC,
   parsesAsJsonC,
-  pbxHeaders,
   queryArb,
   quotedCharsetLookalikeArb,
-  send,
-  sendSigned,
   simpleIdArb,
-  TableGuard,
   trickSegmentArb,
   uniqueCallIdOf,
   validCreateArb,
 } from '../support/arbitraries.js';
-import { deviceBody, inline, newToken, signature } from '../support/contract-helpers.js';
-import { startTestStack, type TestStack, uniqueCallId } from '../support/stack.js';
+import {
+  deviceBody,
+  expectProblem,
+  expectValidation,
+  inline,
+  newToken,
+  pbxHeaders,
+  send,
+  signature,
+  signedRaw,
+  TableGuard,
+  uniqueCallId,
+} from '../support/contract-helpers.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
 
 const TIMEOUT = 120_000;
 let t: TestStack;
@@ -151,8 +157,8 @@ describe('path parameters (signed exactly as sent)', () => {
           const segs = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, encodeId(v, e)!]));
           const path = pathOf(tpl, segs) + query;
           const what = `${tpl.name} ${e} ${path.slice(0, 400)} bad=${bad.join(',')}`;
-          const r = await guard.unchanged(() => sendSigned(t, tpl.method, path, tpl.body?.()), what);
-          for (const name of bad) assertValidation(r, name, what);
+          const r = await guard.unchanged(() => signedRaw(t, tpl.method, path, tpl.body?.()), what);
+          for (const name of bad) expectValidation(r, name, what);
         }),
         { numRuns: 200 },
       );
@@ -184,10 +190,10 @@ describe('path parameters (signed exactly as sent)', () => {
           fc.pre(!(tpl.writes && valid));
           count.add('path trick');
           const what = `${tpl.name} ${path.slice(0, 400)} (decoded ${JSON.stringify(decoded[target])?.slice(0, 100)})`;
-          const r = await guard.unchanged(() => sendSigned(t, tpl.method, path, tpl.body?.()), what);
+          const r = await guard.unchanged(() => signedRaw(t, tpl.method, path, tpl.body?.()), what);
           if (!oneSegment) {
             // A raw `/` makes it another path: some 4xx (404, 405, 400, or 401 for a spelling not documented).
-            assertProblem(r, undefined, what);
+            expectProblem(r, undefined, what);
             return;
           }
           // A spelling no documented encoder makes may fail the signature check (openapi.yaml); a documented one must not.
@@ -195,14 +201,14 @@ describe('path parameters (signed exactly as sent)', () => {
           const literalPercent2F = /%2f/i.test(decoded[target] ?? '');
           const undocumentedOk = documentedSpelling(segs, decoded) && !literalPercent2F ? [] : ['401 bad_signature'];
           if (!valid) {
-            const b = assertProblem(r, ['400 validation_failed', ...undocumentedOk], what);
-            if (b.code === 'validation_failed') assertValidation(r, target, what);
+            const b = expectProblem(r, ['400 validation_failed', ...undocumentedOk], what);
+            if (b.code === 'validation_failed') expectValidation(r, target, what);
           } else if (tpl.name === 'view') {
             if (r.status !== 404 || r.body?.code !== 'call_not_found')
-              assertProblem(r, ['404 call_not_found', ...undocumentedOk], what);
+              expectProblem(r, ['404 call_not_found', ...undocumentedOk], what);
           } else if (r.status !== 200) {
             // list devices of a valid user: 200 (a read), or 401 for an undocumented spelling
-            assertProblem(r, undocumentedOk, what);
+            expectProblem(r, undocumentedOk, what);
           }
         }),
         { numRuns: 250 },
@@ -267,8 +273,8 @@ describe('content types (signed)', () => {
           const verdict = mediaTypeVerdictC(ct);
           const what = `${req.kind} content-type ${JSON.stringify(ct)} (${verdict}) body ${JSON.stringify(bytes.subarray(0, 200).toString('latin1'))}`;
           if (bytes.length > 16 * 1024) {
-            assertProblem(
-              await guard.unchanged(() => sendSigned(t, req.method, req.path, bytes, { contentType: ct }), what),
+            expectProblem(
+              await guard.unchanged(() => signedRaw(t, req.method, req.path, bytes, { contentType: ct }), what),
               ['413 payload_too_large'],
               what,
             );
@@ -277,22 +283,22 @@ describe('content types (signed)', () => {
           if (req.kind === 'valid create' && verdict !== 'refused') {
             // A valid request: created (201), and it writes, so no unchanged check for this case; or,
             // for a content-type whose parameters are not well-formed, 415 is fine too (and writes nothing).
-            const r = await sendSigned(t, req.method, req.path, bytes, { contentType: ct });
-            if (verdict === 'either' && r.status === 415) assertProblem(r, ['415 unsupported_media_type'], what);
+            const r = await signedRaw(t, req.method, req.path, bytes, { contentType: ct });
+            if (verdict === 'either' && r.status === 415) expectProblem(r, ['415 unsupported_media_type'], what);
             else if (r.status !== 201)
               throw new Error(`a valid create got ${r.status} ${r.text.slice(0, 400)} [${what}]`);
             await guard.refresh();
             return;
           }
-          const r = await guard.unchanged(() => sendSigned(t, req.method, req.path, bytes, { contentType: ct }), what);
+          const r = await guard.unchanged(() => signedRaw(t, req.method, req.path, bytes, { contentType: ct }), what);
           const past415 = !parsesAsJsonC(bytes)
             ? ['400 malformed_json']
             : req.kind === 'invalid device'
               ? ['400 validation_failed', '400 unknown_team']
               : ['400 validation_failed'];
-          if (verdict === 'refused') assertProblem(r, ['415 unsupported_media_type'], what);
-          else if (verdict === 'accepted') assertProblem(r, past415, what);
-          else assertProblem(r, ['415 unsupported_media_type', ...past415], what);
+          if (verdict === 'refused') expectProblem(r, ['415 unsupported_media_type'], what);
+          else if (verdict === 'accepted') expectProblem(r, past415, what);
+          else expectProblem(r, ['415 unsupported_media_type', ...past415], what);
         }),
         { numRuns: 200 },
       );
@@ -313,10 +319,10 @@ describe('content types: quoted parameter values (signed)', () => {
           const bytes = jsonBytes({ callId: '..', from: { number: '+1' }, devices: [inline(newToken())] });
           const desc = `content-type ${ct}`;
           const r = await guard.unchanged(
-            () => sendSigned(t, 'POST', '/v1/pbx/calls', bytes, { contentType: ct }),
+            () => signedRaw(t, 'POST', '/v1/pbx/calls', bytes, { contentType: ct }),
             desc,
           );
-          assertValidation(r, 'callId', desc);
+          expectValidation(r, 'callId', desc);
         }),
         { numRuns: 20 },
       );
@@ -594,7 +600,7 @@ describe('authentication (requests that would succeed if signed)', () => {
               () => send(t, method, path, headers, body.length > 0 ? body : undefined),
               what,
             );
-            assertProblem(r, forgery.expect, what);
+            expectProblem(r, forgery.expect, what);
           },
         ),
         { numRuns: 250 },
@@ -622,7 +628,7 @@ describe('query strings', () => {
           async (base, q) => {
             count.add('query string');
             const path = base + q;
-            const r = await guard.unchanged(() => sendSigned(t, 'GET', path, undefined), path);
+            const r = await guard.unchanged(() => signedRaw(t, 'GET', path, undefined), path);
             if (r.status !== 200)
               throw new Error(`GET ${path} signed as sent: expected 200, got ${r.status} ${r.text.slice(0, 300)}`);
           },
@@ -695,7 +701,7 @@ describe('large headers (each under the 16 KiB all headers may take)', () => {
             if (expected === 'ok') {
               if (target === 'list') expect(`${r.status} ${r.text.slice(0, 50)}`).toMatch(/^200 \{"devices":\[/);
               else expect(`${r.status} ${r.body?.status}`).toBe('200 ringing');
-            } else assertProblem(r, expected, what);
+            } else expectProblem(r, expected, what);
           },
         ),
         { numRuns: 60 },

@@ -3,7 +3,6 @@
  * the way local/stack.ts builds it. Exact attempt counts, spacing and give-up times, one fault at
  * a time, without the webhook around it.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ProviderTokens, teamKeyOf } from '../../functions/adapters/apns-jwt.js';
@@ -11,6 +10,7 @@ import { ApnsPusher } from '../../functions/adapters/apns-pusher.js';
 import type { PushOutcome, PushRequest } from '../../functions/core/ports.js';
 import { silentLog } from '../../functions/core/ports.js';
 import { ApnsSimulator, createSimulatorKey, type Fault, type ReceivedPush } from '../../local/apns-simulator/index.js';
+import { newToken } from '../support/contract-helpers.js';
 
 const TEAM = 'PUSHTEAM01';
 const KEY_ID = 'PUSHKEY001';
@@ -42,7 +42,6 @@ afterAll(async () => {
 });
 beforeEach(() => sim.clearFaults());
 
-const newToken = (): string => randomBytes(32).toString('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const request = (pushToken: string): PushRequest => ({

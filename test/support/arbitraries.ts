@@ -7,14 +7,12 @@
  * oracles say so explicitly, so a property can tell "the service refused a bad request" from
  * "the generator made a valid one" and never has to guess.
  *
- * It also holds the few request helpers the properties share: a raw sender with a deadline (a
- * hang is a failure, not a jest timeout), a signer, the problem-details check, and a guard that
- * compares the whole table before and after a request.
+ * Sending a request and checking the answer (a raw sender with a deadline, the signer, the
+ * problem-details checks, the table guard) are the contract tests' own, in contract-helpers.ts.
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { type RawReply, rawSend, signature } from './contract-helpers.js';
-import type { TestStack } from './stack.js';
+import { BUNDLE, TEAM_ID } from './contract-helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Oracles: the contract's rules, written independently
@@ -361,9 +359,6 @@ export function withMembers<T extends object>(base: T, extra: Record<string, unk
 // Valid building blocks (the contract's formats)
 // ---------------------------------------------------------------------------------------------
 
-export const TEAM = 'LOCALTEAM1';
-export const BUNDLE = 'com.example.phone';
-
 /** An APNs token: hex, an even number of 64-200 digits, any case. */
 export const pushTokenArb: fc.Arbitrary<string> = fc
   .tuple(fc.uint8Array({ minLength: 32, maxLength: 100 }), fc.constantFrom('lower', 'upper', 'mixed'))
@@ -399,13 +394,13 @@ const PN_LABEL = fc.string({
 });
 /** pnParam: `<TeamID>.<bundle id>.voip` (VoIP) or `<TeamID>.<bundle id>` (alert). */
 export const pnParamArb: fc.Arbitrary<string> = fc.oneof(
-  { weight: 3, arbitrary: fc.constant(`${TEAM}.${BUNDLE}.voip`) },
-  { weight: 1, arbitrary: fc.constant(`${TEAM}.${BUNDLE}`) },
+  { weight: 3, arbitrary: fc.constant(`${TEAM_ID}.${BUNDLE}.voip`) },
+  { weight: 1, arbitrary: fc.constant(`${TEAM_ID}.${BUNDLE}`) },
   {
     weight: 1,
     arbitrary: fc
       .tuple(
-        fc.constantFrom(TEAM, 'OTHERTEAM9', 'T1'),
+        fc.constantFrom(TEAM_ID, 'OTHERTEAM9', 'T1'),
         fc.array(PN_LABEL, { minLength: 1, maxLength: 4 }),
         fc.boolean(),
       )
@@ -526,7 +521,7 @@ export const validDeviceArb = fc.record(
     platform: fc.constant('ios'),
     pushToken: pushTokenArb,
     bundleId: fc.constantFrom(BUNDLE, 'com.example.other', 'a', 'A-b.C-d'),
-    teamId: fc.oneof(fc.constant(TEAM), fc.constant(null)),
+    teamId: fc.oneof(fc.constant(TEAM_ID), fc.constant(null)),
     environment: fc.constantFrom('production', 'sandbox'),
     pushType: fc.constantFrom('voip', 'alert', null),
   },
@@ -730,13 +725,13 @@ export const invalidCreateArb: fc.Arbitrary<{ body: unknown; names: string | und
                     fc.constantFrom(
                       '',
                       'voip',
-                      `${TEAM}.voip`,
+                      `${TEAM_ID}.voip`,
                       'nodots',
                       '.voip',
-                      `${TEAM}..voip`,
-                      `${TEAM}.${BUNDLE}.`,
+                      `${TEAM_ID}..voip`,
+                      `${TEAM_ID}.${BUNDLE}.`,
                     ),
-                    fc.tuple(fc.constant(`${TEAM}.`), nonAsciiOdd).map(([a, b]) => `${a}${b}.voip`),
+                    fc.tuple(fc.constant(`${TEAM_ID}.`), nonAsciiOdd).map(([a, b]) => `${a}${b}.voip`),
                     fc.constant(undefined),
                   ),
                 )
@@ -1360,155 +1355,10 @@ export const contentTypeArb: fc.Arbitrary<string | undefined> = fc.oneof(
 );
 
 // ---------------------------------------------------------------------------------------------
-// Requests and checks
+// Requests (sending and checking them: contract-helpers.ts)
 // ---------------------------------------------------------------------------------------------
 
-export const REQUEST_DEADLINE_MS = 8000;
-
-/** One request exactly as given; a reply that does not come within the deadline is a hang. */
-export async function send(
-  t: TestStack,
-  method: string,
-  path: string,
-  headers: Record<string, string | undefined>,
-  body?: Buffer | string,
-  deadlineMs = REQUEST_DEADLINE_MS,
-): Promise<RawReply> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`HANG: ${method} ${path.slice(0, 200)} got no answer within ${deadlineMs} ms`)),
-      deadlineMs,
-    );
-  });
-  try {
-    return await Promise.race([rawSend(t.url, method, path, headers, body), hang]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export interface Signing {
-  tenant?: string | undefined;
-  secret?: string;
-  timestamp?: string;
-}
-
-/** The three PBX headers for exactly this method, path (query included) and body. */
-export function pbxHeaders(
-  t: TestStack,
-  method: string,
-  path: string,
-  body: Buffer,
-  o: Signing = {},
-): Record<string, string | undefined> {
-  const ts = o.timestamp ?? String(Math.floor(t.clock.now() / 1000));
-  return {
-    'x-callwake-tenant': 'tenant' in o ? o.tenant : 'acme',
-    'x-callwake-timestamp': ts,
-    'x-callwake-signature': signature(o.secret ?? t.secrets.acme[0], ts, method, path, body),
-  };
-}
-
-/** A correctly signed PBX request (body as bytes; content type as given, or application/json when a body is sent). */
-export function sendSigned(
-  t: TestStack,
-  method: string,
-  path: string,
-  body: Buffer | undefined,
-  o: { contentType?: string | undefined; headers?: Record<string, string | undefined> } = {},
-): Promise<RawReply> {
-  const bytes = body ?? Buffer.alloc(0);
-  const ct = 'contentType' in o ? o.contentType : bytes.length > 0 ? 'application/json' : undefined;
-  return send(
-    t,
-    method,
-    path,
-    { ...pbxHeaders(t, method, path, bytes), 'content-type': ct, ...o.headers },
-    bytes.length > 0 ? bytes : undefined,
-  );
-}
-
 export const jsonBytes = (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8');
-
-const show = (r: RawReply) => `${r.status} ${r.headers['content-type'] ?? '(no content-type)'} ${r.text.slice(0, 600)}`;
-
-/**
- * A 4xx RFC 9457 problem with the contract's members; when `allowed` is given, its
- * `status code` must be one of them (e.g. `400 validation_failed`). Throws (for fast-check) with
- * the reply in the message.
- */
-export function assertProblem(r: RawReply, allowed?: string[], what = ''): any {
-  const fail = (why: string): never => {
-    throw new Error(
-      `${why}${what ? ` [${what}]` : ''}\n  expected: ${allowed ? allowed.join(' | ') : 'any 4xx problem'}\n  got: ${show(r)}`,
-    );
-  };
-  if (r.status < 400 || r.status > 499) fail(`not a 4xx (${r.status})`);
-  const ct = (r.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (ct !== 'application/problem+json') fail('not application/problem+json');
-  const b = r.body;
-  if (b === null || typeof b !== 'object' || Array.isArray(b)) fail('body is not a JSON object');
-  for (const k of ['type', 'title', 'detail', 'code'])
-    if (typeof b[k] !== 'string' || b[k].length === 0) fail(`member ${k} missing or empty`);
-  if (b.status !== r.status) fail('member status differs from the HTTP status');
-  if (!/^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/.test(b.code)) fail('code is not snake_case');
-  if (allowed && !allowed.includes(`${r.status} ${b.code}`)) fail('wrong status or code');
-  if (b.code === 'validation_failed') {
-    if (!Array.isArray(b.errors) || b.errors.length === 0) fail('validation_failed without errors');
-    for (const e of b.errors)
-      if (typeof e?.path !== 'string' || typeof e?.message !== 'string' || e.message.length === 0)
-        fail('an error without path and message');
-  }
-  return b;
-}
-
-/** validation_failed whose errors name `name` (a path containing it). */
-export function assertValidation(r: RawReply, name: string | undefined, what = ''): any {
-  const b = assertProblem(r, ['400 validation_failed'], what);
-  if (name !== undefined && !b.errors.some((e: any) => e.path.includes(name))) {
-    throw new Error(
-      `validation errors do not name ${name}${what ? ` [${what}]` : ''}: ${JSON.stringify(b.errors).slice(0, 600)}`,
-    );
-  }
-  return b;
-}
-
-/**
- * The whole table, compared as JSON before and after each request ("nothing is written"), and
- * the APNs simulator's count of pushes received ("nothing is pushed").
- * The "before" of one check is the "after" of the previous one, verified equal to the table then,
- * so each request costs one scan; `refresh()` after a request that may legitimately write.
- */
-export class TableGuard {
-  private before: string | undefined;
-  constructor(private readonly t: TestStack) {}
-
-  async refresh(): Promise<void> {
-    this.before = JSON.stringify(await this.t.scanTable());
-  }
-
-  /** Runs `action` and throws when the table afterwards is not byte-for-byte what it was. */
-  async unchanged<T>(action: () => Promise<T>, what = ''): Promise<T> {
-    if (this.before === undefined) await this.refresh();
-    const before = this.before!;
-    const pushesBefore = this.t.sim.received.length;
-    const out = await action();
-    const after = JSON.stringify(await this.t.scanTable());
-    const pushed = this.t.sim.received.length - pushesBefore;
-    if (pushed !== 0) {
-      this.before = after;
-      throw new Error(`A PUSH WAS SENT (${pushed})${what ? ` [${what}]` : ''}`);
-    }
-    if (after !== before) {
-      this.before = after; // the next case starts from what is there now
-      throw new Error(
-        `THE TABLE CHANGED${what ? ` [${what}]` : ''}\n  before: ${before.slice(0, 1500)}\n  after:  ${after.slice(0, 1500)}`,
-      );
-    }
-    return out;
-  }
-}
 
 /** A compact description of a request for failure messages. */
 export const describeRequest = (

@@ -1,33 +1,25 @@
 /**
- * Small helpers for the contract tests: independent re-computations of what the contract fixes
- * (UUID v5, the PBX signature), a raw HTTP sender for paths fetch would normalise, a PBX client
- * that signs with the server's (shiftable) clock, and problem-details assertions.
+ * The helpers every contract test shares, one of each: what the contract fixes (the callUuid's
+ * namespace, the PBX signature), a raw sender for paths fetch would normalise (a hang is a
+ * failure, not a jest timeout), a signer, a PBX client that signs with the server's (shiftable)
+ * clock, the problem-details checks, and a guard that nothing was written or pushed.
+ * Failures throw plain Errors with the reply in the message, so they read the same under jest
+ * and inside fast-check properties.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { expect } from '@jest/globals';
+import { uuidV5 } from '../../functions/core/ids.js';
 import { PbxClient, type Reply, type SignOptions } from '../../local/clients.js';
 import type { ShiftableClock, TestStack } from './stack.js';
 
+/** The contract's namespace for callUuids (test/unit/ids.test.ts holds the core's uuidV5 to the RFC's vector). */
 export const CALL_UUID_NAMESPACE = '699e35b5-27c0-4dae-afc1-140c9ab06c2a';
 export const TEAM_ID = 'LOCALTEAM1';
 export const BUNDLE = 'com.example.phone';
 export const VOIP_PARAM = `${TEAM_ID}.${BUNDLE}.voip`;
 export const ALERT_PARAM = `${TEAM_ID}.${BUNDLE}`;
 
-/** RFC 9562 UUID v5, written here from the RFC rather than imported from the code under test. */
-export function uuidV5(namespace: string, name: string): string {
-  const h = createHash('sha1')
-    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
-    .update(Buffer.from(name, 'utf8'))
-    .digest();
-  const b = Buffer.from(h.subarray(0, 16));
-  b[6] = (b[6]! & 0x0f) | 0x50;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const x = b.toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
-
+/** What the contract says a call's UUID is: UUID v5 of `<tenantId>/<callId>` in its namespace. */
 export const callUuidOf = (tenantId: string, callId: string): string =>
   uuidV5(CALL_UUID_NAMESPACE, `${tenantId}/${callId}`);
 
@@ -66,8 +58,35 @@ export interface RawReply {
   ms: number;
 }
 
-/** One HTTP/1.1 request with the path exactly as given (no URL normalisation of `.` or `%2E`). */
-export function rawSend(
+export const REQUEST_DEADLINE_MS = 8000;
+
+/**
+ * One HTTP/1.1 request exactly as given (no URL normalisation of `.` or `%2E`, headers as they
+ * are); a reply that does not come within the deadline is a hang, and fails.
+ */
+export async function send(
+  t: Pick<TestStack, 'url'>,
+  method: string,
+  path: string,
+  headers: Record<string, string | undefined>,
+  body?: Buffer | string,
+  deadlineMs = REQUEST_DEADLINE_MS,
+): Promise<RawReply> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`HANG: ${method} ${path.slice(0, 200)} got no answer within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
+  });
+  try {
+    return await Promise.race([request(t.url, method, path, headers, body), hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function request(
   baseUrl: string,
   method: string,
   path: string,
@@ -117,12 +136,32 @@ export interface SignedRawOptions {
   signPath?: string;
   signMethod?: string;
   signBody?: Buffer | string;
+  /** The content-type header (undefined: none); default application/json when there is a body. */
   contentType?: string | undefined;
   /** Header values to send as given (undefined: leave the header out). */
   override?: Record<string, string | undefined>;
 }
 
-/** A PBX request built by hand, so any header can be wrong or missing. */
+const bytesOf = (body: Buffer | string | undefined): Buffer =>
+  body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+
+/** The three PBX headers for exactly this method, path (query included) and body. */
+export function pbxHeaders(
+  t: Pick<TestStack, 'clock' | 'secrets'>,
+  method: string,
+  path: string,
+  body: Buffer | string | undefined,
+  o: Pick<SignedRawOptions, 'tenant' | 'secret' | 'timestamp'> = {},
+): Record<string, string | undefined> {
+  const ts = String(o.timestamp ?? Math.floor(t.clock.now() / 1000));
+  return {
+    'x-callwake-tenant': 'tenant' in o ? o.tenant : 'acme',
+    'x-callwake-timestamp': ts,
+    'x-callwake-signature': signature(o.secret ?? t.secrets.acme[0], ts, method, path, bytesOf(body)),
+  };
+}
+
+/** A PBX request built by hand (signed for tenant acme unless told otherwise), so any part of it can be wrong. */
 export function signedRaw(
   t: TestStack,
   method: string,
@@ -130,60 +169,72 @@ export function signedRaw(
   body: Buffer | string | undefined,
   o: SignedRawOptions = {},
 ): Promise<RawReply> {
-  const bytes = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  const ts = String(o.timestamp ?? Math.floor(t.clock.now() / 1000));
-  const signBody = o.signBody ?? bytes;
-  const sig = signature(o.secret ?? t.secrets.acme[0], ts, o.signMethod ?? method, o.signPath ?? path, signBody);
-  const headers: Record<string, string | undefined> = {
-    'x-callwake-tenant': 'tenant' in o ? o.tenant : 'acme',
-    'x-callwake-timestamp': ts,
-    'x-callwake-signature': sig,
-    ...(bytes.length > 0 ? { 'content-type': 'contentType' in o ? o.contentType : 'application/json' } : {}),
-    ...o.override,
-  };
-  return rawSend(t.url, method, path, headers, bytes.length > 0 ? bytes : undefined);
+  const bytes = bytesOf(body);
+  const signed = pbxHeaders(t, o.signMethod ?? method, o.signPath ?? path, o.signBody ?? bytes, o);
+  const contentType = 'contentType' in o ? o.contentType : bytes.length > 0 ? 'application/json' : undefined;
+  return send(
+    t,
+    method,
+    path,
+    { ...signed, 'content-type': contentType, ...o.override },
+    bytes.length > 0 ? bytes : undefined,
+  );
 }
+
+const show = (r: Reply | RawReply): string =>
+  `${r.status} ${contentTypeOf(r) ?? '(no content-type)'} ${JSON.stringify(r.body)?.slice(0, 600)}`;
 
 const contentTypeOf = (r: Reply | RawReply): string | null =>
   r.headers instanceof Headers
     ? r.headers.get('content-type')
     : ((r.headers as Record<string, string>)['content-type'] ?? null);
 
-/** An RFC 9457 problem with the contract's members and the given status and code. */
-export function expectProblem(r: Reply | RawReply, status: number, code: string): any {
-  const detail = `${r.status} ${JSON.stringify(r.body)}`;
-  expect({ status: r.status, code: r.body?.code, detail }).toEqual({ status, code, detail });
-  expect(contentTypeOf(r)?.split(';')[0]?.trim()).toBe('application/problem+json');
-  expect(r.body).toEqual(
-    expect.objectContaining({
-      type: expect.any(String),
-      title: expect.any(String),
-      status,
-      detail: expect.any(String),
-      code,
-    }),
-  );
-  expect(r.body.type.length).toBeGreaterThan(0);
-  expect(r.body.title.length).toBeGreaterThan(0);
-  return r.body;
+/**
+ * An RFC 9457 problem as the contract gives it: a 4xx, `application/problem+json`, non-empty
+ * `type`, `title`, `detail` and a snake_case `code`, `status` equal to the HTTP status, and for
+ * `validation_failed` a non-empty `errors` of `{ path, message }`. Either exactly this status and
+ * code, or one of the `allowed` "status code" pairs (any 4xx problem when none is given; `what`
+ * says which case failed). Returns the body.
+ */
+export function expectProblem(r: Reply | RawReply, status: number, code: string): any;
+export function expectProblem(r: Reply | RawReply, allowed?: readonly string[], what?: string): any;
+export function expectProblem(r: Reply | RawReply, expected?: number | readonly string[], codeOrWhat?: string): any {
+  const allowed = typeof expected === 'number' ? [`${expected} ${codeOrWhat}`] : expected;
+  const what = typeof expected === 'number' ? '' : (codeOrWhat ?? '');
+  const fail = (why: string): never => {
+    throw new Error(
+      `${why}${what ? ` [${what}]` : ''}\n  expected: ${allowed ? allowed.join(' | ') : 'any 4xx problem'}\n  got: ${show(r)}`,
+    );
+  };
+  if (r.status < 400 || r.status > 499) fail(`not a 4xx (${r.status})`);
+  if (contentTypeOf(r)?.split(';')[0]?.trim() !== 'application/problem+json') fail('not application/problem+json');
+  const b = r.body;
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) fail('body is not a JSON object');
+  for (const k of ['type', 'title', 'detail', 'code'])
+    if (typeof b[k] !== 'string' || b[k].length === 0) fail(`member ${k} missing or empty`);
+  if (b.status !== r.status) fail('member status differs from the HTTP status');
+  if (!/^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/.test(b.code)) fail('code is not snake_case');
+  if (allowed && !allowed.includes(`${r.status} ${b.code}`)) fail('wrong status or code');
+  if (b.code === 'validation_failed') {
+    if (!Array.isArray(b.errors) || b.errors.length === 0) fail('validation_failed without errors');
+    for (const e of b.errors)
+      if (typeof e?.path !== 'string' || typeof e?.message !== 'string' || e.message.length === 0)
+        fail('an error without path and message');
+  }
+  return b;
 }
 
-/** 400 validation_failed whose errors name the given fields (each `path` contains the text). */
-export function expectValidation(r: Reply | RawReply, ...paths: string[]): any {
-  const body = expectProblem(r, 400, 'validation_failed');
-  expect(Array.isArray(body.errors)).toBe(true);
-  expect(body.errors.length).toBeGreaterThan(0);
-  for (const e of body.errors) {
-    expect(e).toEqual(expect.objectContaining({ path: expect.any(String), message: expect.any(String) }));
-    expect(e.message.length).toBeGreaterThan(0);
+/** 400 validation_failed whose errors name each of `names` (an error `path` containing it). */
+export function expectValidation(r: Reply | RawReply, names?: string | readonly string[], what = ''): any {
+  const b = expectProblem(r, ['400 validation_failed'], what);
+  for (const name of typeof names === 'string' ? [names] : (names ?? [])) {
+    if (!b.errors.some((e: any) => e.path.includes(name))) {
+      throw new Error(
+        `validation errors do not name ${name}${what ? ` [${what}]` : ''}: ${JSON.stringify(b.errors).slice(0, 600)}`,
+      );
+    }
   }
-  for (const p of paths) {
-    expect({ wanted: p, got: body.errors.map((e: any) => e.path) }).toEqual({
-      wanted: p,
-      got: expect.arrayContaining([expect.stringContaining(p)]),
-    });
-  }
-  return body;
+  return b;
 }
 
 /** A fresh random APNs device token (hex, 64 digits by default). */
@@ -215,15 +266,44 @@ export function callTokenOf(t: TestStack, pushToken: string, callId: string): st
   return (pushes[0]!.payload as any).callwake.token as string;
 }
 
-export const snapshot = async (t: TestStack): Promise<string> => JSON.stringify(await t.scanTable());
+/**
+ * "Nothing is written, nothing is pushed": the whole table, compared as JSON before and after a
+ * request, and the APNs simulator's count of pushes received. The "before" of one check is the
+ * "after" of the previous one, verified equal to the table then, so each request costs one scan;
+ * `refresh()` after a request that may legitimately write.
+ */
+export class TableGuard {
+  private before: string | undefined;
+  constructor(private readonly t: TestStack) {}
 
-/** Asserts that `action` leaves the table exactly as it was. */
-export async function writesNothing<T>(t: TestStack, action: () => Promise<T>): Promise<T> {
-  const before = await snapshot(t);
-  const out = await action();
-  const after = await snapshot(t);
-  expect(after).toEqual(before);
-  return out;
+  async refresh(): Promise<void> {
+    this.before = JSON.stringify(await this.t.scanTable());
+  }
+
+  /** Runs `action` and throws when the table afterwards is not byte-for-byte what it was, or a push went out. */
+  async unchanged<T>(action: () => Promise<T>, what = ''): Promise<T> {
+    if (this.before === undefined) await this.refresh();
+    const before = this.before!;
+    const pushesBefore = this.t.sim.received.length;
+    const out = await action();
+    const after = JSON.stringify(await this.t.scanTable());
+    const pushed = this.t.sim.received.length - pushesBefore;
+    if (pushed !== 0) {
+      this.before = after;
+      throw new Error(`A PUSH WAS SENT (${pushed})${what ? ` [${what}]` : ''}`);
+    }
+    if (after !== before) {
+      this.before = after; // the next case starts from what is there now
+      throw new Error(
+        `THE TABLE CHANGED${what ? ` [${what}]` : ''}\n  before: ${before.slice(0, 1500)}\n  after:  ${after.slice(0, 1500)}`,
+      );
+    }
+    return out;
+  }
 }
+
+/** Runs `action` and asserts it wrote nothing to the table and pushed nothing. */
+export const writesNothing = <T>(t: TestStack, action: () => Promise<T>): Promise<T> =>
+  new TableGuard(t).unchanged(action);
 
 export const codePoints = (s: string): number => Array.from(s).length;

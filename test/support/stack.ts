@@ -4,24 +4,10 @@ import { documentClient } from '../../functions/adapters/dynamo-table.js';
 import type { TokenKeyRing } from '../../functions/core/call-token.js';
 import type { Clock } from '../../functions/core/clock.js';
 import type { RetryPolicy } from '../../functions/core/deliver-callback.js';
-import type { Log } from '../../functions/core/ports.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../../local/clients.js';
 import { type RunningStack, startStack } from '../../local/stack.js';
-
-/** A log that keeps every line, so tests can assert on it (and on what must never be in it). */
-export class CapturedLog implements Log {
-  readonly lines: string[] = [];
-  info(message: string, fields?: Record<string, unknown>) {
-    this.lines.push(JSON.stringify({ level: 'info', message, ...fields }));
-  }
-  warn(message: string, fields?: Record<string, unknown>) {
-    this.lines.push(JSON.stringify({ level: 'warn', message, ...fields }));
-  }
-  error(message: string, fields?: Record<string, unknown>) {
-    this.lines.push(JSON.stringify({ level: 'error', message, ...fields }));
-  }
-}
+import { CapturedLog } from './fakes/log.js';
 
 /** A clock tests can move forward; it follows real time otherwise. */
 export class ShiftableClock implements Clock {
@@ -50,8 +36,6 @@ export interface TestStack {
   scanTable(): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
-
-export const TEAM = 'LOCALTEAM1';
 
 /** The real handlers over real HTTP, on DynamoDB Local and the APNs simulator over real sockets. */
 export async function startTestStack(
@@ -115,11 +99,6 @@ export async function startTestStack(
     },
   };
 }
-
-/** A fresh random APNs device token (hex, 64 digits). */
-export const newPushToken = (): string => randomBytes(32).toString('hex');
-
-export const uniqueCallId = (): string => `${randomUUID()}@pbx.example.com`;
 
 /** The callwake member of the first push the simulator accepted for this token (waits for it). */
 export async function pushFor(sim: ApnsSimulator, token: string): Promise<any> {

@@ -1,10 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { callUuidOf, inlineDeviceIdOf, isCallId, isSimpleId, uuidV5 } from '../../functions/core/ids.js';
+import { CALL_UUID_NAMESPACE } from '../support/contract-helpers.js';
 
 describe('ids', () => {
   it('computes RFC 9562 UUID v5 (the RFC example vector)', () => {
     expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe(
       '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
+  });
+
+  it('derives the callUuid in the contract’s namespace from <tenantId>/<callId>', () => {
+    expect(callUuidOf('acme', 'a84b4c76e66710@pbx.example.com')).toBe(
+      uuidV5(CALL_UUID_NAMESPACE, 'acme/a84b4c76e66710@pbx.example.com'),
     );
   });
 
