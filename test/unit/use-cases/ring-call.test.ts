@@ -5,8 +5,9 @@ import { listDevices, registerDevice } from '../../../functions/core/devices.js'
 import { claimsOf, inlineDevice, registration, ring, ringRequest } from '../../support/checks/kit.js';
 import { describeRingCall } from '../../support/checks/ring-call.js';
 import { callUuidOf, newToken } from '../../support/contract-helpers.js';
-import type { FakeDeviceStore } from '../../support/fakes/device-store.js';
-import { fakeWorld } from '../../support/fakes/world.js';
+import { FakeCallStore } from '../../support/fakes/call-store.js';
+import { FakeDeviceStore } from '../../support/fakes/device-store.js';
+import { fakeWorld, worldOn } from '../../support/fakes/world.js';
 
 describeRingCall('in memory', fakeWorld);
 
@@ -80,8 +81,8 @@ describe('ringCall while its pushes are on their way', () => {
   });
 
   it('a pruned device is stored with why: Apple’s reason, the call that found it, when (its device.pruned event)', async () => {
-    const w = fakeWorld();
-    const devices = w.deps.devices as FakeDeviceStore;
+    const devices = new FakeDeviceStore();
+    const w = worldOn((clock) => ({ calls: new FakeCallStore(clock), devices }))();
     const dead = newToken();
     await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(dead));
     w.pusher.reject(dead, 'BadDeviceToken', 300);
@@ -98,7 +99,8 @@ describe('ringCall while its pushes are on their way', () => {
   });
 
   it('a device that re-registered with a fresh token while its old one was found dead is kept', async () => {
-    const w = fakeWorld();
+    const devices = new FakeDeviceStore();
+    const w = worldOn((clock) => ({ calls: new FakeCallStore(clock), devices }))();
     const [dead, fresh] = [newToken(), newToken()];
     await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(dead));
     w.pusher.reject(dead, 'Unregistered', 200);
@@ -111,6 +113,6 @@ describe('ringCall while its pushes are on their way', () => {
     expect(await listDevices(w.deps, w.tenant, 'alice')).toEqual([
       expect.objectContaining({ deviceId: 'phone', tokenSuffix: fresh.slice(-8) }),
     ]);
-    expect((w.deps.devices as FakeDeviceStore).prunedOf(w.tenant, 'alice')).toEqual({});
+    expect(devices.prunedOf(w.tenant, 'alice')).toEqual({});
   });
 });
