@@ -1,17 +1,33 @@
+import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parse } from 'yaml';
+import { SnsPublisher } from '../../functions/adapters/sns-publisher.js';
 import { appRouter } from '../../functions/app-api/api.js';
-import { END_REASON_OF_CANCEL } from '../../functions/core/call.js';
+import { appViewOf, type Call, END_REASON_OF_CANCEL, pbxViewOf, vanishedAppView } from '../../functions/core/call.js';
+import { backoffMs, CALLBACK_RETRY, deliverCallback } from '../../functions/core/deliver-callback.js';
 import { MAX_DEVICES_PER_USER } from '../../functions/core/devices.js';
+import { type CallwakeEvent, EVENT_TYPES, eventsOfCallChange, prunedEvent } from '../../functions/core/events.js';
 import { isCallId, isSimpleId } from '../../functions/core/ids.js';
+import { silentLog, type Webhook } from '../../functions/core/ports.js';
+import { snapshotOf, viewTag } from '../../functions/core/watch.js';
+import {
+  getWebhook,
+  InsecureWebhookUrlError,
+  putWebhook,
+  WebhookNotFoundError,
+} from '../../functions/core/webhooks.js';
+import { answerViewRequest, etagOf, MAX_WAIT_SECONDS } from '../../functions/http/conditional.js';
 import { MAX_BODY_BYTES } from '../../functions/http/pipeline.js';
 import { ProblemError, problemResponse } from '../../functions/http/problem.js';
+import type { HttpRequest } from '../../functions/http/request.js';
 import { pbxRouter } from '../../functions/pbx-api/api.js';
-import { cancelSchema, deviceSchema, pushToken, ringSchema } from '../../functions/pbx-api/schemas.js';
+import { cancelSchema, deviceSchema, pushToken, ringSchema, webhookSchema } from '../../functions/pbx-api/schemas.js';
+import { SchemaValidator } from './json-schema-subset.js';
 
 /**
  * openapi.yaml describes the whole contract; this keeps it true to the code: the same operations
@@ -431,8 +447,572 @@ describe('the limits and formats are the ones the validators enforce', () => {
       'no-store',
       'utf-8',
       'percent-decode',
+      // v1.1: waiting and events
+      'If-None-Match: *',
+      'compared weakly',
+      'malformed `If-None-Match`',
+      '`Preference-Applied: wait=<n>`',
+      'may be less than asked',
+      'serverTime` is never part of it',
+      '304 answers carry `Cache-Control: no-store`',
+      'carry the ETag of the view they return',
+      'An empty list is refused',
+      'credentials',
+      'fragment',
+      'the ring end (`expiresAt`)',
+      'first configured secret',
+      'a redirect (never followed)',
+      'dead-letter queue',
+      'Deliveries already queued keep the url',
     ]) {
       expect(decisions).toContain(s);
+    }
+  });
+});
+
+/** Validates values the code builds against the document's own schemas. */
+const schemas = new SchemaValidator((ref) => resolvePointer(doc, ref));
+const S = doc.components.schemas;
+const H = doc.components.headers;
+
+/** A call as the store holds it, ringing on two devices. */
+const CREATED = Date.parse('2026-11-27T07:42:43.442Z');
+const ringing: Call = {
+  tenantId: 'acme',
+  callId: 'a84b4c76e66710@pbx.example.com',
+  callUuid: 'bc677f5c-2265-5714-955b-ced3d5cb2d5b',
+  status: 'ringing',
+  tombstone: false,
+  createdAt: CREATED,
+  expiresAt: CREATED + 60_000,
+  lifetimeEnd: CREATED + 3_660_000,
+  caller: { number: '+15551230000', displayName: 'Bob Smith' },
+  hasVideo: false,
+  metadata: { registrar: 'sip:pbx.example.com;transport=tls' },
+  devices: {
+    d0: { deviceId: 'iphone-1', pushType: 'voip', delivery: 'pending' },
+    d1: { deviceId: 'ipad-1', pushType: 'voip', delivery: 'pending' },
+  },
+};
+
+describe('v1.1 waiting: ETag, If-None-Match, Prefer: wait', () => {
+  const headerNames = (o: Op) =>
+    [...(o.pathItem.parameters ?? []), ...(o.op.parameters ?? [])]
+      .map((p: Json) => deref(p))
+      .filter((p: Json) => p.in === 'header')
+      .map((p: Json) => p.name)
+      .sort();
+
+  it('the two GET views, and nothing else, declare If-None-Match and Prefer', () => {
+    const conditional = ops.filter((o) => headerNames(o).length > 0);
+    expect(conditional.map((o) => [o.operationId, headerNames(o)]).sort()).toEqual([
+      ['getAppCall', ['If-None-Match', 'Prefer']],
+      ['getCall', ['If-None-Match', 'Prefer']],
+    ]);
+    for (const o of conditional) for (const p of o.op.parameters) expect(deref(p).required).toBe(false);
+    expect(doc.components.parameters.PreferWait['x-callwake-max-wait-seconds']).toBe(MAX_WAIT_SECONDS);
+    expect(doc.components.parameters.PreferWait.description).toContain(`Capped at ${MAX_WAIT_SECONDS} s`);
+  });
+
+  it('exactly the view answers carry an ETag: the GET views (200 and 304) and cancel, confirm, answer, decline', () => {
+    const tagged = ops.flatMap(({ operationId, op }) =>
+      Object.entries<Json>(op.responses)
+        .filter(([, r]) => deref(r).headers?.ETag)
+        .map(([status]) => `${operationId} ${status}`),
+    );
+    expect(tagged.sort()).toEqual(
+      [
+        'getCall 200',
+        'getCall 304',
+        'getAppCall 200',
+        'getAppCall 304',
+        'cancelCall 200',
+        'confirmCall 200',
+        'answerCall 200',
+        'declineCall 200',
+      ].sort(),
+    );
+    for (const { op } of ops)
+      for (const r of Object.values<Json>(op.responses))
+        if (deref(r).headers?.ETag) expect(deref(deref(r).headers.ETag)).toBe(H.ETag);
+    expect(H.ETag.required).toBe(true);
+    expect(H.PreferenceApplied.required).toBe(false);
+    // Only answers that may come after a wait say how long it was.
+    const applied = ops.flatMap(({ operationId, op }) =>
+      Object.entries<Json>(op.responses)
+        .filter(([, r]) => deref(r).headers?.['Preference-Applied'])
+        .map(([status]) => `${operationId} ${status}`),
+    );
+    expect(applied.sort()).toEqual(['getAppCall 200', 'getAppCall 304', 'getCall 200', 'getCall 304']);
+  });
+
+  it("the ETag format is the code's, and serverTime is not part of it", () => {
+    const etag = (view: object) => etagOf(viewTag(view));
+    const pbx = [pbxViewOf(ringing, CREATED + 1000), pbxViewOf(ringing, CREATED + 60_000)];
+    const app = [appViewOf(ringing, 'd0', CREATED + 1000), appViewOf(ringing, 'd0', CREATED + 2000)];
+    const views = [...pbx, ...app, vanishedAppView(ringing.callId, ringing.callUuid, CREATED)];
+    for (const v of views) expect(schemas.errors(H.ETag.schema, etag(v))).toEqual([]);
+    expect(etag(app[0]!)).toBe(etag(app[1]!));
+    expect(app[0]!.serverTime).not.toBe(app[1]!.serverTime);
+    // The ring end changes the view, so the tag.
+    expect(etag(pbx[0]!)).not.toBe(etag(pbx[1]!));
+    expect(pbx[1]!.status).toBe('expired');
+    // The pattern can fail.
+    expect(schemas.errors(H.ETag.schema, viewTag(pbx[0]!))).not.toEqual([]);
+    expect(schemas.errors(H.ETag.schema, `W/${etag(pbx[0]!)}`)).not.toEqual([]);
+  });
+
+  /** answerViewRequest on virtual time: the view turns `answered` `changeAfterMs` after arrival. */
+  async function answer(headers: Record<string, string>, opts: { changeAfterMs?: number; remainingMs?: number } = {}) {
+    let now = CREATED + 1000;
+    const start = now;
+    const clock = { now: () => now };
+    const timer = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += Math.max(0, ms);
+      },
+    };
+    const answered: Call = { ...ringing, status: 'answered', answeredBy: 'iphone-1', answeredAt: start + 1 };
+    const read = async () =>
+      snapshotOf(
+        pbxViewOf(opts.changeAfterMs !== undefined && now - start >= opts.changeAfterMs ? answered : ringing, now),
+      );
+    const req: HttpRequest = {
+      method: 'GET',
+      path: '/v1/pbx/calls/c',
+      query: '',
+      headers,
+      body: Buffer.alloc(0),
+      origin: undefined,
+    };
+    const res = await answerViewRequest(
+      { clock, timer, log: silentLog, waitPollMs: 100 },
+      req,
+      opts.remainingMs ?? 25_000,
+      read,
+    );
+    return { res, heldMs: now - start, tag: etagOf(viewTag(pbxViewOf(ringing, start))) };
+  }
+
+  /** The answer's headers are the ones its response declares (plus the body's content-type), each valid. */
+  function expectDeclared(status: number, headers: Record<string, unknown>) {
+    const response = deref(doc.paths['/v1/pbx/calls/{callId}'].get.responses[String(status)]);
+    const declared = Object.fromEntries(
+      Object.entries<Json>(response.headers).map(([name, h]) => [name.toLowerCase(), deref(h)]),
+    );
+    const sent = Object.keys(headers).filter((k) => k !== 'content-type');
+    expect(sent.filter((k) => !declared[k])).toEqual([]);
+    for (const [name, h] of Object.entries<Json>(declared)) {
+      if (h.required) expect([status, name, headers[name] !== undefined]).toEqual([status, name, true]);
+      if (headers[name] !== undefined) expect([name, schemas.errors(h.schema, headers[name])]).toEqual([name, []]);
+    }
+    expect('content-type' in headers).toBe(response.content !== undefined);
+  }
+
+  it('304 at once for the current tag: the same ETag, no body, no Preference-Applied', async () => {
+    const { res, heldMs, tag } = await answer({ 'if-none-match': `W/"nope", ${tag0()}` });
+    expect([res.statusCode, res.body, heldMs, res.headers?.etag]).toEqual([304, undefined, 0, tag]);
+    expect(res.headers).not.toHaveProperty('preference-applied');
+    expectDeclared(304, res.headers!);
+    const weak = await answer({ 'if-none-match': `W/${tag}` });
+    expect(weak.res.statusCode).toBe(304);
+  });
+
+  it('`*` is 304 at once, whatever Prefer asks, without Preference-Applied', async () => {
+    const { res, heldMs } = await answer({ 'if-none-match': '*', prefer: 'wait=5' }, { changeAfterMs: 200 });
+    expect([res.statusCode, heldMs, res.headers?.['preference-applied']]).toEqual([304, 0, undefined]);
+    expectDeclared(304, res.headers!);
+  });
+
+  it('a held request that times out: 304 with Preference-Applied, capped at the documented maximum', async () => {
+    const { res, heldMs, tag } = await answer({ 'if-none-match': tag0(), prefer: 'wait=1' });
+    expect([res.statusCode, heldMs, res.headers?.etag, res.headers?.['preference-applied']]).toEqual([
+      304,
+      1000,
+      tag,
+      'wait=1',
+    ]);
+    expectDeclared(304, res.headers!);
+    const capped = await answer({ 'if-none-match': tag0(), prefer: `wait=${'9'.repeat(30)}` });
+    expect([capped.heldMs, capped.res.headers?.['preference-applied']]).toEqual([
+      MAX_WAIT_SECONDS * 1000,
+      `wait=${MAX_WAIT_SECONDS}`,
+    ]);
+    expectDeclared(304, capped.res.headers!);
+    expect(schemas.errors(H.PreferenceApplied.schema, `wait=${MAX_WAIT_SECONDS + 1}`)).not.toEqual([]);
+  });
+
+  it('Preference-Applied says the seconds applied: less than asked when the function has little time left', async () => {
+    const { res, heldMs } = await answer({ 'if-none-match': tag0(), prefer: 'wait=20' }, { remainingMs: 8000 });
+    expect([res.statusCode, heldMs, res.headers?.['preference-applied']]).toEqual([304, 5000, 'wait=5']);
+    expectDeclared(304, res.headers!);
+  });
+
+  it('woken by a change: 200 with the new view, its ETag and Preference-Applied', async () => {
+    const { res, heldMs, tag } = await answer({ 'if-none-match': tag0(), prefer: 'wait=5' }, { changeAfterMs: 250 });
+    expect(res.statusCode).toBe(200);
+    expect(heldMs).toBeLessThanOrEqual(300);
+    expect(res.headers?.etag).not.toBe(tag);
+    expect(res.headers?.['preference-applied']).toBe('wait=5');
+    expect(schemas.errors(S.PbxCallView, JSON.parse(res.body as string))).toEqual([]);
+    expectDeclared(200, res.headers!);
+  });
+
+  it.each([
+    ['a view that already changed', { 'if-none-match': '"another"', prefer: 'wait=5' }],
+    ['Prefer without If-None-Match', { prefer: 'wait=5' }],
+    ['a malformed If-None-Match', { 'if-none-match': 'not-quoted', prefer: 'wait=5' }],
+  ])('%s: 200 at once, without Preference-Applied', async (_what, headers) => {
+    const { res, heldMs } = await answer(headers, { changeAfterMs: 200 });
+    expect([res.statusCode, heldMs, res.headers?.['preference-applied']]).toEqual([200, 0, undefined]);
+    expectDeclared(200, res.headers!);
+  });
+
+  it.each(['wait=abc', 'wait=-1', 'wait=1.5', 'wait=0'])('Prefer: %s does not wait: 304 at once', async (prefer) => {
+    const { res, heldMs } = await answer({ 'if-none-match': tag0(), prefer }, { changeAfterMs: 200 });
+    expect([res.statusCode, heldMs, res.headers?.['preference-applied']]).toEqual([304, 0, undefined]);
+  });
+
+  /** The tag of the ringing view the client has. */
+  function tag0(): string {
+    return etagOf(viewTag(pbxViewOf(ringing, CREATED + 1000)));
+  }
+
+  it('the views the code builds match PbxCallView and AppCallView, serverTime included', () => {
+    const expired = pbxViewOf(ringing, ringing.expiresAt);
+    const tombstone = pbxViewOf({ ...ringing, tombstone: true, status: 'cancelled', devices: {} }, CREATED);
+    const rejected = pbxViewOf({ ...ringing, status: 'rejected', rejectReason: 'doNotDisturb', devices: {} }, CREATED);
+    for (const v of [pbxViewOf(ringing, CREATED), expired, tombstone, rejected])
+      expect(schemas.errors(S.PbxCallView, v)).toEqual([]);
+    expect(rejected.rejectReason).toBe('doNotDisturb');
+    const app = appViewOf(ringing, 'd1', CREATED);
+    const vanished = vanishedAppView(ringing.callId, ringing.callUuid, CREATED);
+    for (const v of [app, vanished]) expect(schemas.errors(S.AppCallView, v)).toEqual([]);
+    // The schemas can fail: serverTime is required, rejectReason only on a rejected call.
+    const { serverTime: _t, ...withoutTime } = app;
+    expect(schemas.errors(S.AppCallView, withoutTime)).not.toEqual([]);
+    expect(schemas.errors(S.PbxCallView, { ...expired, rejectReason: 'blocked' })).not.toEqual([]);
+    expect(schemas.errors(S.PbxCallView, { ...rejected, rejectReason: undefined })).not.toEqual([]);
+  });
+});
+
+describe('v1.1 the webhook resource', () => {
+  const webhookOps = ops.filter((o) => o.path === '/v1/pbx/webhook');
+
+  it("is PUT, GET and DELETE /v1/pbx/webhook with the router's operationIds", () => {
+    expect(webhookOps.map((o) => `${o.method} ${o.operationId}`).sort()).toEqual([
+      'DELETE deleteWebhook',
+      'GET getWebhook',
+      'PUT putWebhook',
+    ]);
+    const fromRouter = pbxRouter.routes.filter((r) => r.path === '/v1/pbx/webhook');
+    expect(fromRouter.map((r) => `${r.method} ${r.operationId}`).sort()).toEqual(
+      webhookOps.map((o) => `${o.method} ${o.operationId}`).sort(),
+    );
+    const get = webhookOps.find((o) => o.operationId === 'getWebhook')!;
+    expect(problemCodesOf(get.op.responses['404']).codes).toContain('webhook_not_found');
+  });
+
+  const R = S.WebhookRequest.properties;
+  const ok = (body: unknown) => webhookSchema.safeParse(body).success;
+
+  it('url: the documented length, an absolute http(s) URL with a host, no credentials, no fragment', () => {
+    const max = R.url.maxLength;
+    expect(max).toBe(2048);
+    const prefix = 'https://pbx.example.com/';
+    expect(ok({ url: prefix + 'a'.repeat(max - prefix.length) })).toBe(true);
+    expect(ok({ url: prefix + 'a'.repeat(max - prefix.length + 1) })).toBe(false);
+    for (const url of ['https://pbx.example.com/callwake?x=1', 'http://127.0.0.1:9/hook', 'HTTPS://PBX.example.com'])
+      expect([url, ok({ url }), schemas.errors(S.WebhookRequest, { url })]).toEqual([url, true, []]);
+    for (const url of ['ftp://pbx.example.com/x', 'mailto:pbx@example.com', '/relative', 'pbx.example.com/x'])
+      expect([url, ok({ url }), schemas.errors(S.WebhookRequest, { url }).length > 0]).toEqual([url, false, true]);
+    // What the schema's words say and its keywords cannot.
+    for (const url of [
+      'https://user:pw@pbx.example.com/x',
+      'https://user@pbx.example.com/x',
+      'https://pbx.example.com/x#frag',
+      'https://pbx.example.com/x#',
+    ])
+      expect([url, ok({ url })]).toEqual([url, false]);
+    expect(R.url.description).toContain('without credentials');
+    expect(R.url.description).toContain('fragment');
+    expect(ok({})).toBe(false);
+    expect(S.WebhookRequest.required).toEqual(['url']);
+  });
+
+  it('events: optional, at least one, each an EventType, duplicates folded in the contract order', async () => {
+    const url = 'https://pbx.example.com/cw';
+    expect(deref(R.events.items).enum).toEqual([...EVENT_TYPES]);
+    expect(R.events.minItems).toBe(1);
+    expect(ok({ url, events: [] })).toBe(false);
+    expect(ok({ url, events: ['call.ringing', 'call.bogus'] })).toBe(false);
+    expect(ok({ url, events: [...EVENT_TYPES] })).toBe(true);
+    expect(schemas.errors(S.WebhookRequest, { url, events: [] })).not.toEqual([]);
+
+    const stored = new Map<string, Webhook>();
+    const deps = (allowHttpCallbacks: boolean) => ({
+      webhooks: {
+        get: async (t: string) => stored.get(t),
+        put: async (t: string, w: Webhook) => void stored.set(t, w),
+        remove: async (t: string) => void stored.delete(t),
+      },
+      clock: { now: () => CREATED },
+      allowHttpCallbacks,
+    });
+    await expect(getWebhook(deps(false), 'acme')).rejects.toBeInstanceOf(WebhookNotFoundError);
+    const all = await putWebhook(deps(false), 'acme', { url });
+    expect(all.events).toEqual([...EVENT_TYPES]);
+    const some = await putWebhook(deps(false), 'acme', {
+      url,
+      events: ['device.pruned', 'call.answered', 'call.ringing', 'call.answered'],
+    });
+    expect(some.events).toEqual(['call.ringing', 'call.answered', 'device.pruned']);
+    for (const view of [all, some, await getWebhook(deps(false), 'acme')])
+      expect(schemas.errors(S.Webhook, view)).toEqual([]);
+    expect(schemas.errors(S.Webhook, { ...some, events: ['call.answered', 'call.answered'] })).not.toEqual([]);
+    // A deployed stack takes https: only; npm start also http:.
+    await expect(putWebhook(deps(false), 'acme', { url: 'http://pbx.example.com/cw' })).rejects.toBeInstanceOf(
+      InsecureWebhookUrlError,
+    );
+    expect((await putWebhook(deps(true), 'acme', { url: 'http://127.0.0.1:9/cw' })).url).toBe('http://127.0.0.1:9/cw');
+  });
+});
+
+describe('v1.1 call events and their callback', () => {
+  const event = S.CallwakeEvent;
+  const branchRefs: string[] = event.oneOf.map((b: Json) => b.$ref);
+  /** The types a branch takes: its own narrowing of `type`. */
+  const typesOf = (ref: string): string[] =>
+    deref({ $ref: ref }).allOf.flatMap((p: Json) => (p.$ref ? [] : (p.properties?.type?.enum ?? [])));
+
+  it('EventType is EVENT_TYPES, in order; the oneOf branches split it, and the discriminator maps each type', () => {
+    expect(S.EventType.enum).toEqual([...EVENT_TYPES]);
+    expect(branchRefs.flatMap(typesOf).sort()).toEqual([...EVENT_TYPES].sort());
+    expect(event.discriminator.propertyName).toBe('type');
+    const mapping: Record<string, string> = event.discriminator.mapping;
+    expect(Object.keys(mapping)).toEqual([...EVENT_TYPES]);
+    for (const [type, ref] of Object.entries(mapping))
+      expect([type, typesOf(ref)]).toEqual([type, expect.arrayContaining([type])]);
+    const callback = doc.webhooks.callwakeEvent.post;
+    expect(deref(callback.parameters.find((p: Json) => p.name === 'X-Callwake-Event-Type').schema)).toBe(S.EventType);
+  });
+
+  /** Every event type, as the code derives it from a call's life (and a prune). */
+  function lifeOfCalls(): CallwakeEvent[] {
+    const delivered: Call = {
+      ...ringing,
+      answerStatus: 'ringing',
+      deliveredAt: CREATED + 900,
+      devices: {
+        d0: { ...ringing.devices.d0!, delivery: 'sent', apnsId: '4b1c8f4e-5bb8-4f4e-9a43-1f2b7f2f0f6e' },
+        d1: { ...ringing.devices.d1!, delivery: 'failed', reason: 'Unregistered' },
+      },
+    };
+    const confirmed: Call = {
+      ...delivered,
+      devices: { ...delivered.devices, d0: { ...delivered.devices.d0!, confirmedAt: CREATED + 1500 } },
+    };
+    const answered: Call = {
+      ...confirmed,
+      status: 'answered',
+      answeredBy: 'iphone-1',
+      answeredAt: CREATED + 5000,
+      devices: { ...confirmed.devices, d0: { ...confirmed.devices.d0!, answeredAt: CREATED + 5000 } },
+    };
+    const cancelled: Call = { ...answered, status: 'cancelled', endReason: 'failed', endedAt: CREATED + 9000 };
+    const declined: Call = { ...delivered, status: 'declined', declinedBy: 'iphone-1', declinedAt: CREATED + 3000 };
+    const expired: Call = { ...delivered, expiredAt: delivered.expiresAt + 40 };
+    const unreachable: Call = { ...ringing, status: 'unreachable', answerStatus: 'unreachable', deliveredAt: CREATED };
+    const rejected: Call = { ...ringing, status: 'rejected', rejectReason: 'blocked', devices: {} };
+    return [
+      ...eventsOfCallChange(ringing, delivered),
+      ...eventsOfCallChange(delivered, confirmed),
+      ...eventsOfCallChange(confirmed, answered),
+      ...eventsOfCallChange(answered, cancelled),
+      ...eventsOfCallChange(delivered, declined),
+      ...eventsOfCallChange(delivered, expired),
+      ...eventsOfCallChange(ringing, unreachable),
+      ...eventsOfCallChange(undefined, rejected),
+      prunedEvent({
+        tenantId: 'acme',
+        userId: 'alice',
+        deviceId: 'ipad-1',
+        reason: 'Unregistered',
+        callId: ringing.callId,
+        callUuid: ringing.callUuid,
+        at: CREATED + 950,
+      }),
+    ];
+  }
+
+  it('every event the code derives matches exactly one branch, the one the discriminator names', () => {
+    const events = lifeOfCalls();
+    expect([...new Set(events.map((e) => e.type))].sort()).toEqual([...EVENT_TYPES].sort());
+    for (const e of events) {
+      expect([e.type, schemas.errors(event, e)]).toEqual([e.type, []]);
+      const [branch, ...more] = schemas.matchingBranches(event, e);
+      expect([e.type, more]).toEqual([e.type, []]);
+      expect([e.type, branchRefs[branch!]]).toEqual([e.type, event.discriminator.mapping[e.type]]);
+    }
+    const expired = events.find((e) => e.type === 'call.expired')!;
+    expect([expired.occurredAt, expired.call?.status]).toEqual([new Date(ringing.expiresAt).toISOString(), 'expired']);
+  });
+
+  it('the event schemas can fail: extra or missing members per type, unknown types, bad ids', () => {
+    const events = lifeOfCalls();
+    const of = (type: string) => events.find((e) => e.type === type)! as Json;
+    const bad: [string, Json][] = [
+      ['pruned with a sequence', { ...of('device.pruned'), sequence: 1 }],
+      ['pruned with a call', { ...of('device.pruned'), call: of('call.ringing').call }],
+      ['answered without deviceId', { ...of('call.answered'), deviceId: undefined }],
+      ['ringing with a deviceId', { ...of('call.ringing'), deviceId: 'iphone-1' }],
+      ['cancelled with a cancel reason, not an endReason', { ...of('call.cancelled'), reason: 'caller_hangup' }],
+      ['an unknown type', { ...of('call.ringing'), type: 'call.bogus' }],
+      ['no sequence', { ...of('call.ringing'), sequence: undefined }],
+      ['sequence 0', { ...of('call.ringing'), sequence: 0 }],
+      ['an id of another shape', { ...of('call.ringing'), id: 'evt_short' }],
+    ];
+    const strip = (o: Json) => JSON.parse(JSON.stringify(o));
+    for (const [what, e] of bad) expect([what, schemas.errors(event, strip(e)).length > 0]).toEqual([what, true]);
+  });
+
+  it('the documented examples of the whole document are valid against their schemas', () => {
+    const checked: string[] = [];
+    const check = (schema: Json, value: Json, at: string) => {
+      checked.push(at);
+      expect([at, schemas.errors(schema, value)]).toEqual([at, []]);
+    };
+    for (const [k, v, at] of walk(doc)) {
+      if (k !== 'content') continue;
+      for (const [type, media] of Object.entries<Json>(v)) {
+        if (!media?.schema) continue;
+        if (media.example !== undefined) check(media.schema, media.example, `${at}/content/${type}/example`);
+        for (const [name, ex] of Object.entries<Json>(media.examples ?? {}))
+          check(media.schema, deref(ex).value, `${at}/content/${type}/examples/${name}`);
+      }
+    }
+    for (const [name, schema] of Object.entries<Json>(S))
+      if (schema.example !== undefined) check(schema, schema.example, `#/components/schemas/${name}/example`);
+    for (const [name, h] of Object.entries<Json>(H))
+      for (const ex of h.schema.examples ?? []) check(h.schema, ex, `#/components/headers/${name}`);
+    expect(checked.length).toBeGreaterThan(20);
+    expect(checked).toEqual(expect.arrayContaining([expect.stringContaining('#/webhooks/callwakeEvent/post')]));
+  });
+
+  it('the callback carries exactly the declared headers, its body is an event, and its signature is the documented one', async () => {
+    const callback = doc.webhooks.callwakeEvent.post;
+    const declared = callback.parameters.map((p: Json) => deref(p));
+    for (const p of declared) expect([p.name, p.in, p.required]).toEqual([p.name, 'header', true]);
+    expect(Object.keys(callback.requestBody.content)).toEqual(['application/json']);
+    expect(deref(callback.requestBody.content['application/json'].schema)).toBe(event);
+    expect(Object.keys(callback.responses).sort()).toEqual(['2XX', 'default']);
+
+    const secrets = ['first-secret-of-acme-at-least-32-bytes!', 'second-secret-of-acme-at-least-32-bytes'];
+    const sent: { url: string; headers: Record<string, string>; body: string }[] = [];
+    const deliver = (url: string, e: CallwakeEvent) =>
+      deliverCallback(
+        {
+          sender: {
+            post: async (u, headers, body) => {
+              sent.push({ url: u, headers, body });
+              return { ok: true, status: 204 };
+            },
+          },
+          callbacks: { enqueue: async () => undefined, deadLetter: async () => undefined },
+          tenantSecrets: async () => secrets,
+          clock: { now: () => CREATED + 2000 },
+          timer: { now: () => CREATED + 2000, sleep: async () => undefined },
+          random: () => 0.5,
+          retry: CALLBACK_RETRY,
+          log: silentLog,
+        },
+        { tenantId: 'acme', url, event: e, attempts: 0 },
+      );
+    const events = lifeOfCalls();
+    await deliver('https://pbx.example.com/callwake?x=1&y=%20', events[0]!);
+    await deliver('https://pbx.example.com', events.at(-1)!);
+    const signedPaths = ['/callwake?x=1&y=%20', '/'];
+    for (const [i, { headers, body }] of sent.entries()) {
+      expect(Object.keys(headers).sort()).toEqual(
+        ['content-type', ...declared.map((p: Json) => p.name.toLowerCase())].sort(),
+      );
+      expect(headers['content-type']).toBe('application/json');
+      for (const p of declared)
+        expect([p.name, schemas.errors(p.schema, headers[p.name.toLowerCase()])]).toEqual([p.name, []]);
+      const e = JSON.parse(body);
+      expect(schemas.errors(event, e)).toEqual([]);
+      expect([headers['x-callwake-event-id'], headers['x-callwake-event-type']]).toEqual([e.id, e.type]);
+      // `<timestamp>.POST.<path and ?query of the url>.<body>` with the tenant's first secret.
+      const ts = headers['x-callwake-timestamp']!;
+      const mac = createHmac('sha256', secrets[0]!).update(`${ts}.POST.${signedPaths[i]}.${body}`).digest('hex');
+      expect(headers['x-callwake-signature']).toBe(`v1=${mac}`);
+    }
+    const description = callback.description as string;
+    for (const s of ['<timestamp>.POST.<path and ?query of the url>.<body>', '**first** secret', '2xx within 5 s'])
+      expect(description).toContain(s);
+  });
+
+  it('the retry policy is the one x-callwake-retry documents', async () => {
+    const doc_ = doc.webhooks.callwakeEvent.post['x-callwake-retry'];
+    const p = CALLBACK_RETRY;
+    expect(p.attemptTimeoutMs).toBe(doc_.attemptTimeoutSeconds * 1000);
+    expect(p.baseMs).toBe(doc_.backoffBaseSeconds * 1000);
+    expect(p.maxMs).toBe(doc_.backoffMaxSeconds * 1000);
+    expect(p.giveUpAfterMs).toBe(doc_.retryForHours * 3600 * 1000);
+    // Jitter: between half and all of each step.
+    expect([backoffMs(p, 2, () => 0), backoffMs(p, 2, () => 1)]).toEqual([p.baseMs / 2, p.baseMs]);
+    expect([backoffMs(p, 3, () => 0), backoffMs(p, 3, () => 1)]).toEqual([p.baseMs, p.baseMs * 2]);
+    expect([backoffMs(p, 40, () => 0), backoffMs(p, 40, () => 1)]).toEqual([p.maxMs / 2, p.maxMs]);
+
+    // The first retry, in the same run, after the failed attempt.
+    const firstRetry = async (random: number) => {
+      const slept: number[] = [];
+      let attempts = 0;
+      await deliverCallback(
+        {
+          sender: { post: async () => (++attempts === 1 ? { ok: false, status: 500 } : { ok: true, status: 200 }) },
+          callbacks: { enqueue: async () => undefined, deadLetter: async () => undefined },
+          tenantSecrets: async () => ['a-secret-of-at-least-thirty-two-bytes!!'],
+          clock: { now: () => CREATED },
+          timer: { now: () => CREATED, sleep: async (ms) => void slept.push(ms) },
+          random: () => random,
+          retry: p,
+          log: silentLog,
+        },
+        { tenantId: 'acme', url: 'https://pbx.example.com/cw', event: lifeOfCalls()[0]!, attempts: 0 },
+      );
+      return slept;
+    };
+    expect([...(await firstRetry(0)), ...(await firstRetry(1))]).toEqual([
+      doc_.firstRetrySeconds.min * 1000,
+      doc_.firstRetrySeconds.max * 1000,
+    ]);
+  });
+
+  it('the events topic publishes the event JSON with the documented message attributes', async () => {
+    const topic = doc['x-callwake-events-topic'];
+    expect(deref(topic.message.schema)).toBe(event);
+    const inputs: Json[] = [];
+    const sns = {
+      send: async (command: Json) => {
+        inputs.push(command.input);
+        return { Failed: [] };
+      },
+    } as unknown as SNSClient;
+    const events = lifeOfCalls();
+    await new SnsPublisher(sns, 'arn:aws:sns:us-east-1:123456789012:events').publish(events);
+    const entries = inputs.flatMap((i) => i.PublishBatchRequestEntries);
+    expect(entries).toHaveLength(events.length);
+    for (const [i, entry] of entries.entries()) {
+      expect(JSON.parse(entry.Message)).toEqual(events[i]);
+      expect(Object.keys(entry.MessageAttributes).sort()).toEqual(Object.keys(topic.messageAttributes).sort());
+      for (const [name, a] of Object.entries<Json>(topic.messageAttributes)) {
+        expect(entry.MessageAttributes[name]).toEqual({
+          DataType: a.DataType,
+          StringValue: (events[i] as Json)[name],
+        });
+      }
     }
   });
 });
