@@ -689,11 +689,13 @@ describe('v1.1 waiting: ETag, If-None-Match, Prefer: wait', () => {
     const app = appViewOf(ringing, 'd1', CREATED);
     const vanished = vanishedAppView(ringing.callId, ringing.callUuid, CREATED);
     for (const v of [app, vanished]) expect(schemas.errors(S.AppCallView, v)).toEqual([]);
-    // The schemas can fail: serverTime is required, rejectReason only on a rejected call.
+    // The schema can fail: serverTime is required.
     const { serverTime: _t, ...withoutTime } = app;
     expect(schemas.errors(S.AppCallView, withoutTime)).not.toEqual([]);
-    expect(schemas.errors(S.PbxCallView, { ...expired, rejectReason: 'blocked' })).not.toEqual([]);
-    expect(schemas.errors(S.PbxCallView, { ...rejected, rejectReason: undefined })).not.toEqual([]);
+    // rejectReason: present exactly on a rejected call, as its description says.
+    expect(S.PbxCallView.properties.rejectReason.description).toContain('exactly when `status` is `rejected`');
+    for (const v of [pbxViewOf(ringing, CREATED), expired, tombstone]) expect(v).not.toHaveProperty('rejectReason');
+    expect(S.PbxCallView.required).not.toContain('rejectReason');
   });
 });
 
@@ -907,6 +909,12 @@ describe('v1.1 call events and their callback', () => {
     expect(Object.keys(callback.requestBody.content)).toEqual(['application/json']);
     expect(deref(callback.requestBody.content['application/json'].schema)).toBe(event);
     expect(Object.keys(callback.responses).sort()).toEqual(['2XX', 'default']);
+    expect(callback.security).toEqual([{ callbackSignature: [] }]);
+    const scheme = doc.components.securitySchemes.callbackSignature;
+    expect(scheme).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Callwake-Signature' });
+    for (const s of ['<timestamp>.POST.<path and ?query of the url>.<body>', '**first**', '300 s'])
+      expect(scheme.description).toContain(s);
+    const signatureHeader = scheme.name.toLowerCase();
 
     const secrets = ['first-secret-of-acme-at-least-32-bytes!', 'second-secret-of-acme-at-least-32-bytes'];
     const sent: { url: string; headers: Record<string, string>; body: string }[] = [];
@@ -935,9 +943,10 @@ describe('v1.1 call events and their callback', () => {
     const signedPaths = ['/callwake?x=1&y=%20', '/'];
     for (const [i, { headers, body }] of sent.entries()) {
       expect(Object.keys(headers).sort()).toEqual(
-        ['content-type', ...declared.map((p: Json) => p.name.toLowerCase())].sort(),
+        ['content-type', signatureHeader, ...declared.map((p: Json) => p.name.toLowerCase())].sort(),
       );
       expect(headers['content-type']).toBe('application/json');
+      expect(headers[signatureHeader]).toMatch(/^v1=[0-9a-f]{64}$/);
       for (const p of declared)
         expect([p.name, schemas.errors(p.schema, headers[p.name.toLowerCase()])]).toEqual([p.name, []]);
       const e = JSON.parse(body);
