@@ -430,6 +430,8 @@ describe('the limits and formats are the ones the validators enforce', () => {
     expect(deviceSchema.safeParse(put).success).toBe(true);
     const cancel = doc.paths['/v1/pbx/calls/{callId}/cancel'].post.requestBody.content['application/json'].example;
     expect(cancelSchema.safeParse(cancel).success).toBe(true);
+    const webhook = doc.paths['/v1/pbx/webhook'].put.requestBody.content['application/json'].example;
+    expect(webhookSchema.safeParse(webhook).success).toBe(true);
   });
 
   it('records the implementation decisions', () => {
