@@ -67,6 +67,22 @@ export class CallwakeStack extends Stack {
     });
     new CfnOutput(this, 'PbxApiFunctionName', { value: c.pbxApi.function.functionName });
     new CfnOutput(this, 'AppApiFunctionName', { value: c.appApi.function.functionName });
+    new CfnOutput(this, 'EventsTopicArn', {
+      description: 'Every call event; subscribe with filter policies on the tenantId and type attributes',
+      value: c.eventsTopic.topicArn,
+    });
+    new CfnOutput(this, 'CallbackDeadLetterQueueUrl', {
+      description: 'Callbacks given up on after a day of retries (alarmed)',
+      value: c.queues.callbackDeadLetters.queueUrl,
+    });
+    new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
+      description: "Table changes the events function could not turn into events: Lambda's failure records (alarmed)",
+      value: c.queues.eventsDeadLetters.queueUrl,
+    });
+    new CfnOutput(this, 'RingTimerDeadLetterQueueUrl', {
+      description: 'Ring timers that kept failing (alarmed)',
+      value: c.queues.ringTimerDeadLetters.queueUrl,
+    });
   }
 }
 

@@ -1,11 +1,18 @@
 /**
- * The callwake service as one reusable construct: one DynamoDB table, two Lambda functions
- * (pbx-api, app-api), three Secrets Manager secrets and one HTTP API in front.
+ * The callwake service as one reusable construct: one DynamoDB table, two API functions
+ * (pbx-api, app-api), three Secrets Manager secrets and one HTTP API in front; and the events
+ * path behind the table's stream: three more functions (events, callbacks, ring-timer), the events
+ * topic, the callback and ring-timer queues, three dead-letter queues and an alarm on each.
  *
  * ```
  * PBX  --signed webhook-->  HTTP API  ANY /v1/pbx/{proxy+} --> pbx-api --> table, APNs
  * app  --bearer token--->   HTTP API  ANY /v1/app/{proxy+} --> app-api --> table (CALL# items)
  *                                      $default            --> app-api (problem+json 404)
+ *
+ * table stream (CALL#, USER#) --> events --> events topic (SNS: operators subscribe)
+ *                                        \-> callback queue --> callbacks --> tenants' signed callbacks
+ *                                        \-> ring-timer queue (delayed) --> ring-timer --> table (expiredAt)
+ * failures: events DLQ, callback DLQ, ring-timer DLQ, each with an alarm
  * ```
  */
 import { fileURLToPath } from 'node:url';
@@ -19,12 +26,23 @@ import {
   PayloadFormatVersion,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, FilterRule, type IEventSourceDlq, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret, type SecretStringGenerator } from 'aws-cdk-lib/aws-secretsmanager';
+import { type CfnTopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { PARTITION_KEY, PREFIX, SORT_KEY, TTL_ATTRIBUTE } from '../functions/adapters/table-layout.js';
+import {
+  PARTITION_KEY,
+  PREFIX,
+  SORT_KEY,
+  STREAM_VIEW_TYPE,
+  TTL_ATTRIBUTE,
+} from '../functions/adapters/table-layout.js';
 import { API_FUNCTION_TIMEOUT_SECONDS } from '../functions/config.js';
 import { APNS_ENVIRONMENTS, type ApnsEnvironment } from '../functions/core/call.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
@@ -52,6 +70,27 @@ export const APP_API_TIMEOUT = Duration.seconds(API_FUNCTION_TIMEOUT_SECONDS);
  * is answered by the function, never cut off as a 503 by API Gateway (its maximum is 30 s).
  */
 export const API_INTEGRATION_TIMEOUT = Duration.seconds(29);
+
+/**
+ * Sizing of the events path's functions. All three are I/O-bound (a few AWS calls, one HTTPS POST
+ * per callback); 256 MB keeps their cold start (bundled SDK, TLS) short, which the ring timer's
+ * "within 2 s of the ring end" needs most.
+ */
+export const EVENTS_MEMORY_MB = 256;
+export const CALLBACKS_MEMORY_MB = 256;
+export const RING_TIMER_MEMORY_MB = 256;
+/** A batch of up to 100 stream records: a few SNS, SQS and DynamoDB round trips each. */
+export const EVENTS_TIMEOUT = Duration.seconds(30);
+/** A delivery: a 5 s attempt, a retry within 1 s, a second 5 s attempt, then a queue send. */
+export const CALLBACKS_TIMEOUT = Duration.seconds(30);
+/** A timer arrives up to ~2 s before the ring end, waits it out, then one conditional write. */
+export const RING_TIMER_TIMEOUT = Duration.seconds(10);
+/** Lambda's advice for SQS event sources: a queue's visibility timeout is 6 times the function's timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+/** A message that failed this many receives goes to its queue's dead-letter queue. */
+export const MAX_RECEIVE_COUNT = 5;
+/** Callback deliveries in flight at once: a burst of hanging receivers cannot take the API's concurrency. */
+export const CALLBACKS_MAX_CONCURRENCY = 20;
 
 /** Bounds of `pushDeadlineMs`: the webhook must answer within it + 1 s, well under pbx-api's timeout. */
 export const PUSH_DEADLINE_MS_MIN = 1000;
@@ -120,9 +159,9 @@ export interface CallwakeProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
-  /** `LOG_LEVEL` of both functions. @default 'INFO' */
+  /** `LOG_LEVEL` of every function. @default 'INFO' */
   readonly logLevel?: LogLevelName;
-  /** X-Ray active tracing on both functions. @default false */
+  /** X-Ray active tracing on every function. @default false */
   readonly tracing?: boolean;
 }
 
@@ -149,6 +188,21 @@ export class Callwake extends Construct {
   readonly tokenKeys: NamedSecret;
   /** The API's default endpoint, e.g. `https://<id>.execute-api.<region>.amazonaws.com/`. */
   readonly apiUrl: string;
+  /**
+   * Every call event, published by the events function with the message attributes `tenantId`
+   * and `type` (String): subscribe with filter policies on them.
+   */
+  readonly eventsTopic: Topic;
+  /** Reads the table's stream: events to the topic, deliveries to the callback queue, ring timers. */
+  readonly events: HouseFunction;
+  /** Delivers each tenant's signed callbacks from the callback queue. */
+  readonly callbacks: HouseFunction;
+  /** Marks calls that rang out (their `call.expired`), from the ring-timer queue. */
+  readonly ringTimer: HouseFunction;
+  /** The queues of the events path and their dead-letter queues. */
+  readonly queues: EventQueues;
+  /** One alarm per dead-letter queue: it goes off when a message is in it. */
+  readonly deadLetterAlarms: DeadLetterAlarms;
 
   // The builders below take this construct as their scope and keep the construct ids they have
   // always had: the logical ids of a deployed stack's resources depend on them.
@@ -173,6 +227,19 @@ export class Callwake extends Construct {
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
     this.stage = throttledDefaultStage(this, this.httpApi, this.accessLogs, config);
     this.apiUrl = this.stage.url;
+
+    this.eventsTopic = encryptedEventsTopic(this);
+    this.queues = eventQueues(this);
+    this.events = eventsFunction(this, this.table, this.eventsTopic, this.queues, config);
+    this.callbacks = callbacksFunction(this, secrets, this.queues, config);
+    this.ringTimer = ringTimerFunction(this, this.table, config);
+    feedEventsFromTableStream(this.events, this.table, this.queues.eventsDeadLetters);
+    feedFromQueue(this.callbacks, this.queues.callbacks, { maxConcurrency: CALLBACKS_MAX_CONCURRENCY });
+    feedFromQueue(this.ringTimer, this.queues.ringTimers, {});
+    grantEventsWebhooksTopicAndQueues(this.events, this.table, this.eventsTopic, this.queues);
+    grantCallbacksTenantSecretsAndRetries(this.callbacks, secrets, this.queues);
+    grantRingTimerCallExpiry(this.ringTimer, this.table);
+    this.deadLetterAlarms = deadLetterAlarms(this, this.queues);
   }
 }
 
@@ -185,13 +252,17 @@ function secretNamePrefix(scope: Construct, prefix: string | undefined): string 
   return resolved;
 }
 
-/** The single table; its key names and TTL attribute are the stores' (see table-layout.ts). */
+/**
+ * The single table; its key names, TTL attribute and stream view type are the stores' and the
+ * events function's (see table-layout.ts).
+ */
 function callTable(scope: Construct, removalPolicy: RemovalPolicy): Table {
   return new Table(scope, 'Table', {
     partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },
     sortKey: { name: SORT_KEY, type: AttributeType.STRING },
     billingMode: BillingMode.PAY_PER_REQUEST,
     timeToLiveAttribute: TTL_ATTRIBUTE,
+    stream: StreamViewType[STREAM_VIEW_TYPE],
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     // The AWS managed key `aws/dynamodb`: encrypted with KMS, every use in CloudTrail, no key
     // to administer or pay for, and no kms:* grants needed on the function roles.
@@ -444,6 +515,288 @@ function throttledDefaultStage(
   });
 }
 
+// ---- The events path ------------------------------------------------------------------------
+
+/** The AWS managed key of SNS, by the alias CloudFormation accepts in any account and region. */
+export const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
+
+/**
+ * The topic every event is published to, publishing over TLS only. Encrypted with the AWS managed
+ * key `aws/sns`: no key to administer, and a principal of the account that may publish needs no
+ * kms:* grant (the key's policy lets SNS use it for the account). Subscribers need no key access
+ * either: SNS decrypts before it delivers. (AWS services such as CloudWatch cannot publish to a
+ * topic under this key; nothing but the events function publishes here.)
+ */
+function encryptedEventsTopic(scope: Construct): Topic {
+  const topic = new Topic(scope, 'EventsTopic', { displayName: 'callwake call events', enforceSSL: true });
+  // Set on the resource, not as `masterKey`: the L2 wants a key ARN, which would tie the template
+  // to one region and account, and would make `grantPublish` add kms:* grants this key never needs.
+  (topic.node.defaultChild as CfnTopic).kmsMasterKeyId = SNS_MANAGED_KEY_ALIAS;
+  return topic;
+}
+
+/** The events path's queues. Each dead-letter queue has an alarm ({@link deadLetterAlarms}). */
+export interface EventQueues {
+  /** Callback deliveries, one message each; retries come back here, delayed. */
+  readonly callbacks: Queue;
+  /** Deliveries given up on after a day of retries (sent by the code), and poison messages. */
+  readonly callbackDeadLetters: Queue;
+  /** One message per ringing call, delayed by its sender until about a second before the ring end. */
+  readonly ringTimers: Queue;
+  readonly ringTimerDeadLetters: Queue;
+  /**
+   * Stream batches that still failed after the event source's retries (Lambda's on-failure
+   * record: shard and sequence numbers, to read the records from the stream within its 24 h),
+   * and stream records the events function cannot read (sent by the code).
+   */
+  readonly eventsDeadLetters: Queue;
+}
+
+/** Dead letters wait for a person: kept for SQS's maximum, 14 days. */
+const DEAD_LETTER_RETENTION = Duration.days(14);
+
+function eventQueues(scope: Construct): EventQueues {
+  const callbackDeadLetters = encryptedQueue(scope, 'CallbackDeadLetterQueue', {
+    retentionPeriod: DEAD_LETTER_RETENTION,
+  });
+  const ringTimerDeadLetters = encryptedQueue(scope, 'RingTimerDeadLetterQueue', {
+    retentionPeriod: DEAD_LETTER_RETENTION,
+  });
+  const eventsDeadLetters = encryptedQueue(scope, 'EventsDeadLetterQueue', { retentionPeriod: DEAD_LETTER_RETENTION });
+  // Nothing redrives into it (it is a Lambda event source's on-failure destination and the code's
+  // own dead letter): cdk-nag cannot see that it is a dead-letter queue.
+  Validations.of(eventsDeadLetters).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason:
+      'This queue is itself a dead-letter queue: the on-failure destination of the table-stream ' +
+      'event source and where the events function puts stream records it cannot read. Nothing ' +
+      'consumes it; its alarm calls a person, who reads it.',
+  });
+  return {
+    callbacks: encryptedQueue(scope, 'CallbackQueue', {
+      visibilityTimeout: visibilityTimeoutFor(CALLBACKS_TIMEOUT),
+      deadLetterQueue: { queue: callbackDeadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
+    }),
+    callbackDeadLetters,
+    ringTimers: encryptedQueue(scope, 'RingTimerQueue', {
+      visibilityTimeout: visibilityTimeoutFor(RING_TIMER_TIMEOUT),
+      deadLetterQueue: { queue: ringTimerDeadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
+    }),
+    ringTimerDeadLetters,
+    eventsDeadLetters,
+  };
+}
+
+const visibilityTimeoutFor = (functionTimeout: Duration): Duration =>
+  Duration.seconds(functionTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+
+/** An SQS queue encrypted with SQS-managed keys (SSE-SQS: no KMS grants needed), reachable over TLS only. */
+function encryptedQueue(
+  scope: Construct,
+  id: string,
+  props: Pick<QueueProps, 'visibilityTimeout' | 'retentionPeriod' | 'deadLetterQueue'>,
+): Queue {
+  return new Queue(scope, id, { ...props, encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true });
+}
+
+function eventsFunction(
+  scope: Construct,
+  table: Table,
+  topic: Topic,
+  queues: EventQueues,
+  config: ResolvedProps,
+): HouseFunction {
+  return new HouseFunction(scope, 'Events', {
+    entry: entry('events'),
+    description: "callwake events: the table's changes as events, to the topic, tenants' callbacks and ring timers",
+    memorySize: EVENTS_MEMORY_MB,
+    timeout: EVENTS_TIMEOUT,
+    environment: {
+      TABLE_NAME: table.tableName,
+      EVENTS_TOPIC_ARN: topic.topicArn,
+      CALLBACK_QUEUE_URL: queues.callbacks.queueUrl,
+      CALLBACK_DLQ_URL: queues.callbackDeadLetters.queueUrl,
+      RING_TIMER_QUEUE_URL: queues.ringTimers.queueUrl,
+      EVENTS_DLQ_URL: queues.eventsDeadLetters.queueUrl,
+      LOG_LEVEL: config.logLevel,
+      POWERTOOLS_SERVICE_NAME: 'callwake-events',
+    },
+    logRetention: config.logRetention,
+    tracing: config.tracing,
+    wildcardResourceReason:
+      "Reading the table's stream through a Lambda event source needs dynamodb:ListStreams, " +
+      'which does not support resource-level permissions (IAM requires Resource "*"); the ' +
+      "stream's records themselves are readable on this table's stream ARN only.",
+  });
+}
+
+function callbacksFunction(
+  scope: Construct,
+  secrets: ServiceSecrets,
+  queues: EventQueues,
+  config: ResolvedProps,
+): HouseFunction {
+  return new HouseFunction(scope, 'Callbacks', {
+    entry: entry('callbacks'),
+    description: "callwake callbacks: signed POSTs of events to tenants' webhooks, retried through the queue",
+    memorySize: CALLBACKS_MEMORY_MB,
+    timeout: CALLBACKS_TIMEOUT,
+    environment: {
+      TENANT_SECRETS_NAME: secrets.tenantSecrets.name,
+      CALLBACK_QUEUE_URL: queues.callbacks.queueUrl,
+      CALLBACK_DLQ_URL: queues.callbackDeadLetters.queueUrl,
+      LOG_LEVEL: config.logLevel,
+      POWERTOOLS_SERVICE_NAME: 'callwake-callbacks',
+    },
+    logRetention: config.logRetention,
+    tracing: config.tracing,
+  });
+}
+
+function ringTimerFunction(scope: Construct, table: Table, config: ResolvedProps): HouseFunction {
+  return new HouseFunction(scope, 'RingTimer', {
+    entry: entry('ring-timer'),
+    description: 'callwake ring-timer: marks calls still ringing at their ring end as expired',
+    memorySize: RING_TIMER_MEMORY_MB,
+    timeout: RING_TIMER_TIMEOUT,
+    environment: {
+      TABLE_NAME: table.tableName,
+      LOG_LEVEL: config.logLevel,
+      POWERTOOLS_SERVICE_NAME: 'callwake-ring-timer',
+    },
+    logRetention: config.logRetention,
+    tracing: config.tracing,
+  });
+}
+
+/** Stream retries: a batch that keeps failing is split, retried this often, then dead-lettered. */
+export const STREAM_RETRY_ATTEMPTS = 10;
+/** A record older than this is dead-lettered instead of holding up its shard any longer. */
+export const STREAM_MAX_RECORD_AGE = Duration.hours(1);
+
+/**
+ * The table's stream into the events function: new changes only (LATEST), call and user items
+ * only, inserts and updates only (TTL deletions and the other items say nothing). The handler
+ * throws on failure: the batch is retried, bisected, a bounded number of times, and then its
+ * on-failure record goes to the events dead-letter queue.
+ */
+function feedEventsFromTableStream(events: HouseFunction, table: Table, deadLetters: Queue): void {
+  events.function.addEventSource(
+    new DynamoEventSource(table, {
+      startingPosition: StartingPosition.LATEST,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(0),
+      bisectBatchOnError: true,
+      retryAttempts: STREAM_RETRY_ATTEMPTS,
+      maxRecordAge: STREAM_MAX_RECORD_AGE,
+      onFailure: sendOnlyDestination(deadLetters),
+      filters: [
+        FilterCriteria.filter({
+          eventName: FilterRule.or('INSERT', 'MODIFY'),
+          dynamodb: {
+            Keys: { [PARTITION_KEY]: { S: [PREFIX.call, PREFIX.user].map((prefix) => ({ prefix })) } },
+          },
+        }),
+      ],
+    }),
+  );
+}
+
+/**
+ * An on-failure destination that grants nothing itself (the stock `SqsDlq` adds GetQueueUrl and
+ * GetQueueAttributes): sqs:SendMessage on it is granted with the events function's other sends.
+ */
+const sendOnlyDestination = (queue: Queue): IEventSourceDlq => ({ bind: () => ({ destination: queue.queueArn }) });
+
+/**
+ * A queue into a function that reports partial batch failures: up to 10 messages a batch, as soon
+ * as they are visible (no batching window).
+ */
+function feedFromQueue(fn: HouseFunction, queue: Queue, options: { maxConcurrency?: number }): void {
+  fn.function.addEventSource(
+    new SqsEventSource(queue, {
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(0),
+      reportBatchItemFailures: true,
+      ...options,
+    }),
+  );
+}
+
+/** Send-only on each queue: no receive, no purge, no attribute reads. */
+function grantSendMessage(fn: HouseFunction, sid: string, queues: readonly Queue[]): void {
+  fn.role.addToPolicy(
+    new iam.PolicyStatement({ sid, actions: ['sqs:SendMessage'], resources: queues.map((q) => q.queueArn) }),
+  );
+}
+
+/**
+ * events: read tenants' webhook items (partition key prefix from table-layout.ts) and nothing else
+ * of the table, publish to the events topic, queue callbacks and ring timers, dead-letter what it
+ * cannot read. (The stream read comes with its event source.)
+ */
+function grantEventsWebhooksTopicAndQueues(events: HouseFunction, table: Table, topic: Topic, queues: EventQueues) {
+  events.role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'WebhookItemsOnly',
+      actions: ['dynamodb:GetItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PREFIX.tenant}*`] } },
+    }),
+  );
+  events.role.addToPolicy(
+    new iam.PolicyStatement({ sid: 'PublishEvents', actions: ['sns:Publish'], resources: [topic.topicArn] }),
+  );
+  grantSendMessage(events, 'QueueCallbacksTimersAndDeadLetters', [
+    queues.callbacks,
+    queues.ringTimers,
+    queues.eventsDeadLetters,
+  ]);
+}
+
+/** callbacks: the tenants' secrets (to sign), its own queue (retries) and its dead-letter queue. */
+function grantCallbacksTenantSecretsAndRetries(callbacks: HouseFunction, secrets: ServiceSecrets, queues: EventQueues) {
+  secrets.tenantSecrets.secret.grantRead(callbacks.role);
+  grantSendMessage(callbacks, 'RetryAndDeadLetterCallbacks', [queues.callbacks, queues.callbackDeadLetters]);
+}
+
+/** ring-timer: one conditional UpdateItem on call items, nothing else of the table. */
+function grantRingTimerCallExpiry(ringTimer: HouseFunction, table: Table): void {
+  ringTimer.role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'ExpireCallItemsOnly',
+      actions: ['dynamodb:UpdateItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PREFIX.call}*`] } },
+    }),
+  );
+}
+
+export interface DeadLetterAlarms {
+  readonly callbacks: Alarm;
+  readonly events: Alarm;
+  readonly ringTimers: Alarm;
+}
+
+/** An alarm per dead-letter queue, in alarm while any message is in it. Actions are the operator's to add. */
+function deadLetterAlarms(scope: Construct, queues: EventQueues): DeadLetterAlarms {
+  const alarmOn = (id: string, queue: Queue, what: string): Alarm =>
+    new Alarm(scope, id, {
+      alarmDescription: `callwake: ${what} in ${queue.node.id}; see docs/deploy.md (the events path)`,
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // An empty, idle queue reports nothing: that is the healthy state.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+  return {
+    callbacks: alarmOn('CallbackDeadLetterAlarm', queues.callbackDeadLetters, 'callbacks given up on'),
+    events: alarmOn('EventsDeadLetterAlarm', queues.eventsDeadLetters, 'table changes not turned into events'),
+    ringTimers: alarmOn('RingTimerDeadLetterAlarm', queues.ringTimerDeadLetters, 'ring timers that kept failing'),
+  };
+}
+
 /**
  * One JSON object per request. Deliberately absent: request and response bodies, headers (the
  * Authorization bearer token and the PBX signature headers among them) and query strings.
@@ -466,7 +819,7 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
   userAgent: '$context.identity.userAgent',
 };
 
-function entry(name: 'pbx-api' | 'app-api'): string {
+function entry(name: 'pbx-api' | 'app-api' | 'events' | 'callbacks' | 'ring-timer'): string {
   return fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
 }
 

@@ -89,7 +89,18 @@ export interface HouseFunctionProps {
   readonly logRetention?: RetentionDays;
   /** X-Ray active tracing. @default false */
   readonly tracing?: boolean;
+  /**
+   * Why a statement the caller adds to the role needs `Resource: "*"` (an action without
+   * resource-level permissions), acknowledged for cdk-nag with X-Ray's reason when tracing.
+   * @default - the caller adds no such statement
+   */
+  readonly wildcardResourceReason?: string;
 }
+
+/** Why X-Ray tracing needs `Resource: "*"`. */
+const XRAY_WILDCARD_REASON =
+  'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not ' +
+  'support resource-level permissions, so IAM requires Resource "*" for them.';
 
 /**
  * A `NodejsFunction` with the house defaults, its own role and its own log group.
@@ -139,12 +150,15 @@ export class HouseFunction extends Construct {
         'is adopted by moving HOUSE_RUNTIME, HOUSE_ESBUILD_TARGET and the test Node together.',
     });
 
-    if (props.tracing === true) {
+    // One acknowledgment per role: the finding is one per policy, whatever put "*" in it.
+    const wildcardReasons = [
+      ...(props.tracing === true ? [XRAY_WILDCARD_REASON] : []),
+      ...(props.wildcardResourceReason === undefined ? [] : [props.wildcardResourceReason]),
+    ];
+    if (wildcardReasons.length > 0) {
       Validations.of(this.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not ' +
-          'support resource-level permissions, so IAM requires Resource "*" for them.',
+        reason: wildcardReasons.join(' '),
       });
     }
   }

@@ -14,18 +14,27 @@ import {
   SORT_KEY,
   TTL_ATTRIBUTE,
   userKey,
+  webhookKey,
 } from '../../functions/adapters/table-layout.js';
-import { API_FUNCTION_TIMEOUT_SECONDS } from '../../functions/config.js';
+import {
+  API_FUNCTION_TIMEOUT_SECONDS,
+  callbacksConfig,
+  eventsConfig,
+  ringTimerConfig,
+} from '../../functions/config.js';
 import {
   actionsOf,
   type CfnResource,
   environmentOf,
+  FUNCTION_NAMES,
+  type FunctionName,
   iamActionMatches,
   iamStringLikeMatches,
   type Json,
   lambdaFunction,
   onlyResource,
   referencedId,
+  resourceIdAt,
   resourcesOf,
   resourcesOfStatement,
   roleOfFunction,
@@ -95,13 +104,12 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are exactly pbx-api and app-api', () => {
-    expect(Object.keys(resourcesOf(s.template, 'AWS::Lambda::Function'))).toHaveLength(2);
-    expect(() => lambdaFunction(s.template, 'pbx-api')).not.toThrow();
-    expect(() => lambdaFunction(s.template, 'app-api')).not.toThrow();
+  it('are exactly pbx-api, app-api, events, callbacks and ring-timer', () => {
+    expect(Object.keys(resourcesOf(s.template, 'AWS::Lambda::Function'))).toHaveLength(FUNCTION_NAMES.length);
+    for (const name of FUNCTION_NAMES) expect(() => lambdaFunction(s.template, name)).not.toThrow();
   });
 
-  it.each(['pbx-api', 'app-api'] as const)('%s runs on Node.js 22 or newer, on arm64, as ESM', (name) => {
+  it.each(FUNCTION_NAMES)('%s runs on Node.js 22 or newer, on arm64, as ESM', (name) => {
     const fn = lambdaFunction(s.template, name)[1];
     const runtime = fn.Properties?.['Runtime'];
     expect(runtime).toMatch(/^nodejs\d+\.x$/);
@@ -126,20 +134,27 @@ describe('the functions', () => {
     },
   );
 
-  it.each(['pbx-api', 'app-api'] as const)('%s logs to its own log group, kept for one month', (name) => {
-    const fn = lambdaFunction(s.template, name)[1];
-    const logGroupId = referencedId(
-      (fn.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup'],
-    );
+  it.each(FUNCTION_NAMES)('%s logs to its own log group, kept for one month', (name) => {
+    const logGroupOf = (fn: CfnResource) =>
+      referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup']);
+    const logGroupId = logGroupOf(lambdaFunction(s.template, name)[1]);
     const logGroup = resourcesOf(s.template, 'AWS::Logs::LogGroup')[String(logGroupId)];
     expect(logGroup?.Properties?.['RetentionInDays']).toBe(30);
-    const other = lambdaFunction(s.template, name === 'pbx-api' ? 'app-api' : 'pbx-api')[1];
-    expect(
-      referencedId((other.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup']),
-    ).not.toBe(logGroupId);
+    for (const other of FUNCTION_NAMES.filter((n) => n !== name)) {
+      expect(logGroupOf(lambdaFunction(s.template, other)[1])).not.toBe(logGroupId);
+    }
   });
 
-  it.each(['pbx-api', 'app-api'] as const)(
+  /** Strings only the SDK clients each function uses contain (protocol target prefixes, operation names). */
+  const sdkClientsInBundle: Record<FunctionName, string[]> = {
+    'pbx-api': ['DynamoDB_20120810', 'secretsmanager'],
+    'app-api': ['DynamoDB_20120810', 'secretsmanager'],
+    events: ['DynamoDB_20120810', 'PublishBatch', 'AmazonSQS'],
+    callbacks: ['secretsmanager', 'AmazonSQS'],
+    'ring-timer': ['DynamoDB_20120810'],
+  };
+
+  it.each(FUNCTION_NAMES)(
     '%s is bundled: minified ESM with the require banner, a source map, the SDK inside',
     (name) => {
       const fn = lambdaFunction(s.template, name)[1];
@@ -157,8 +172,7 @@ describe('the functions', () => {
       expect(imported.filter((m) => !m?.startsWith('node:'))).toEqual([]);
       // ...so the AWS SDK clients are in the bundle (the DynamoDB JSON protocol's target prefix and
       // the Secrets Manager one are strings only the clients contain), not taken from the runtime.
-      expect(bundle.includes('DynamoDB_20120810')).toBe(true);
-      expect(bundle.includes('secretsmanager')).toBe(true);
+      expect(sdkClientsInBundle[name].filter((marker) => !bundle.includes(marker))).toEqual([]);
       // Minified: few, long lines.
       expect(bundle.split('\n').length).toBeLessThan(bundle.length / 500);
     },
@@ -202,7 +216,54 @@ describe('the environment of the functions', () => {
     expect(env['POWERTOOLS_SERVICE_NAME']).toBe('callwake-app-api');
   });
 
-  it.each(['pbx-api', 'app-api'] as const)('%s: TABLE_NAME is the table', (name) => {
+  /** The house variables every function gets; the rest is what its config reads. */
+  const HOUSE_VARIABLES = ['LOG_LEVEL', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
+  /** A function's environment as Lambda would hand it over: references become (placeholder) strings. */
+  const asProcessEnv = (env: Record<string, Json>): Record<string, string> =>
+    Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `<${referencedId(v)}>`]));
+  const configReaders = [
+    ['events', eventsConfig],
+    ['callbacks', callbacksConfig],
+    ['ring-timer', ringTimerConfig],
+  ] as const;
+
+  it.each(configReaders)('%s gets exactly the variables its config requires, and the house ones', (name, read) => {
+    const env = asProcessEnv(environmentOf(lambdaFunction(s.template, name)[1]));
+    expect(() => read(env)).not.toThrow();
+    for (const key of Object.keys(env).filter((k) => !HOUSE_VARIABLES.includes(k))) {
+      const { [key]: _dropped, ...without } = env;
+      expect(() => read(without)).toThrow(key);
+    }
+    expect(env['POWERTOOLS_SERVICE_NAME']).toBe(`callwake-${name}`);
+    expect(env['LOG_LEVEL']).toBe('INFO');
+  });
+
+  it('tells the events path functions where their topic and queues are', () => {
+    const at = (type: string, path: string) => resourceIdAt(s.template, type, path);
+    const queue = (id: string) => at('AWS::SQS::Queue', `${id}/Resource`);
+    const refs = (name: FunctionName) =>
+      Object.fromEntries(
+        Object.entries(environmentOf(lambdaFunction(s.template, name)[1]))
+          .filter(([, v]) => typeof v !== 'string')
+          .map(([k, v]) => [k, referencedId(v)]),
+      );
+    const table = onlyResource(s.template, 'AWS::DynamoDB::Table')[0];
+    expect(refs('events')).toEqual({
+      TABLE_NAME: table,
+      EVENTS_TOPIC_ARN: at('AWS::SNS::Topic', 'EventsTopic/Resource'),
+      CALLBACK_QUEUE_URL: queue('CallbackQueue'),
+      CALLBACK_DLQ_URL: queue('CallbackDeadLetterQueue'),
+      RING_TIMER_QUEUE_URL: queue('RingTimerQueue'),
+      EVENTS_DLQ_URL: queue('EventsDeadLetterQueue'),
+    });
+    expect(refs('callbacks')).toEqual({
+      CALLBACK_QUEUE_URL: queue('CallbackQueue'),
+      CALLBACK_DLQ_URL: queue('CallbackDeadLetterQueue'),
+    });
+    expect(refs('ring-timer')).toEqual({ TABLE_NAME: table });
+  });
+
+  it.each(['pbx-api', 'app-api', 'events', 'ring-timer'] as const)('%s: TABLE_NAME is the table', (name) => {
     const env = environmentOf(lambdaFunction(s.template, name)[1]);
     expect(referencedId(env['TABLE_NAME'])).toBe(onlyResource(s.template, 'AWS::DynamoDB::Table')[0]);
   });
@@ -220,6 +281,9 @@ describe('the environment of the functions', () => {
     expect(pbx['APNS_KEYS_SECRET_NAME']).toBe('Callwake/apns-keys');
     expect(pbx['TOKEN_KEYS_SECRET_NAME']).toBe('Callwake/token-keys');
     expect(app['TOKEN_KEYS_SECRET_NAME']).toBe('Callwake/token-keys');
+    expect(environmentOf(lambdaFunction(s.template, 'callbacks')[1])['TENANT_SECRETS_NAME']).toBe(
+      'Callwake/tenant-secrets',
+    );
     for (const name of ['Callwake/tenant-secrets', 'Callwake/apns-keys', 'Callwake/token-keys']) {
       expect(() => secretIdByName(name)).not.toThrow();
     }
@@ -229,7 +293,7 @@ describe('the environment of the functions', () => {
     const secretNames = Object.values(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map(
       (r) => r.Properties?.['Name'],
     );
-    for (const name of ['pbx-api', 'app-api'] as const) {
+    for (const name of FUNCTION_NAMES) {
       for (const [key, value] of Object.entries(environmentOf(lambdaFunction(s.template, name)[1]))) {
         if (!/SECRET|KEY|TOKEN|PASSWORD|PRIVATE|CREDENTIAL/i.test(key)) continue;
         expect(key).toMatch(/_NAME$/);
@@ -255,7 +319,7 @@ describe('the environment of the functions', () => {
       }
     }
     expect(secretMaterial.length).toBeGreaterThanOrEqual(3);
-    for (const name of ['pbx-api', 'app-api'] as const) {
+    for (const name of FUNCTION_NAMES) {
       for (const value of Object.values(environmentOf(lambdaFunction(s.template, name)[1]))) {
         const text = typeof value === 'string' ? value : JSON.stringify(value);
         for (const material of secretMaterial) {
@@ -265,8 +329,14 @@ describe('the environment of the functions', () => {
         // Neither key material nor a JSON document in any variable.
         expect(text).not.toMatch(/-----BEGIN|PRIVATE KEY/);
         expect(text.trim().startsWith('{"') || text.trim().startsWith('[')).toBe(typeof value !== 'string');
-        // A non-string value may only be a reference (to the table).
-        if (typeof value !== 'string') expect(referencedId(value)).toBeDefined();
+        // A non-string value may only be a reference (to the table, the topic, a queue), never a secret.
+        if (typeof value !== 'string') {
+          const id = String(referencedId(value));
+          expect(resourcesOf(s.template, 'AWS::SecretsManager::Secret')[id]).toBeUndefined();
+          expect(['AWS::DynamoDB::Table', 'AWS::SNS::Topic', 'AWS::SQS::Queue']).toContain(
+            (s.template.toJSON() as { Resources: Record<string, CfnResource> }).Resources[id]?.Type,
+          );
+        }
       }
     }
   });
@@ -380,12 +450,12 @@ describe('the HTTP API', () => {
 });
 
 describe('least privilege', () => {
-  const roleOf = (name: 'pbx-api' | 'app-api') => roleOfFunction(lambdaFunction(s.template, name)[1]);
+  const roleOf = (name: FunctionName) => roleOfFunction(lambdaFunction(s.template, name)[1]);
   const allows = (statements: Statement[], action: string): Statement[] =>
     statements.filter((st) => st.Effect === 'Allow' && actionsOf(st).some((a) => iamActionMatches(a, action)));
 
   /** The secrets (by name) a role may GetSecretValue, "*" when any. */
-  const readableSecrets = (name: 'pbx-api' | 'app-api'): string[] => {
+  const readableSecrets = (name: FunctionName): string[] => {
     const ids = new Map(
       Object.entries(resourcesOf(s.template, 'AWS::SecretsManager::Secret')).map(([id, r]) => [
         id,
@@ -408,6 +478,16 @@ describe('least privilege', () => {
       'Callwake/tenant-secrets',
       'Callwake/token-keys',
     ]);
+  });
+
+  it('callbacks may read the tenant secrets (to sign), events and ring-timer no secret at all', () => {
+    expect(readableSecrets('callbacks')).toEqual(['Callwake/tenant-secrets']);
+    for (const name of ['events', 'ring-timer'] as const) {
+      const secretStatements = statementsOfRole(s.template, roleOf(name)).filter((st) =>
+        actionsOf(st).some((a) => a.startsWith('secretsmanager:')),
+      );
+      expect(secretStatements).toEqual([]);
+    }
   });
 
   it('app-api may read the token-key secret and nothing else', () => {
@@ -463,6 +543,7 @@ describe('least privilege', () => {
       userKey('acme', 'alice'),
       pushTokenOwnerKey('acme', 'a1b2c3'),
       providerTokenKey('TEAM123456', 'KEY1234567'),
+      webhookKey('acme'),
     ]) {
       expect(admitted(other)).toBe(false);
     }
@@ -480,16 +561,23 @@ describe('least privilege', () => {
     }
   });
 
-  it.each(['pbx-api', 'app-api'] as const)('%s has no managed policy and no wildcard resource', (name) => {
-    const role = resourcesOf(s.template, 'AWS::IAM::Role')[roleOf(name)];
-    expect(role?.Properties?.['ManagedPolicyArns']).toBeUndefined();
-    for (const st of statementsOfRole(s.template, roleOf(name))) {
-      for (const r of resourcesOfStatement(st)) expect(r).not.toBe('*');
-      for (const a of actionsOf(st)) expect(a).not.toMatch(/^\*$|:\*$/);
-    }
-  });
+  it.each(FUNCTION_NAMES)(
+    '%s has no managed policy, no wildcard action, and no wildcard resource but for ListStreams',
+    (name) => {
+      const role = resourcesOf(s.template, 'AWS::IAM::Role')[roleOf(name)];
+      expect(role?.Properties?.['ManagedPolicyArns']).toBeUndefined();
+      for (const st of statementsOfRole(s.template, roleOf(name))) {
+        for (const a of actionsOf(st)) expect(a).not.toMatch(/\*/);
+        // dynamodb:ListStreams (the events function's stream event source) has no resource-level
+        // permissions: IAM takes it on "*" only.
+        if (resourcesOfStatement(st).includes('*')) {
+          expect([name, actionsOf(st)]).toEqual(['events', ['dynamodb:ListStreams']]);
+        }
+      }
+    },
+  );
 
-  it.each(['pbx-api', 'app-api'] as const)('%s may write its own log group only', (name) => {
+  it.each(FUNCTION_NAMES)('%s may write its own log group only', (name) => {
     const fn = lambdaFunction(s.template, name)[1];
     const own = referencedId((fn.Properties?.['LoggingConfig'] as { [k: string]: Json } | undefined)?.['LogGroup']);
     const logs = statementsOfRole(s.template, roleOf(name)).filter((st) =>
@@ -502,6 +590,6 @@ describe('least privilege', () => {
 
 it('keeps every log group for one month', () => {
   const groups = Object.values(resourcesOf(s.template, 'AWS::Logs::LogGroup'));
-  expect(groups).toHaveLength(3); // two functions, one access log
+  expect(groups).toHaveLength(FUNCTION_NAMES.length + 1); // one per function, one access log
   for (const g of groups) expect(g.Properties?.['RetentionInDays']).toBe(30);
 });

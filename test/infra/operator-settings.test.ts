@@ -9,6 +9,8 @@ import {
   actionsOf,
   cdkJsonContext,
   environmentOf,
+  FUNCTION_NAMES,
+  type FunctionName,
   type Json,
   lambdaFunction,
   onlyResource,
@@ -64,6 +66,12 @@ describe('an operator-configured deployment', () => {
     );
     expect(app).not.toHaveProperty('TENANT_SECRETS_NAME');
     expect(app).not.toHaveProperty('APNS_KEYS_SECRET_NAME');
+    expect(environmentOf(lambdaFunction(s.template, 'callbacks')[1])['TENANT_SECRETS_NAME']).toBe(
+      'ops/callwake/tenants',
+    );
+    for (const name of FUNCTION_NAMES) {
+      expect([name, environmentOf(lambdaFunction(s.template, name)[1])['LOG_LEVEL']]).toEqual([name, 'DEBUG']);
+    }
   });
 
   it('imports the named secrets instead of creating any', () => {
@@ -71,7 +79,7 @@ describe('an operator-configured deployment', () => {
   });
 
   it('grants GetSecretValue on exactly the imported secrets each function needs', () => {
-    const readable = (name: 'pbx-api' | 'app-api'): string[] =>
+    const readable = (name: FunctionName): string[] =>
       statementsOfRole(s.template, roleOfFunction(lambdaFunction(s.template, name)[1]))
         .filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))
         .flatMap((st) =>
@@ -80,6 +88,9 @@ describe('an operator-configured deployment', () => {
         .sort();
     expect(readable('pbx-api')).toEqual(['ops/callwake/apns', 'ops/callwake/tenants', 'ops/callwake/tokens']);
     expect(readable('app-api')).toEqual(['ops/callwake/tokens']);
+    expect(readable('callbacks')).toEqual(['ops/callwake/tenants']);
+    expect(readable('events')).toEqual([]);
+    expect(readable('ring-timer')).toEqual([]);
   });
 
   it('throttles the stage as told', () => {
@@ -91,7 +102,7 @@ describe('an operator-configured deployment', () => {
 
   it('keeps every log group for the retention asked', () => {
     const groups = Object.values(resourcesOf(s.template, 'AWS::Logs::LogGroup'));
-    expect(groups).toHaveLength(3);
+    expect(groups).toHaveLength(FUNCTION_NAMES.length + 1);
     for (const g of groups) expect(g.Properties?.['RetentionInDays']).toBe(7);
   });
 
@@ -104,15 +115,16 @@ describe('an operator-configured deployment', () => {
     expect(table.Properties?.['DeletionProtectionEnabled']).toBe(false);
   });
 
-  it('traces with X-Ray, the only statement with Resource "*" being X-Ray\'s own', () => {
-    for (const name of ['pbx-api', 'app-api'] as const) {
+  it('traces every function with X-Ray; Resource "*" only for X-Ray\'s actions and ListStreams', () => {
+    for (const name of FUNCTION_NAMES) {
       const fn = lambdaFunction(s.template, name)[1];
       expect(fn.Properties?.['TracingConfig']).toEqual({ Mode: 'Active' });
-      for (const st of statementsOfRole(s.template, roleOfFunction(fn))) {
-        if (resourcesOfStatement(st).includes('*')) {
-          for (const a of actionsOf(st)) expect(a).toMatch(/^xray:(PutTraceSegments|PutTelemetryRecords)$/);
-        }
-      }
+      const onStar = statementsOfRole(s.template, roleOfFunction(fn))
+        .filter((st) => resourcesOfStatement(st).includes('*'))
+        .flatMap(actionsOf)
+        .sort();
+      const expected = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+      expect([name, onStar]).toEqual([name, name === 'events' ? ['dynamodb:ListStreams', ...expected] : expected]);
     }
   });
 });

@@ -84,11 +84,22 @@ export function onlyResource(template: Template, type: string): [string, CfnReso
   return entries[0] as [string, CfnResource];
 }
 
-export type FunctionName = 'pbx-api' | 'app-api';
+/** The functions, by the folder of their handler (`functions/<name>/handler.ts`). */
+export const FUNCTION_NAMES = ['pbx-api', 'app-api', 'events', 'callbacks', 'ring-timer'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** The id of each function's construct under `Callwake`. */
+const FUNCTION_CONSTRUCTS: Record<FunctionName, string> = {
+  'pbx-api': 'PbxApi',
+  'app-api': 'AppApi',
+  events: 'Events',
+  callbacks: 'Callbacks',
+  'ring-timer': 'RingTimer',
+};
 
 /** Logical id and resource of the function built from `functions/<name>/handler.ts`. */
 export function lambdaFunction(template: Template, name: FunctionName): [string, CfnResource] {
-  const construct = name === 'pbx-api' ? 'PbxApi' : 'AppApi';
+  const construct = FUNCTION_CONSTRUCTS[name];
   // By construct path when the template carries it (as the CLI makes it), else by logical id,
   // which the CDK derives from the same path.
   const matches = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(([id, r]) => {
@@ -99,6 +110,18 @@ export function lambdaFunction(template: Template, name: FunctionName): [string,
   });
   if (matches.length !== 1) throw new Error(`expected one ${name} function, found ${matches.length}`);
   return matches[0] as [string, CfnResource];
+}
+
+/**
+ * Logical id of the resource of type `type` whose construct path ends with `/Callwake/<path>`
+ * (e.g. `CallbackQueue/Resource`), as the CLI's path metadata gives it.
+ */
+export function resourceIdAt(template: Template, type: string, path: string): string {
+  const matches = Object.entries(resourcesOf(template, type)).filter(([, r]) =>
+    String(r.Metadata?.['aws:cdk:path']).endsWith(`/Callwake/${path}`),
+  );
+  if (matches.length !== 1) throw new Error(`expected one ${type} at Callwake/${path}, found ${matches.length}`);
+  return (matches[0] as [string, CfnResource])[0];
 }
 
 export function environmentOf(fn: CfnResource): Record<string, Json> {
@@ -150,6 +173,29 @@ export function roleOfFunction(fn: CfnResource): string {
   const id = referencedId(fn.Properties?.['Role']);
   if (id === undefined) throw new Error('function role is not a resource of this template');
   return id;
+}
+
+/**
+ * A role's permissions as one line per action, resource and condition, sorted: independent of
+ * how the CDK merged statements. Resources read `<logical id>` (Ref), `<logical id>.<attribute>`
+ * (GetAtt) or the literal; `names` renames logical ids to something readable.
+ */
+export function permissionLines(template: Template, roleId: string, names: Record<string, string> = {}): string[] {
+  const resourceName = (r: Json): string => {
+    if (typeof r === 'string') return r;
+    const id = referencedId(r);
+    if (id === undefined) return JSON.stringify(r);
+    const getAtt = r !== null && typeof r === 'object' && !Array.isArray(r) ? r['Fn::GetAtt'] : undefined;
+    const attribute = Array.isArray(getAtt) ? `.${String(getAtt[1])}` : '';
+    return `${names[id] ?? id}${attribute}`;
+  };
+  const lines = statementsOfRole(template, roleId).flatMap((st) => {
+    const condition = st.Condition === undefined ? '' : ` if ${JSON.stringify(st.Condition)}`;
+    return actionsOf(st).flatMap((a) =>
+      resourcesOfStatement(st).map((r) => `${st.Effect} ${a} on ${resourceName(r)}${condition}`),
+    );
+  });
+  return [...new Set(lines)].sort();
 }
 
 export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
