@@ -76,7 +76,7 @@ export class CallwakeStack extends Stack {
       value: c.queues.callbackDeadLetters.queueUrl,
     });
     new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
-      description: "Table changes the events function could not turn into events: Lambda's failure records (alarmed)",
+      description: 'Stream batches the events function kept failing on, and records it could not read (alarmed)',
       value: c.queues.eventsDeadLetters.queueUrl,
     });
     new CfnOutput(this, 'RingTimerDeadLetterQueueUrl', {
