@@ -13,8 +13,10 @@ export interface FunctionConfig {
   pushDeadlineMs: number;
   waitPollMs: number;
   publicBaseUrl: string | undefined;
-  /** Tests and staging only: send every push to this `host:port`. */
+  /** Tests and staging only: send every push to this `host:port`… */
   apnsHost: string | undefined;
+  /** … or each environment's pushes to its own (each over `apnsHost`). */
+  apnsHosts: Partial<Record<ApnsEnvironment, string>>;
   dynamoEndpoint: string | undefined;
 }
 
@@ -53,6 +55,12 @@ export function waitPollOf(value: string | undefined): number {
   return ms;
 }
 
+/** `APNS_SANDBOX_HOST` and `APNS_PRODUCTION_HOST`, each overriding `APNS_HOST` for its environment. */
+export const apnsHostsOf = (env: NodeJS.ProcessEnv): Partial<Record<ApnsEnvironment, string>> => ({
+  ...(env.APNS_SANDBOX_HOST ? { sandbox: env.APNS_SANDBOX_HOST } : {}),
+  ...(env.APNS_PRODUCTION_HOST ? { production: env.APNS_PRODUCTION_HOST } : {}),
+});
+
 export function functionConfig(env: NodeJS.ProcessEnv = process.env): FunctionConfig {
   return {
     tableName: required(env, 'TABLE_NAME'),
@@ -64,6 +72,7 @@ export function functionConfig(env: NodeJS.ProcessEnv = process.env): FunctionCo
     waitPollMs: waitPollOf(env.WAIT_POLL_MS),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     apnsHost: env.APNS_HOST || undefined,
+    apnsHosts: apnsHostsOf(env),
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
   };
 }
@@ -77,6 +86,11 @@ export interface EventsConfig {
   ringTimerQueueUrl: string;
   /** Stream records that cannot be read go here (the events dead-letter queue). */
   eventsDeadLetterUrl: string;
+  /** Missed-call and replacement alerts go out with the rings' pusher and keys. */
+  apnsKeysSecretName: string | undefined;
+  apnsHost: string | undefined;
+  apnsHosts: Partial<Record<ApnsEnvironment, string>>;
+  pushDeadlineMs: number;
 }
 
 export const eventsConfig = (env: NodeJS.ProcessEnv = process.env): EventsConfig => ({
@@ -86,6 +100,10 @@ export const eventsConfig = (env: NodeJS.ProcessEnv = process.env): EventsConfig
   callbackDeadLetterUrl: required(env, 'CALLBACK_DLQ_URL'),
   ringTimerQueueUrl: required(env, 'RING_TIMER_QUEUE_URL'),
   eventsDeadLetterUrl: required(env, 'EVENTS_DLQ_URL'),
+  apnsKeysSecretName: env.APNS_KEYS_SECRET_NAME || undefined,
+  apnsHost: env.APNS_HOST || undefined,
+  apnsHosts: apnsHostsOf(env),
+  pushDeadlineMs: pushDeadlineOf(env.PUSH_DEADLINE_MS),
 });
 
 /** The callback function: deliveries in, signed POSTs out, retries back into the queue. */

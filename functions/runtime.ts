@@ -1,3 +1,5 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ProviderTokens } from './adapters/apns-jwt.js';
 import { ApnsPusher } from './adapters/apns-pusher.js';
 import { documentClient } from './adapters/dynamo-table.js';
@@ -6,6 +8,7 @@ import { powertoolsLog } from './adapters/log.js';
 import { parseApnsKeys, parseTenantSecrets, parseTokenKeys } from './adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
 import { functionConfig } from './config.js';
+import type { ApnsEnvironment } from './core/call.js';
 import { systemClock } from './core/clock.js';
 import type { Log, Pusher } from './core/ports.js';
 import { wire } from './wiring.js';
@@ -34,6 +37,31 @@ export function initOnce<D>(serviceName: string, build: (log: Log) => Promise<D>
 /** The two API functions. */
 export const lambdaDeps = (serviceName: string) => initOnce(serviceName, build);
 
+/**
+ * The pusher of a function that sends pushes (pbx-api, events): the APNs keys read once at init,
+ * one provider token per team shared through the table, the hosts from the config.
+ */
+export async function apnsPusher(o: {
+  apnsKeysSecretName: string | undefined;
+  apnsHost: string | undefined;
+  apnsHosts: Partial<Record<ApnsEnvironment, string>>;
+  tableName: string;
+  secretsManager: SecretsManagerClient;
+  doc: DynamoDBDocumentClient;
+  log: Log;
+}): Promise<Pusher> {
+  const keys = o.apnsKeysSecretName
+    ? await new CachedSecret(o.secretsManager, o.apnsKeysSecretName, parseApnsKeys, Infinity).get()
+    : undefined;
+  if (!keys) return { teams: [], send: async () => ({ result: 'failed', reason: 'UnknownTeam', permanent: false }) };
+  return new ApnsPusher({
+    tokens: new ProviderTokens(keys, systemClock, new DynamoTokenShare(o.doc, o.tableName)),
+    log: o.log,
+    ...(o.apnsHost ? { hostOverride: o.apnsHost } : {}),
+    hosts: o.apnsHosts,
+  });
+}
+
 /** An app may hold a token signed with a key this container has not seen yet (a rotation). */
 const TOKEN_KEY_REFRESH_MIN_MS = 10_000;
 
@@ -44,23 +72,13 @@ async function build(log: Log) {
   const tenants = config.tenantSecretsName
     ? new CachedSecret(sm, config.tenantSecretsName, parseTenantSecrets)
     : undefined;
-  const [apnsKeys] = await Promise.all([
-    config.apnsKeysSecretName
-      ? new CachedSecret(sm, config.apnsKeysSecretName, parseApnsKeys, Infinity).get()
-      : undefined,
+  const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
+  const [pusher] = await Promise.all([
+    apnsPusher({ ...config, secretsManager: sm, doc, log }),
     tokenKeys.get(),
     tenants?.get(),
   ]);
   let lastForcedRefresh = 0;
-
-  const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
-  const pusher: Pusher = apnsKeys
-    ? new ApnsPusher({
-        tokens: new ProviderTokens(apnsKeys, systemClock, new DynamoTokenShare(doc, config.tableName)),
-        log,
-        ...(config.apnsHost ? { hostOverride: config.apnsHost } : {}),
-      })
-    : { teams: [], send: async () => ({ result: 'failed', reason: 'UnknownTeam', permanent: false }) };
 
   return wire({
     doc,

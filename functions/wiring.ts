@@ -65,13 +65,24 @@ export function wireDispatch(p: {
   publisher: EventPublisher;
   callbacks: CallbackQueue;
   ringTimers: RingTimers;
+  /** The same pusher as the rings: missed-call and alert-replacement notifications. */
+  pusher: Pusher;
+  pushDeadlineMs: number;
   log: Log;
+  clock?: Clock;
 }): DispatchDeps {
   return {
     publisher: p.publisher,
     webhooks: new DynamoWebhookStore(p.doc, p.tableName),
     callbacks: p.callbacks,
     ringTimers: p.ringTimers,
+    alerts: {
+      pusher: p.pusher,
+      devices: new DynamoDeviceStore(p.doc, p.tableName),
+      clock: p.clock ?? systemClock,
+      log: p.log,
+      pushDeadlineMs: p.pushDeadlineMs,
+    },
     log: p.log,
   };
 }

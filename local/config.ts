@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseTenantSecrets } from '../functions/adapters/secret-formats.js';
-import { environmentOf, pushDeadlineOf } from '../functions/config.js';
+import { apnsHostsOf, environmentOf, pushDeadlineOf } from '../functions/config.js';
 import type { ApnsEnvironment } from '../functions/core/call.js';
 
 /** `npm start`'s settings, all from the environment (the names the README lists). */
@@ -14,6 +14,8 @@ export interface LocalConfig {
   demoTenant: boolean;
   apple: { teamId: string; keyId: string; privateKeyPem: string } | undefined;
   apnsHost: string | undefined;
+  /** `APNS_SANDBOX_HOST`, `APNS_PRODUCTION_HOST`: each overrides `APNS_HOST` for its environment. */
+  apnsHosts: Partial<Record<ApnsEnvironment, string>>;
   dynamoEndpoint: string | undefined;
   tableName: string;
   defaultEnvironment: ApnsEnvironment;
@@ -43,6 +45,7 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     demoTenant: !env.CALLWAKE_TENANTS,
     apple: teamId && keyId && keyFile ? { teamId, keyId, privateKeyPem: readFileSync(keyFile, 'utf8') } : undefined,
     apnsHost: env.APNS_HOST || undefined,
+    apnsHosts: apnsHostsOf(env),
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
     tableName: env.TABLE_NAME || 'callwake',
     defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT || 'sandbox'),

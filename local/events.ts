@@ -4,7 +4,14 @@ import { createCallbackHandler } from '../functions/callbacks/callbacks.js';
 import type { Clock } from '../functions/core/clock.js';
 import type { RetryPolicy } from '../functions/core/deliver-callback.js';
 import type { CallwakeEvent } from '../functions/core/events.js';
-import type { CallbackDelivery, CallbackQueue, EventPublisher, Log, RingTimers } from '../functions/core/ports.js';
+import type {
+  CallbackDelivery,
+  CallbackQueue,
+  EventPublisher,
+  Log,
+  Pusher,
+  RingTimers,
+} from '../functions/core/ports.js';
 import { createEventsHandler } from '../functions/events/events.js';
 import { createRingTimerHandler } from '../functions/ring-timer/ring-timer.js';
 import { wireCallbacks, wireDispatch, wireRingTimer } from '../functions/wiring.js';
@@ -31,6 +38,9 @@ export interface LocalEventsOptions {
   tableName: string;
   streamArn: string;
   tenantSecrets: (tenantId: string) => Promise<readonly string[] | undefined>;
+  /** The rings' pusher: missed-call and alert-replacement notifications go out with it. */
+  pusher: Pusher;
+  pushDeadlineMs: number;
   log: Log;
   clock?: Clock;
   /** The deployed policy unless a test shortens it. */
@@ -97,7 +107,17 @@ export async function startLocalEvents(o: LocalEventsOptions): Promise<LocalEven
   };
 
   const dispatchDeps = {
-    ...wireDispatch({ doc: o.doc, tableName: o.tableName, publisher, callbacks, ringTimers, log: o.log }),
+    ...wireDispatch({
+      doc: o.doc,
+      tableName: o.tableName,
+      publisher,
+      callbacks,
+      ringTimers,
+      pusher: o.pusher,
+      pushDeadlineMs: o.pushDeadlineMs,
+      log: o.log,
+      ...(clock ? { clock } : {}),
+    }),
     async unreadable(records: readonly unknown[]) {
       print(`events: ${records.length} stream records that are not changes of ours (dead-lettered)`);
     },

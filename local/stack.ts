@@ -6,6 +6,7 @@ import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
 import { documentClient, ensureTable } from '../functions/adapters/dynamo-table.js';
 import { DynamoTokenShare } from '../functions/adapters/dynamo-token-share.js';
 import { createAppApi } from '../functions/app-api/api.js';
+import type { ApnsEnvironment } from '../functions/core/call.js';
 import type { TokenKeyRing } from '../functions/core/call-token.js';
 import type { Clock } from '../functions/core/clock.js';
 import type { RetryPolicy } from '../functions/core/deliver-callback.js';
@@ -28,8 +29,13 @@ export interface StackOptions {
   tableName: string;
   /** Where pushes go: our own simulator, another APNs-compatible host, or Apple. */
   apns:
-    | { kind: 'simulator'; simulator: ApnsSimulator }
-    | { kind: 'host'; host: string; key: ApnsTeamKey }
+    | {
+        kind: 'simulator';
+        simulator: ApnsSimulator;
+        /** A second simulator playing production (`ApnsSimulator.startPair`); else one for both. */
+        production?: ApnsSimulator;
+      }
+    | { kind: 'host'; host?: string; hosts?: Partial<Record<ApnsEnvironment, string>>; key: ApnsTeamKey }
     | { kind: 'apple'; key: ApnsTeamKey };
   defaultEnvironment: 'production' | 'sandbox';
   pushDeadlineMs: number;
@@ -77,19 +83,29 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
   const realTime = { now: Date.now };
   let pusher: ApnsPusher;
   if (o.apns.kind === 'simulator') {
-    const sim = o.apns.simulator;
+    const sims = [o.apns.simulator, ...(o.apns.production ? [o.apns.production] : [])];
     const key = createSimulatorKey(SIMULATOR_TEAM_ID, SIMULATOR_KEY_ID);
-    sim.trustKey(key.teamId, key.keyId, key.publicKey);
+    for (const sim of sims) sim.trustKey(key.teamId, key.keyId, key.publicKey);
     const tokens = new ProviderTokens(
       new Map([[key.teamId, teamKeyOf(key.teamId, key.keyId, key.privateKeyPem)]]),
       realTime,
       share,
     );
-    pusher = new ApnsPusher({ tokens, hostOverride: sim.address, ca: sim.caPem, log: o.log });
+    pusher = new ApnsPusher({
+      tokens,
+      hostOverride: o.apns.simulator.address,
+      ...(o.apns.production ? { hosts: { production: o.apns.production.address } } : {}),
+      ca: sims.map((s) => s.caPem).join('\n'),
+      log: o.log,
+    });
   } else {
     const tokens = new ProviderTokens(new Map([[o.apns.key.teamId, o.apns.key]]), realTime, share);
-    // Another host is trusted the standard way (system CAs plus NODE_EXTRA_CA_CERTS), like Apple.
-    pusher = new ApnsPusher({ tokens, log: o.log, ...(o.apns.kind === 'host' ? { hostOverride: o.apns.host } : {}) });
+    // Other hosts are trusted the standard way (system CAs plus NODE_EXTRA_CA_CERTS), like Apple.
+    const where =
+      o.apns.kind === 'host'
+        ? { ...(o.apns.host ? { hostOverride: o.apns.host } : {}), ...(o.apns.hosts ? { hosts: o.apns.hosts } : {}) }
+        : {};
+    pusher = new ApnsPusher({ tokens, log: o.log, ...where });
   }
 
   const ring = randomTokenKeys();
@@ -150,6 +166,8 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
         tableName: o.tableName,
         streamArn,
         tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
+        pusher,
+        pushDeadlineMs: o.pushDeadlineMs,
         log: o.log,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.events.retry ? { retry: o.events.retry } : {}),

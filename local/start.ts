@@ -16,7 +16,8 @@ async function main() {
   let simulator: ApnsSimulator | undefined;
   let apns: StackOptions['apns'];
   let apnsLine: string;
-  if (config.apnsHost) {
+  const hosts = config.apnsHosts;
+  if (config.apnsHost || hosts.sandbox || hosts.production) {
     // Any APNs-compatible server: it must present a certificate this process trusts (NODE_EXTRA_CA_CERTS).
     const key = config.apple
       ? teamKeyOf(config.apple.teamId, config.apple.keyId, config.apple.privateKeyPem)
@@ -27,8 +28,9 @@ async function main() {
             .privateKey.export({ format: 'pem', type: 'pkcs8' })
             .toString(),
         );
-    apns = { kind: 'host', host: config.apnsHost, key };
-    apnsLine = `APNs:       ${config.apnsHost} (team ${key.teamId}, key ${key.keyId})`;
+    apns = { kind: 'host', ...(config.apnsHost ? { host: config.apnsHost } : {}), hosts, key };
+    const shown = (env: 'sandbox' | 'production') => hosts[env] ?? config.apnsHost ?? `Apple's ${env}`;
+    apnsLine = `APNs:       sandbox ${shown('sandbox')}, production ${shown('production')} (team ${key.teamId}, key ${key.keyId})`;
   } else if (config.apple) {
     apns = { kind: 'apple', key: teamKeyOf(config.apple.teamId, config.apple.keyId, config.apple.privateKeyPem) };
     apnsLine = `APNs:       Apple (team ${config.apple.teamId}; ${config.defaultEnvironment} for inline devices)`;

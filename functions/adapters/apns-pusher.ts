@@ -17,7 +17,9 @@ export interface ApnsPusherOptions {
   tokens: ProviderTokens;
   /** `host:port` that takes every push whatever its environment (a simulator, a proxy). */
   hostOverride?: string;
-  /** Extra trust for that host, when it is our own simulator; otherwise the system's CAs (and NODE_EXTRA_CA_CERTS). */
+  /** `host:port` for one environment, over `hostOverride` (e.g. two simulators, one per environment). */
+  hosts?: Partial<Record<ApnsEnvironment, string>>;
+  /** Extra trust for those hosts, when they are our own simulators; otherwise the system's CAs (and NODE_EXTRA_CA_CERTS). */
   ca?: string;
   log: Log;
   /** First retry delay; each next one doubles, with jitter. */
@@ -50,14 +52,15 @@ export class ApnsPusher implements Pusher {
 
   /** Where a device of this environment is pushed: Apple's host for it, unless overridden. */
   hostFor(environment: ApnsEnvironment): string {
-    return this.opts.hostOverride ?? APPLE_HOSTS[environment];
+    return this.opts.hosts?.[environment] ?? this.opts.hostOverride ?? APPLE_HOSTS[environment];
   }
 
   private connectionFor(environment: ApnsEnvironment): ApnsConnection {
     const host = this.hostFor(environment);
     let c = this.connections.get(host);
     if (!c) {
-      c = new ApnsConnection(`https://${host}`, this.opts.hostOverride && this.opts.ca ? { ca: this.opts.ca } : {});
+      const ownHost = host !== APPLE_HOSTS[environment];
+      c = new ApnsConnection(`https://${host}`, ownHost && this.opts.ca ? { ca: this.opts.ca } : {});
       this.connections.set(host, c);
     }
     return c;

@@ -1,6 +1,8 @@
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ApnsEnvironment } from '../core/call.js';
 import { TooManyDevicesError } from '../core/errors.js';
-import type { DeviceStore, PruneCause, RegisteredDevice } from '../core/ports.js';
+import type { DeviceStore, PruneCause, RegisteredDevice, UserRecord } from '../core/ports.js';
+import { DEFAULT_SETTINGS, type UserSettings } from '../core/settings.js';
 import { isTransactionCanceled } from './dynamo-errors.js';
 import { pushTokenOwnerKey as ownerKey, userKey } from './table-layout.js';
 
@@ -22,6 +24,8 @@ export interface UserItem {
    * turns into `device.pruned`. Entries are dropped a day later, at the item's next write.
    */
   pruned?: Record<string, PruneCause>;
+  /** The user's call settings: read with the devices, in the ring's one read. */
+  settings?: UserSettings;
 }
 interface OwnerItem {
   userId: string;
@@ -40,10 +44,63 @@ export class DynamoDeviceStore implements DeviceStore {
   ) {}
 
   async list(tenantId: string, userId: string): Promise<RegisteredDevice[]> {
+    return devicesOf(await this.readUser(tenantId, userId));
+  }
+
+  async lookup(tenantId: string, userId: string): Promise<UserRecord> {
     const user = await this.readUser(tenantId, userId);
-    return Object.entries(user?.devices ?? {})
-      .map(([deviceId, d]) => ({ ...d, deviceId }))
-      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    return { devices: devicesOf(user), settings: user?.settings ?? DEFAULT_SETTINGS };
+  }
+
+  /** One update of the user item (made if missing); its version moves, so device writers re-read. */
+  async putSettings(tenantId: string, userId: string, settings: UserSettings): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: userKey(tenantId, userId),
+        UpdateExpression:
+          'SET settings = :s, devices = if_not_exists(devices, :none), version = if_not_exists(version, :zero) + :one',
+        ExpressionAttributeValues: { ':s': settings, ':none': {}, ':zero': 0, ':one': 1 },
+      }),
+    );
+  }
+
+  async setEnvironment(
+    tenantId: string,
+    userId: string,
+    deviceId: string,
+    pushToken: string,
+    environment: ApnsEnvironment,
+  ) {
+    await this.changeDevice(tenantId, userId, deviceId, (d) =>
+      d.pushToken === pushToken ? { ...d, environment } : undefined,
+    );
+  }
+
+  async clearAlertToken(tenantId: string, userId: string, deviceId: string, alertPushToken: string) {
+    await this.changeDevice(tenantId, userId, deviceId, ({ alertPushToken: current, ...rest }) =>
+      current === alertPushToken ? rest : undefined,
+    );
+  }
+
+  /** A versioned rewrite of one device, when `change` still applies to it (undefined: leave it). */
+  private async changeDevice(
+    tenantId: string,
+    userId: string,
+    deviceId: string,
+    change: (d: Stored) => Stored | undefined,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const user = await this.readUser(tenantId, userId);
+      const current = user?.devices[deviceId];
+      const changed = current && change(current);
+      if (!user || !changed) return;
+      if (
+        await this.commit([this.putUser(tenantId, userId, { ...user.devices, [deviceId]: changed }, user)], attempt)
+      ) {
+        return;
+      }
+    }
   }
 
   async put(
@@ -202,4 +259,10 @@ export class DynamoDeviceStore implements DeviceStore {
     );
     return out.Item as OwnerItem | undefined;
   }
+}
+
+function devicesOf(user: UserItem | undefined): RegisteredDevice[] {
+  return Object.entries(user?.devices ?? {})
+    .map(([deviceId, d]) => ({ ...d, deviceId }))
+    .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
 }

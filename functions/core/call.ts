@@ -39,11 +39,27 @@ export interface Caller {
   uri?: string;
 }
 
+/**
+ * Where a normal (alert) notification for this device goes when the call ends: a VoIP device's
+ * alert token (missed calls), or an alert-mode device's own token (its incoming-call alert is
+ * replaced). Kept with the call, so the events function needs no other read to send it.
+ */
+export interface AlertTarget {
+  deviceId: string;
+  pushToken: string;
+  bundleId: string;
+  teamId: string;
+  environment: ApnsEnvironment;
+  /** Set for a registry device: a dead alert token is cleared from this user's device. */
+  registeredTo?: string;
+}
+
 /** One pushed device of a call. Its slot (`d0`, `d1`, …) is what the device's call token names. */
 export interface CallDevice {
   deviceId: string;
   pushType: PushType;
   delivery: Delivery;
+  alert?: AlertTarget;
   reason?: string;
   apnsId?: string;
   confirmedAt?: number;
@@ -70,6 +86,12 @@ export interface Call {
   hasVideo: boolean;
   metadata?: Record<string, string>;
   devices: Record<string, CallDevice>;
+  /** false: pushes carry no caller (the app learns it from confirm). Absent: true. */
+  callerInPush?: boolean;
+  /** The user's setting when the call came in (absent: on; a call without a user has none). */
+  missedCallPush?: boolean;
+  /** A Do Not Disturb rejection: the user's alert-capable devices, told of the call passively. */
+  passiveAlerts?: AlertTarget[];
   /** The 201 answer's status, replayed to a retried create. */
   answerStatus?: 'ringing' | 'unreachable';
   /** When the push results were recorded. */
@@ -167,7 +189,9 @@ export interface DeliveryView {
 export interface CreateAnswer {
   callId: string;
   callUuid: string;
-  status: 'ringing' | 'unreachable';
+  status: 'ringing' | 'unreachable' | 'rejected';
+  /** Only with `rejected`. */
+  rejectReason?: RejectReason;
   createdAt: string;
   expiresAt: string;
   deliveries: DeliveryView[];
@@ -178,7 +202,8 @@ export function createAnswerOf(call: Call): CreateAnswer {
     callId: call.callId,
     callUuid: call.callUuid,
     // Until the pushes are recorded (a retry racing the first attempt), the call rings.
-    status: call.answerStatus ?? 'ringing',
+    status: call.status === 'rejected' ? 'rejected' : (call.answerStatus ?? 'ringing'),
+    ...(call.status === 'rejected' ? { rejectReason: call.rejectReason ?? 'blocked' } : {}),
     createdAt: iso(call.createdAt),
     expiresAt: iso(call.expiresAt),
     deliveries: orderedSlots(call).map(([, d]) => ({

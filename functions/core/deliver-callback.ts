@@ -86,7 +86,6 @@ export async function deliverCallback(deps: CallbackDeps, delivery: CallbackDeli
 
 async function attempt(deps: CallbackDeps, secret: string, d: CallbackDelivery): Promise<PostOutcome> {
   const body = JSON.stringify(d.event);
-  const url = new URL(d.url);
   const timestamp = String(Math.floor(deps.clock.now() / 1000));
   const headers = {
     'content-type': 'application/json',
@@ -94,10 +93,19 @@ async function attempt(deps: CallbackDeps, secret: string, d: CallbackDelivery):
     'x-callwake-timestamp': timestamp,
     'x-callwake-event-id': d.event.id,
     'x-callwake-event-type': d.event.type,
-    'x-callwake-signature': signatureOf(secret, timestamp, 'POST', `${url.pathname}${url.search}`, body),
+    'x-callwake-signature': signatureOf(secret, timestamp, 'POST', requestTargetOf(d.url), body),
   };
   return deps.sender.post(d.url, headers, body, deps.retry.attemptTimeoutMs);
 }
 
 const failure = (o: PostOutcome): Record<string, unknown> =>
   o.ok ? {} : { ...(o.status === undefined ? {} : { status: o.status }), ...(o.error ? { error: o.error } : {}) };
+
+/**
+ * The path and query exactly as the request line carries them (what the receiver sees and
+ * checks): `pathname + search` would drop the `?` of a URL that ends in a bare `?`.
+ */
+export function requestTargetOf(url: string): string {
+  const u = new URL(url);
+  return u.href.slice(u.origin.length);
+}

@@ -13,6 +13,8 @@ export interface DeviceRegistration {
   teamId?: string;
   environment: ApnsEnvironment;
   pushType: PushType;
+  /** The app's regular remote-notification token, for missed-call alerts. */
+  alertPushToken?: string;
 }
 
 export interface DeviceView {
@@ -23,6 +25,8 @@ export interface DeviceView {
   pushType: PushType;
   /** The last 8 characters of the push token, never the whole. */
   tokenSuffix: string;
+  /** The same of the alert token, when the device has one. */
+  alertTokenSuffix?: string;
   updatedAt: string;
 }
 
@@ -33,6 +37,7 @@ export const deviceViewOf = (d: RegisteredDevice): DeviceView => ({
   environment: d.environment,
   pushType: d.pushType,
   tokenSuffix: suffixOf(d.pushToken),
+  ...(d.alertPushToken === undefined ? {} : { alertTokenSuffix: suffixOf(d.alertPushToken) }),
   updatedAt: iso(d.updatedAt),
 });
 
@@ -65,6 +70,7 @@ export async function registerDevice(
     teamId,
     environment: reg.environment,
     pushType: reg.pushType,
+    ...(reg.alertPushToken === undefined ? {} : { alertPushToken: reg.alertPushToken.toLowerCase() }),
     updatedAt: deps.clock.now(),
   };
   const { created } = await deps.devices.put(tenantId, userId, device, MAX_DEVICES_PER_USER);

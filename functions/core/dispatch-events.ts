@@ -1,3 +1,4 @@
+import { type EndAlertDeps, sendEndAlerts } from './end-alerts.js';
 import { type CallwakeEvent, eventsOfChange, type TableChange } from './events.js';
 import { fingerprint } from './ids.js';
 import type { CallbackDelivery, CallbackQueue, EventPublisher, Log, RingTimers, WebhookStore } from './ports.js';
@@ -7,6 +8,8 @@ export interface DispatchDeps {
   webhooks: WebhookStore;
   callbacks: CallbackQueue;
   ringTimers: RingTimers;
+  /** Missed-call and alert-replacement notifications at a call's end. */
+  alerts: EndAlertDeps;
   log: Log;
 }
 
@@ -18,15 +21,24 @@ export interface DispatchDeps {
  * 3. Publish every event (SNS).
  * 4. For each tenant with a webhook, queue the events its filter takes, one delivery each. The
  *    webhook is read now, after the change, so a change made after a webhook's answer uses it.
+ * 5. Alongside, the notifications a call's end calls for (missed call, alert replacement). They
+ *    never fail the batch: a retried batch would publish every event again for one alert.
  */
 export async function dispatchChanges(deps: DispatchDeps, changes: readonly TableChange[]): Promise<CallwakeEvent[]> {
-  const events = changes.flatMap(eventsOfChange);
+  const perChange = changes.map((c) => ({ change: c, events: eventsOfChange(c) }));
+  const events = perChange.flatMap((p) => p.events);
   await Promise.all(
     changes.flatMap((c) => (startsRinging(c) ? [deps.ringTimers.schedule(c.after.callUuid, c.after.expiresAt)] : [])),
   );
   if (events.length === 0) return events;
+  const alerts = Promise.all(
+    perChange.flatMap(({ change, events: own }) =>
+      change.kind === 'call' ? own.map((e) => sendEndAlerts(deps.alerts, e, change.after)) : [],
+    ),
+  );
   await deps.publisher.publish(events);
   await Promise.all([...groupByTenant(events)].map(([tenantId, own]) => queueCallbacks(deps, tenantId, own)));
+  await alerts;
   return events;
 }
 

@@ -2,6 +2,7 @@ import type { ApnsEnvironment, Call, CallDevice, EndReason, PushType } from './c
 import type { TokenKeyRing } from './call-token.js';
 import type { Clock, Timer } from './clock.js';
 import type { CallwakeEvent, EventType } from './events.js';
+import type { UserSettings } from './settings.js';
 
 /** Where calls live. Every method treats an item past its lifetime as absent. */
 export interface CallStore {
@@ -45,11 +46,31 @@ export interface RegisteredDevice {
   teamId: string;
   environment: ApnsEnvironment;
   pushType: PushType;
+  /** The app's regular remote-notification token, for missed-call alerts. */
+  alertPushToken?: string;
   updatedAt: number;
+}
+
+/** What a ring needs of a user, in one read: the registered devices and the call settings. */
+export interface UserRecord {
+  devices: RegisteredDevice[];
+  settings: UserSettings;
 }
 
 export interface DeviceStore {
   list(tenantId: string, userId: string): Promise<RegisteredDevice[]>;
+  lookup(tenantId: string, userId: string): Promise<UserRecord>;
+  putSettings(tenantId: string, userId: string, settings: UserSettings): Promise<void>;
+  /** A registered device's token answered in the other environment: record that one. */
+  setEnvironment(
+    tenantId: string,
+    userId: string,
+    deviceId: string,
+    pushToken: string,
+    environment: ApnsEnvironment,
+  ): Promise<void>;
+  /** APNs called this alert token dead: forget it (the device keeps its VoIP token). */
+  clearAlertToken(tenantId: string, userId: string, deviceId: string, alertPushToken: string): Promise<void>;
   /**
    * Registers or replaces a device. A push token already registered under another deviceId of
    * the tenant moves here. Throws TooManyDevicesError past `maxDevices`.

@@ -17,13 +17,26 @@ export interface PushContent {
   sentAt: number;
 }
 
-function callwakeMember(c: PushContent, displayName: string | undefined) {
-  const { call } = c;
+/**
+ * The caller as pushes show it: number and display name, the uri only when there is no number
+ * (the number is what CallKit shows). Nothing at all when the PBX asked for no caller in pushes.
+ */
+export function pushedCaller(call: Call, displayName = call.caller.displayName): Record<string, string> {
   const caller: Record<string, string> = {};
+  if (call.callerInPush === false) return caller;
   if (call.caller.number !== undefined) caller.number = call.caller.number;
   if (displayName !== undefined) caller.displayName = displayName;
-  // The uri goes in only when there is no number: the number is what CallKit shows.
   if (call.caller.number === undefined && call.caller.uri !== undefined) caller.uri = call.caller.uri;
+  return caller;
+}
+
+/** What an alert shows of the caller: the display name, else the number, else the uri. */
+export const callerLabel = (call: Call, displayName = call.caller.displayName): string | undefined =>
+  call.callerInPush === false ? undefined : (displayName ?? call.caller.number ?? call.caller.uri);
+
+function callwakeMember(c: PushContent, displayName: string | undefined) {
+  const { call } = c;
+  const caller = pushedCaller(call, displayName);
   return {
     v: 1,
     type: 'call',
@@ -41,7 +54,7 @@ function callwakeMember(c: PushContent, displayName: string | undefined) {
 function render(pushType: PushType, c: PushContent, displayName: string | undefined): string {
   const callwake = callwakeMember(c, displayName);
   if (pushType === 'voip') return JSON.stringify({ aps: {}, callwake });
-  const body = displayName ?? c.call.caller.number ?? c.call.caller.uri ?? '';
+  const body = callerLabel(c.call, displayName) ?? 'Incoming call';
   return JSON.stringify({
     aps: {
       alert: { title: 'Incoming call', body },
@@ -59,17 +72,24 @@ function render(pushType: PushType, c: PushContent, displayName: string | undefi
  * never dropped for it.
  */
 export function buildPushPayload(pushType: PushType, c: PushContent): string {
-  const limit = MAX_PAYLOAD_BYTES[pushType];
-  const name = c.call.caller.displayName;
-  const full = render(pushType, c, name);
+  return fitDisplayName(MAX_PAYLOAD_BYTES[pushType], c.call.caller.displayName, (name) => render(pushType, c, name));
+}
+
+/** The longest display name (by code points, possibly none) with which `render` fits `limit` bytes. */
+export function fitDisplayName(
+  limit: number,
+  name: string | undefined,
+  render: (displayName: string | undefined) => string,
+): string {
+  const full = render(name);
   if (Buffer.byteLength(full) <= limit || name === undefined) return full;
   const points = Array.from(name);
   let lo = 0;
   let hi = points.length;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (Buffer.byteLength(render(pushType, c, points.slice(0, mid).join(''))) <= limit) lo = mid;
+    if (Buffer.byteLength(render(points.slice(0, mid).join(''))) <= limit) lo = mid;
     else hi = mid - 1;
   }
-  return render(pushType, c, lo === 0 ? undefined : points.slice(0, lo).join(''));
+  return render(lo === 0 ? undefined : points.slice(0, lo).join(''));
 }

@@ -1,11 +1,20 @@
-import { type Call, type CallDevice, type Caller, type CreateAnswer, createAnswerOf, slotName } from './call.js';
+import {
+  type ApnsEnvironment,
+  type Call,
+  type CallDevice,
+  type Caller,
+  type CreateAnswer,
+  createAnswerOf,
+  slotName,
+} from './call.js';
 import { callIdHashOf, mintCallToken } from './call-token.js';
 import { hashOfJson } from './canonical-json.js';
 import { CallAlreadyEndedError, CallIdConflictError } from './errors.js';
 import { callUuidOf, fingerprint } from './ids.js';
-import type { Deps, PushOutcome } from './ports.js';
+import type { Deps, PushOutcome, RegisteredDevice } from './ports.js';
 import { buildPushPayload, MAX_DISPLAY_NAME_CODE_POINTS, shortenCodePoints } from './push-payload.js';
-import { type InlineDevice, resolveTargets, type Target, topicOf } from './targets.js';
+import { rejectionOf } from './settings.js';
+import { alertTargetOf, type InlineDevice, registeredTarget, resolveTargets, type Target, topicOf } from './targets.js';
 
 export interface RingRequest {
   callId: string;
@@ -15,6 +24,8 @@ export interface RingRequest {
   ringTimeoutSeconds: number;
   hasVideo: boolean;
   metadata: Record<string, string>;
+  /** false: the pushes carry no caller; the app learns it from confirm. */
+  callerInPush: boolean;
 }
 
 /** A call lives for its ring timeout plus this, so a late push still learns the truth. */
@@ -30,26 +41,27 @@ export interface RingResult {
 
 /**
  * A call arrived for a push-woken user.
- * 1. Find the targets: the user's registered devices and the inline ones, each token once.
- * 2. Store the call with a conditional write; a known callId is answered from what is stored
+ * 1. One read of the user: the registered devices and the call settings. A blocked caller, or
+ *    Do Not Disturb, stores the call as `rejected` and pushes nothing.
+ * 2. Find the targets: the user's registered devices and the inline ones, each token once.
+ * 3. Store the call with a conditional write; a known callId is answered from what is stored
  *    (410 cancelled, 200 same body without pushing again, 409 another body).
- * 3. Push every target concurrently, each with its own call token, until the push deadline.
- * 4. Record the results (no push accepted: `unreachable`) and prune dead registry tokens.
+ * 4. Push every target concurrently, each with its own call token, until the push deadline. A
+ *    registered device's token that APNs calls bad is tried once in the other environment.
+ * 5. Record the results (no push accepted: `unreachable`), prune dead registry tokens and correct
+ *    the environment of tokens found in the other one.
  */
 export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, apiUrl: string): Promise<RingResult> {
   const now = deps.clock.now();
   const callUuid = callUuidOf(tenantId, req.callId);
   const requestHash = hashOfJson(req);
   const userId = req.to?.userId;
-  const registered = userId === undefined ? [] : await deps.devices.list(tenantId, userId);
-  const targets = resolveTargets(userId, registered, req.devices, deps.defaultEnvironment);
-
-  const teams = new Set(deps.pusher.teams);
-  const call: Call = {
+  const user = userId === undefined ? undefined : await deps.devices.lookup(tenantId, userId);
+  const registered = user?.devices ?? [];
+  const base = {
     tenantId,
     callId: req.callId,
     callUuid,
-    status: 'ringing',
     tombstone: false,
     createdAt: now,
     expiresAt: now + req.ringTimeoutSeconds * 1000,
@@ -59,13 +71,30 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
     ...(userId === undefined ? {} : { userId }),
     hasVideo: req.hasVideo,
     metadata: req.metadata,
+    ...(req.callerInPush === false ? { callerInPush: false } : {}),
+    ...(user?.settings.missedCallPush === false ? { missedCallPush: false } : {}),
+  };
+
+  const rejection = user && rejectionOf(user.settings, req.from, now);
+  if (rejection)
+    return rejectCall(deps, { ...base, status: 'rejected', rejectReason: rejection, devices: {} }, registered);
+
+  const targets = resolveTargets(userId, registered, req.devices, deps.defaultEnvironment);
+  const teams = new Set(deps.pusher.teams);
+  const call: Call = {
+    ...base,
+    status: 'ringing',
     devices: Object.fromEntries(
-      targets.map((t, i): [string, CallDevice] => [
-        slotName(i),
-        teams.has(t.teamId)
-          ? { deviceId: t.deviceId, pushType: t.pushType, delivery: 'pending' }
-          : { deviceId: t.deviceId, pushType: t.pushType, delivery: 'failed', reason: 'UnknownTeam' },
-      ]),
+      targets.map((t, i): [string, CallDevice] => {
+        const alert = alertTargetOf(t);
+        const device = { deviceId: t.deviceId, pushType: t.pushType, ...(alert ? { alert } : {}) };
+        return [
+          slotName(i),
+          teams.has(t.teamId)
+            ? { ...device, delivery: 'pending' }
+            : { ...device, delivery: 'failed', reason: 'UnknownTeam' },
+        ];
+      }),
     ),
   };
 
@@ -74,9 +103,10 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
 
   // The push deadline is operational time (the PBX is waiting), not the call's clock.
   const deadline = deps.timer.now() + Math.min(deps.pushDeadlineMs, call.expiresAt - now);
-  const outcomes = await Promise.all(
+  const attempts = await Promise.all(
     targets.map((t, i) => (teams.has(t.teamId) ? pushOne(deps, call, t, i, apiUrl, deadline) : undefined)),
   );
+  const outcomes = attempts.map((a) => a?.outcome);
 
   const results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>> = {};
   outcomes.forEach((o, i) => {
@@ -88,6 +118,7 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   const [recorded] = await Promise.all([
     deps.calls.recordDeliveries(callUuid, results, anySent ? 'ringing' : 'unreachable', deps.clock.now()),
     pruneDeadTokens(deps, call, targets, outcomes),
+    correctEnvironments(deps, call, targets, attempts),
   ]);
   deps.log.info('call rang', {
     callUuid,
@@ -96,6 +127,25 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   });
   const final = recorded ?? { ...call, answerStatus: anySent ? 'ringing' : 'unreachable' };
   return { created: true, answer: createAnswerOf(withResults(final, results)) };
+}
+
+/**
+ * The user's settings refuse the call: it is stored (so a retry gets the same answer and the
+ * PBX view shows why), nothing is pushed. A Do Not Disturb rejection keeps the user's
+ * alert-capable devices on the call, for the passive missed-call alert the events path sends.
+ */
+async function rejectCall(deps: Deps, rejected: Call, registered: readonly RegisteredDevice[]): Promise<RingResult> {
+  const passive =
+    rejected.rejectReason === 'doNotDisturb' && rejected.missedCallPush !== false
+      ? registered.flatMap((d) => alertTargetOf(registeredTarget(d, rejected.userId)) ?? [])
+      : [];
+  const call: Call = { ...rejected, ...(passive.length > 0 ? { passiveAlerts: passive } : {}) };
+  const stored = await deps.calls.create(call);
+  if (!stored.created) {
+    return { created: false, answer: await answerToRetry(deps, stored.existing, call.requestHash!) };
+  }
+  deps.log.info('call rejected', { callUuid: call.callUuid, reason: call.rejectReason });
+  return { created: true, answer: createAnswerOf(call) };
 }
 
 function shortenedCaller(from: Caller): Caller {
@@ -107,6 +157,19 @@ function shortenedCaller(from: Caller): Caller {
   };
 }
 
+interface Attempt {
+  outcome: PushOutcome;
+  /** The environment the token turned out to belong to, when not the one registered. */
+  foundIn?: ApnsEnvironment;
+}
+
+const otherEnvironment = (e: ApnsEnvironment): ApnsEnvironment => (e === 'production' ? 'sandbox' : 'production');
+
+/**
+ * One device's push. A registered device whose token APNs calls `BadDeviceToken` is most often
+ * a debug build's sandbox token registered as production (or the reverse): try the other
+ * environment once, inside the same deadline, before calling the token dead.
+ */
 async function pushOne(
   deps: Deps,
   call: Call,
@@ -114,7 +177,7 @@ async function pushOne(
   index: number,
   apiUrl: string,
   deadline: number,
-): Promise<PushOutcome> {
+): Promise<Attempt> {
   const token = mintCallToken(deps.tokenKeys().current, {
     callUuid: call.callUuid,
     callIdHash: callIdHashOf(call.callId),
@@ -122,19 +185,46 @@ async function pushOne(
     lifetimeEnd: call.lifetimeEnd,
   });
   const payload = buildPushPayload(t.pushType, { call, token, apiUrl, sentAt: deps.clock.now() });
-  return deps.pusher.send(
-    {
-      pushToken: t.pushToken,
-      teamId: t.teamId,
-      environment: t.environment,
-      pushType: t.pushType,
-      topic: topicOf(t),
-      // VoIP: now or never (a late ring is a ghost call). Alert: until the call stops ringing.
-      expiration: t.pushType === 'voip' ? 0 : Math.floor(call.expiresAt / 1000),
-      ...(t.pushType === 'alert' ? { collapseId: call.callUuid } : {}),
-      payload,
-    },
-    deadline,
+  const send = (environment: ApnsEnvironment) =>
+    deps.pusher.send(
+      {
+        pushToken: t.pushToken,
+        teamId: t.teamId,
+        environment,
+        pushType: t.pushType,
+        topic: topicOf(t),
+        // VoIP: now or never (a late ring is a ghost call). Alert: until the call stops ringing.
+        expiration: t.pushType === 'voip' ? 0 : Math.floor(call.expiresAt / 1000),
+        ...(t.pushType === 'alert' ? { collapseId: call.callUuid } : {}),
+        payload,
+      },
+      deadline,
+    );
+  const outcome = await send(t.environment);
+  if (outcome.result === 'sent' || outcome.reason !== 'BadDeviceToken' || t.registeredTo === undefined) {
+    return { outcome };
+  }
+  const other = otherEnvironment(t.environment);
+  const retried = await send(other);
+  return retried.result === 'sent' ? { outcome: retried, foundIn: other } : { outcome: retried };
+}
+
+/** A token found in the other environment: the registry learns it, in this request. */
+async function correctEnvironments(deps: Deps, call: Call, targets: Target[], attempts: (Attempt | undefined)[]) {
+  await Promise.all(
+    targets.map(async (t, i) => {
+      const foundIn = attempts[i]?.foundIn;
+      if (foundIn === undefined || t.registeredTo === undefined) return;
+      try {
+        await deps.devices.setEnvironment(call.tenantId, t.registeredTo, t.deviceId, t.pushToken, foundIn);
+        deps.log.info('device environment corrected', { device: fingerprint(t.deviceId), environment: foundIn });
+      } catch (e) {
+        deps.log.warn('device environment correction failed; the next ring tries again', {
+          device: fingerprint(t.deviceId),
+          error: (e as Error)?.name,
+        });
+      }
+    }),
   );
 }
 
@@ -179,6 +269,8 @@ function withResults(call: Call, results: Record<string, Pick<CallDevice, 'deliv
 async function answerToRetry(deps: Deps, existing: Call, requestHash: string): Promise<CreateAnswer> {
   if (existing.status === 'cancelled') throw new CallAlreadyEndedError();
   if (existing.requestHash !== requestHash) throw new CallIdConflictError();
+  // A rejected call pushed nothing: its answer is final from the start.
+  if (existing.status === 'rejected') return createAnswerOf(existing);
   let call = existing;
   const giveUpAt = deps.timer.now() + deps.pushDeadlineMs + 500;
   while (call.answerStatus === undefined && deps.timer.now() < giveUpAt) {

@@ -1,8 +1,9 @@
 import { documentClient } from '../adapters/dynamo-table.js';
+import { secretsManagerClient } from '../adapters/secrets-manager.js';
 import { SnsPublisher, snsClient } from '../adapters/sns-publisher.js';
 import { SqsCallbackQueue, SqsRingTimers, sendAll, sqsClient } from '../adapters/sqs-queues.js';
 import { eventsConfig } from '../config.js';
-import { initOnce } from '../runtime.js';
+import { apnsPusher, initOnce } from '../runtime.js';
 import { wireDispatch } from '../wiring.js';
 import { createEventsHandler } from './events.js';
 
@@ -11,10 +12,13 @@ export const handler = createEventsHandler(
   initOnce('callwake-events', async (log) => {
     const config = eventsConfig();
     const sqs = sqsClient();
+    const doc = documentClient();
     return {
       ...wireDispatch({
-        doc: documentClient(),
+        doc,
         tableName: config.tableName,
+        pusher: await apnsPusher({ ...config, secretsManager: secretsManagerClient(), doc, log }),
+        pushDeadlineMs: config.pushDeadlineMs,
         publisher: new SnsPublisher(snsClient(), config.topicArn),
         callbacks: new SqsCallbackQueue(sqs, config.callbackQueueUrl, config.callbackDeadLetterUrl),
         ringTimers: new SqsRingTimers(sqs, config.ringTimerQueueUrl),

@@ -1,6 +1,7 @@
 import { cancelCall, viewCall } from '../core/cancel-call.js';
 import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
 import { ringCall } from '../core/ring-call.js';
+import { getSettings, putSettings } from '../core/settings.js';
 import { snapshotOf } from '../core/watch.js';
 import { deleteWebhook, getWebhook, putWebhook } from '../core/webhooks.js';
 import { answerViewRequest, taggedJson } from '../http/conditional.js';
@@ -14,6 +15,7 @@ import {
   deviceSchema,
   noParams,
   ringSchema,
+  settingsSchema,
   userParams,
   webhookSchema,
 } from './schemas.js';
@@ -80,6 +82,25 @@ export const pbxRoutes = [
     async handle({ deps, auth, params }) {
       await removeDevice(deps, auth.tenantId, params.userId, params.deviceId);
       return noContent();
+    },
+  }),
+  pbxRoute({
+    method: 'PUT',
+    path: '/v1/pbx/users/{userId}/settings',
+    operationId: 'putSettings',
+    params: userParams,
+    body: { schema: settingsSchema, presence: 'required' },
+    async handle({ deps, auth, params, body }) {
+      return json(200, await putSettings(deps, auth.tenantId, params.userId, body));
+    },
+  }),
+  pbxRoute({
+    method: 'GET',
+    path: '/v1/pbx/users/{userId}/settings',
+    operationId: 'getSettings',
+    params: userParams,
+    async handle({ deps, auth, params }) {
+      return json(200, await getSettings(deps, auth.tenantId, params.userId));
     },
   }),
   pbxRoute({

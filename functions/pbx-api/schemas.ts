@@ -3,6 +3,8 @@ import { APNS_ENVIRONMENTS, CANCEL_REASONS, type CancelReason, PUSH_TYPES } from
 import type { DeviceRegistration } from '../core/devices.js';
 import { EVENT_TYPES } from '../core/events.js';
 import type { RingRequest } from '../core/ring-call.js';
+import { MAX_SETTINGS_ENTRIES, MAX_SETTINGS_ENTRY_LENGTH, type SettingsRequest } from '../core/settings.js';
+import { isInlineDeviceError, readInlineDevice } from '../core/targets.js';
 import type { WebhookRequest } from '../core/webhooks.js';
 import { addressableCallId, type Schema, simpleId } from '../http/schemas.js';
 
@@ -29,17 +31,20 @@ export const callerSchema = z
   })
   .check(z.refine((c) => c.number !== undefined || c.uri !== undefined, 'needs at least one of number or uri'));
 
-const PN_PARAM = /^[A-Za-z0-9]+\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/;
-
-export const inlineDeviceSchema = z.object({
-  pnProvider: z.literal('apns', 'must be "apns"'),
-  pnPrid: pushToken,
-  pnParam: z.string().check(
-    z.maxLength(256, 'at most 256 characters'),
-    z.regex(PN_PARAM, 'must be <TeamID>.<bundle id>.voip (or <TeamID>.<bundle id> for alert mode)'),
-    z.refine((p) => p !== `${p.split('.')[0]}.voip`, 'needs a bundle id between the team id and .voip'),
-  ),
-});
+/** An RFC 8599 contact: the single-token form, or Linphone's multi-token form (see targets.ts). */
+export const inlineDeviceSchema = z
+  .object({
+    pnProvider: z.enum(['apns', 'apns.dev'], 'must be "apns" or "apns.dev"'),
+    pnPrid: z.string().check(z.maxLength(512, 'at most 512 characters')),
+    pnParam: z.string().check(z.maxLength(256, 'at most 256 characters')),
+  })
+  .check(
+    z.superRefine((d, ctx) => {
+      const read = readInlineDevice(d);
+      if (isInlineDeviceError(read))
+        ctx.issues.push({ code: 'custom', message: read.message, path: [read.member], input: d });
+    }),
+  );
 
 const METADATA_MAX_BYTES = 1024;
 
@@ -70,6 +75,7 @@ export const ringSchema: Schema<RingRequest> = z.pipe(
       ringTimeoutSeconds: z._default(z.int().check(z.minimum(5), z.maximum(300)), 60),
       hasVideo: z._default(z.boolean(), false),
       metadata: z.optional(metadataSchema),
+      callerInPush: z._default(z.boolean(), true),
     })
     .check(
       z.refine((r) => r.to?.userId !== undefined || (r.devices?.length ?? 0) > 0, {
@@ -86,6 +92,7 @@ export const ringSchema: Schema<RingRequest> = z.pipe(
     ringTimeoutSeconds: r.ringTimeoutSeconds,
     hasVideo: r.hasVideo,
     metadata: r.metadata ?? {},
+    callerInPush: r.callerInPush,
   })),
 );
 
@@ -107,6 +114,7 @@ export const deviceSchema: Schema<DeviceRegistration> = z.object({
   teamId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,32}$/, 'must be an Apple team id'))),
   environment: z.enum(APNS_ENVIRONMENTS),
   pushType: z._default(z.enum(PUSH_TYPES), 'voip'),
+  alertPushToken: z.optional(pushToken),
 });
 
 export const noParams = z.object({});
@@ -115,7 +123,8 @@ export const deviceParams = z.object({ userId: simpleId, deviceId: simpleId });
 
 /** A URL callwake may POST events to: http(s), a host, no credentials, no fragment. */
 function isCallbackUrl(text: string): boolean {
-  if (!URL.canParse(text)) return false;
+  // What is stored is what is POSTed to and signed: no whitespace or control characters to trim.
+  if (/[\s\x00-\x1f\x7f]/.test(text) || !URL.canParse(text)) return false;
   const url = new URL(text);
   return (
     (url.protocol === 'https:' || url.protocol === 'http:') &&
@@ -131,7 +140,7 @@ export const webhookSchema: Schema<WebhookRequest> = z.object({
     .string()
     .check(
       z.maxLength(2048, 'at most 2048 characters'),
-      z.refine(isCallbackUrl, 'must be an absolute https: URL without credentials or fragment'),
+      z.refine(isCallbackUrl, 'must be an absolute http(s) URL without credentials, fragment or spaces'),
     ),
   events: z.optional(
     z
@@ -139,3 +148,52 @@ export const webhookSchema: Schema<WebhookRequest> = z.object({
       .check(z.minLength(1, 'needs at least one event type (leave it out for all)')),
   ),
 });
+
+/** An ISO 8601 date and time with its offset (`Z` or `±hh:mm`): a time without one means nothing on a server. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const isoTime = z.pipe(
+  z
+    .string()
+    .check(
+      z.refine(
+        (s) => ISO_TIME.test(s) && !Number.isNaN(Date.parse(s)),
+        'must be an ISO 8601 time with its offset, e.g. 2026-12-24T18:00:00Z',
+      ),
+    ),
+  z.transform((s) => Date.parse(s)),
+);
+
+const callerEntries = z
+  .array(
+    z
+      .string()
+      .check(
+        z.minLength(1, 'must not be empty'),
+        z.maxLength(MAX_SETTINGS_ENTRY_LENGTH, `at most ${MAX_SETTINGS_ENTRY_LENGTH} characters`),
+      ),
+  )
+  .check(z.maxLength(MAX_SETTINGS_ENTRIES, `at most ${MAX_SETTINGS_ENTRIES} entries`));
+
+/** The whole settings document: every member absent (or null) takes its default. */
+export const settingsSchema: Schema<SettingsRequest> = z.pipe(
+  z.object({
+    blockedCallers: z.optional(callerEntries),
+    doNotDisturb: z.optional(
+      z.object({
+        enabled: z.optional(z.boolean()),
+        until: z.optional(isoTime),
+        allowedCallers: z.optional(callerEntries),
+      }),
+    ),
+    missedCallPush: z.optional(z.boolean()),
+  }),
+  z.transform((s) => ({
+    blockedCallers: s.blockedCallers ?? [],
+    doNotDisturb: {
+      enabled: s.doNotDisturb?.enabled ?? false,
+      until: s.doNotDisturb?.until ?? null,
+      allowedCallers: s.doNotDisturb?.allowedCallers ?? [],
+    },
+    missedCallPush: s.missedCallPush ?? true,
+  })),
+);

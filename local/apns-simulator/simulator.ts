@@ -62,6 +62,8 @@ export class ApnsSimulator {
   private readonly tokenUpdates = new TokenUpdateTracker();
   private readonly faults = new FaultQueue();
   private readonly unregistered = new Map<string, number>();
+  private readonly environment: 'sandbox' | 'production' | undefined;
+  private readonly tokenEnvironments: Map<string, 'sandbox' | 'production'>;
   private readonly topics = new Map<string, string>();
   /** Open sessions and their open streams. */
   private readonly sessions = new Map<ServerHttp2Session, Set<ServerHttp2Stream>>();
@@ -73,6 +75,19 @@ export class ApnsSimulator {
   private sessionsAccepted = 0;
   private listeningPort = 0;
   private stopping: Promise<void> | undefined;
+
+  /**
+   * A sandbox and a production server that know which environment each token belongs to
+   * (`assignEnvironment`): each answers `BadDeviceToken` for the other's tokens.
+   */
+  static async startPair(opts: SimulatorOptions = {}): Promise<{ sandbox: ApnsSimulator; production: ApnsSimulator }> {
+    const tokenEnvironments = new Map<string, 'sandbox' | 'production'>();
+    const [sandbox, production] = await Promise.all([
+      ApnsSimulator.start({ ...opts, environment: 'sandbox', tokenEnvironments }),
+      ApnsSimulator.start({ ...opts, environment: 'production', tokenEnvironments }),
+    ]);
+    return { sandbox, production };
+  }
 
   /** Starts a simulator listening on `opts.host` (127.0.0.1) and `opts.port` (random). */
   static async start(opts: SimulatorOptions = {}): Promise<ApnsSimulator> {
@@ -88,6 +103,8 @@ export class ApnsSimulator {
     this.caPem = certPem;
     this.now = opts.now ?? Date.now;
     this.enforceTokenUpdateRate = opts.enforceTokenUpdateRate ?? false;
+    this.environment = opts.environment;
+    this.tokenEnvironments = opts.tokenEnvironments ?? new Map();
     this.server = http2.createSecureServer({
       key: keyPem,
       cert: certPem,
@@ -124,6 +141,11 @@ export class ApnsSimulator {
   /** From now on, pushes to this token get 410 `Unregistered` with `timestamp` = sinceMs. */
   markUnregistered(token: string, sinceMs?: number): void {
     this.unregistered.set(token.toLowerCase(), sinceMs ?? this.now());
+  }
+
+  /** The token belongs to this environment: a server playing the other answers `BadDeviceToken`. */
+  assignEnvironment(token: string, environment: 'sandbox' | 'production'): void {
+    this.tokenEnvironments.set(token.toLowerCase(), environment);
   }
 
   /** The token belongs to this topic: another `apns-topic` gets 400 `DeviceTokenNotForTopic`. */
@@ -400,6 +422,10 @@ export class ApnsSimulator {
     if (!headerCheck.ok) return headerCheck;
     const body = checkBody(request.body, headerCheck.pushType);
     if (!body.ok) return body;
+    const home = this.tokenEnvironments.get(path.token.toLowerCase());
+    if (home !== undefined && this.environment !== undefined && home !== this.environment) {
+      return { status: 400, reason: Reason.BadDeviceToken };
+    }
     const since = this.unregistered.get(path.token.toLowerCase());
     if (since !== undefined) return { status: 410, reason: Reason.Unregistered, timestamp: since };
     return { status: 200 };

@@ -13,6 +13,14 @@ export interface SimulatorOptions {
   enforceTokenUpdateRate?: boolean;
   /** Clock in epoch milliseconds, for tests that need to move time. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The APNs environment this server plays. A token assigned to the other environment is
+   * answered 400 `BadDeviceToken`, as Apple answers a debug build's token sent to production.
+   * Default: none (every token is good here).
+   */
+  environment?: 'sandbox' | 'production';
+  /** Which environment each token belongs to, shared by a sandbox and a production simulator. */
+  tokenEnvironments?: Map<string, 'sandbox' | 'production'>;
 }
 
 /** One request the simulator received, whatever it answered. */

@@ -178,7 +178,7 @@ describe('events', () => {
     await t.pbx.putWebhook({ url: hook.url, events: ['call.expired', 'device.pruned'] });
     const live = newToken();
     const dead = newToken();
-    t.sim.injectFault({ token: dead, status: 400, reason: 'BadDeviceToken' });
+    t.sim.injectFault({ token: dead, status: 400, reason: 'BadDeviceToken', times: 2 });
     expect((await t.pbx.putDevice('ann', 'ann-ipad', deviceBody(dead))).status).toBe(201);
     const callId = uniqueCallId();
     const r = await t.pbx.ring({

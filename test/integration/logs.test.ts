@@ -18,7 +18,8 @@ describe('logs', () => {
     const [registered, pruned, inlineOk, inlineDead] = [newToken(), newToken(), newToken(), newToken()];
     await t.pbx.putDevice(user, 'phone', deviceBody(registered));
     await t.pbx.putDevice(user, 'doomed', deviceBody(pruned));
-    t.sim.injectFault({ token: pruned, status: 400, reason: 'BadDeviceToken' });
+    // Bad in both environments (a registered token is tried in the other one before it is pruned).
+    t.sim.injectFault({ token: pruned, status: 400, reason: 'BadDeviceToken', times: 2 });
     t.sim.markUnregistered(inlineDead);
 
     const callId = uniqueCallId();

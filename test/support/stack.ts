@@ -22,7 +22,10 @@ export class ShiftableClock implements Clock {
 
 export interface TestStack {
   url: string;
+  /** The APNs simulator (sandbox only, with `twoEnvironments`). */
   sim: ApnsSimulator;
+  /** With `twoEnvironments`: the simulator playing production. */
+  simProduction?: ApnsSimulator;
   stack: RunningStack;
   clock: ShiftableClock;
   log: CapturedLog;
@@ -45,11 +48,14 @@ export async function startTestStack(
     /** Run the events path (stream, events, callbacks, ring timers), with this retry policy. */
     events?: { retry?: RetryPolicy };
     waitPollMs?: number;
+    /** A second APNs simulator plays production (`t.simProduction`); tokens can belong to one. */
+    twoEnvironments?: boolean;
   } = {},
 ): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run through jest (global setup starts DynamoDB Local)');
-  const sim = await ApnsSimulator.start();
+  const pair = o.twoEnvironments ? await ApnsSimulator.startPair() : undefined;
+  const sim = pair?.sandbox ?? (await ApnsSimulator.start());
   const clock = new ShiftableClock();
   const log = new CapturedLog();
   const tableName = `t-${randomUUID()}`;
@@ -66,7 +72,7 @@ export async function startTestStack(
     ]),
     dynamoEndpoint: endpoint,
     tableName,
-    apns: { kind: 'simulator', simulator: sim },
+    apns: { kind: 'simulator', simulator: sim, ...(pair ? { production: pair.production } : {}) },
     defaultEnvironment: 'sandbox',
     pushDeadlineMs: o.pushDeadlineMs ?? 3000,
     log,
@@ -79,6 +85,7 @@ export async function startTestStack(
   return {
     url: stack.url,
     sim,
+    ...(pair ? { simProduction: pair.production } : {}),
     stack,
     clock,
     log,
@@ -95,6 +102,7 @@ export async function startTestStack(
     async stop() {
       await stack.stop();
       await sim.stop();
+      await pair?.production.stop();
       doc.destroy();
     },
   };

@@ -23,6 +23,7 @@ export const ringRequest = (over: Partial<RingRequest> = {}): RingRequest => ({
   ringTimeoutSeconds: 60,
   hasVideo: false,
   metadata: {},
+  callerInPush: true,
   ...over,
 });
 

@@ -1,5 +1,7 @@
+import type { ApnsEnvironment } from '../../../functions/core/call.js';
 import { TooManyDevicesError } from '../../../functions/core/errors.js';
-import type { DeviceStore, PruneCause, RegisteredDevice } from '../../../functions/core/ports.js';
+import type { DeviceStore, PruneCause, RegisteredDevice, UserRecord } from '../../../functions/core/ports.js';
+import { DEFAULT_SETTINGS, type UserSettings } from '../../../functions/core/settings.js';
 
 type Stored = Omit<RegisteredDevice, 'deviceId'>;
 interface Owner {
@@ -26,6 +28,34 @@ export class FakeDeviceStore implements DeviceStore {
   private readonly users = new Map<string, Map<string, Stored>>();
   private readonly owners = new Map<string, Owner>();
   private readonly pruned = new Map<string, Record<string, PruneCause>>();
+  private readonly settings = new Map<string, UserSettings>();
+
+  async lookup(tenantId: string, userId: string): Promise<UserRecord> {
+    return {
+      devices: await this.list(tenantId, userId),
+      settings: copy(this.settings.get(key(tenantId, userId)) ?? DEFAULT_SETTINGS),
+    };
+  }
+
+  async putSettings(tenantId: string, userId: string, settings: UserSettings): Promise<void> {
+    this.settings.set(key(tenantId, userId), copy(settings));
+  }
+
+  async setEnvironment(
+    tenantId: string,
+    userId: string,
+    deviceId: string,
+    pushToken: string,
+    environment: ApnsEnvironment,
+  ) {
+    const d = this.devicesOf(tenantId, userId).get(deviceId);
+    if (d?.pushToken === pushToken) d.environment = environment;
+  }
+
+  async clearAlertToken(tenantId: string, userId: string, deviceId: string, alertPushToken: string) {
+    const d = this.devicesOf(tenantId, userId).get(deviceId);
+    if (d?.alertPushToken === alertPushToken) delete d.alertPushToken;
+  }
 
   private devicesOf(tenantId: string, userId: string): Map<string, Stored> {
     return this.users.get(key(tenantId, userId)) ?? new Map();

@@ -9,7 +9,10 @@ import { SqsCallbackQueue, SqsRingTimers } from '../../../functions/adapters/sqs
 import { changesOfRecords } from '../../../functions/adapters/stream-changes.js';
 import { eventsOfCallChange } from '../../../functions/core/events.js';
 import { createEventsHandler, type EventsFunctionDeps } from '../../../functions/events/events.js';
+import { VirtualClock } from '../../support/fakes/clock.js';
+import { FakeDeviceStore } from '../../support/fakes/device-store.js';
 import { CapturedLog } from '../../support/fakes/log.js';
+import { FakePusher } from '../../support/fakes/pusher.js';
 
 /**
  * The events path's adapters. SNS and SQS have no local stand-in, so their clients are the SDK's
@@ -98,6 +101,13 @@ describe('stream records as changes', () => {
       webhooks: { get: async () => undefined, put: async () => undefined, remove: async () => undefined },
       callbacks: { enqueue: async () => undefined, deadLetter: async () => undefined },
       ringTimers: { schedule: async () => undefined },
+      alerts: {
+        pusher: new FakePusher([], new VirtualClock()),
+        devices: new FakeDeviceStore(),
+        clock: new VirtualClock(),
+        log: new CapturedLog(),
+        pushDeadlineMs: 1000,
+      },
       log: new CapturedLog(),
       unreadable: async (rs) => void deadLettered.push(...rs),
     };

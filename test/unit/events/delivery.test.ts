@@ -11,7 +11,9 @@ import { type CallwakeEvent, EVENT_TYPES, eventsOfCallChange } from '../../../fu
 import { verifySignature } from '../../../functions/core/pbx-signature.js';
 import type { CallbackDelivery, PostOutcome, Webhook } from '../../../functions/core/ports.js';
 import { VirtualClock } from '../../support/fakes/clock.js';
+import { FakeDeviceStore } from '../../support/fakes/device-store.js';
 import { CapturedLog } from '../../support/fakes/log.js';
+import { FakePusher } from '../../support/fakes/pusher.js';
 
 /** The events use cases on in-memory ports: dispatching a batch, and delivering one callback. */
 
@@ -29,6 +31,18 @@ const call = (over: Partial<Call> = {}): Call => ({
   devices: { d0: { deviceId: 'phone', pushType: 'voip', delivery: 'sent' } },
   ...over,
 });
+
+/** No end-of-call alerts in these batches: a pusher for no team. */
+function noAlerts() {
+  const clock = new VirtualClock();
+  return {
+    pusher: new FakePusher([], clock),
+    devices: new FakeDeviceStore(),
+    clock,
+    log: new CapturedLog(),
+    pushDeadlineMs: 1000,
+  };
+}
 
 function dispatchWorld(webhooks: Record<string, Webhook> = {}) {
   const published: CallwakeEvent[] = [];
@@ -52,6 +66,7 @@ function dispatchWorld(webhooks: Record<string, Webhook> = {}) {
         deadLetter: async () => undefined,
       },
       ringTimers: { schedule: async (u: string, at: number) => void timers.push([u, at]) },
+      alerts: noAlerts(),
       log: new CapturedLog(),
     },
   };
