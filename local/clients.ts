@@ -77,6 +77,12 @@ export class PbxClient {
   view(callId: string, wait?: WaitOptions) {
     return this.send('GET', `/v1/pbx/calls/${encodeURIComponent(callId)}`, undefined, { headers: waitHeaders(wait) });
   }
+  putSettings(userId: string, settings: unknown) {
+    return this.send('PUT', `/v1/pbx/users/${encodeURIComponent(userId)}/settings`, settings);
+  }
+  getSettings(userId: string) {
+    return this.send('GET', `/v1/pbx/users/${encodeURIComponent(userId)}/settings`);
+  }
   putWebhook(webhook: unknown) {
     return this.send('PUT', '/v1/pbx/webhook', webhook);
   }

@@ -65,7 +65,7 @@ afterAll(async () => {
 
 describe('npm start against another APNs-compatible host', () => {
   it('prints the base URL and which APNs it uses, and never the tenant secret it was given', () => {
-    expect(output).toContain(`APNs:       ${sim.address}`);
+    expect(output).toContain(`APNs:       sandbox ${sim.address}, production ${sim.address}`);
     expect(output).toContain('ext (from CALLWAKE_TENANTS)');
     expect(output).not.toContain(secret);
   });

@@ -50,6 +50,8 @@ export async function startTestStack(
     waitPollMs?: number;
     /** A second APNs simulator plays production (`t.simProduction`); tokens can belong to one. */
     twoEnvironments?: boolean;
+    /** Where inline `apns` devices go. @default 'sandbox' */
+    defaultEnvironment?: 'sandbox' | 'production';
   } = {},
 ): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
@@ -73,7 +75,7 @@ export async function startTestStack(
     dynamoEndpoint: endpoint,
     tableName,
     apns: { kind: 'simulator', simulator: sim, ...(pair ? { production: pair.production } : {}) },
-    defaultEnvironment: 'sandbox',
+    defaultEnvironment: o.defaultEnvironment ?? 'sandbox',
     pushDeadlineMs: o.pushDeadlineMs ?? 3000,
     log,
     clock,
