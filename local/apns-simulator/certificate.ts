@@ -1,4 +1,5 @@
 /** The simulator's TLS identity: a self-signed certificate made at start, trusted via `caPem`. */
+import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
@@ -18,7 +19,9 @@ export async function createTlsIdentity(host: string): Promise<TlsIdentity> {
   }
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + 30 * 24 * 3600 * 1000);
-  const pems = await generate([{ name: 'commonName', value: 'callwake APNs simulator' }], {
+  // A name of its own: a client trusting two simulators (sandbox and production) looks a
+  // certificate's issuer up by name, and two certificates with one name would shadow each other.
+  const pems = await generate([{ name: 'commonName', value: `callwake APNs simulator ${randomUUID()}` }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
