@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
  * | who holds a push token    | `PUSHTOKEN#<tenantId>#<sha256(token)>` | `OWNER` |
  * | a team's provider token   | `APNSJWT#<teamId>#<keyId>`           | `TOKEN`   |
  * | a tenant's webhook        | `TENANT#<tenantId>`                  | `WEBHOOK` |
+ * | a tenant's ringing calls  | `TENANT#<tenantId>`                  | `RINGING` |
+ * | a tenant's requests       | `RATE#<tenantId>`                    | `<window start, epoch s>` |
  */
 export const PARTITION_KEY = 'pk';
 export const SORT_KEY = 'sk';
@@ -25,6 +27,7 @@ export const PREFIX = {
   pushToken: 'PUSHTOKEN#',
   providerToken: 'APNSJWT#',
   tenant: 'TENANT#',
+  rate: 'RATE#',
 } as const;
 
 export interface ItemKey {
@@ -51,3 +54,12 @@ export const providerTokenKey = (teamId: string, keyId: string): ItemKey => ({
 });
 
 export const webhookKey = (tenantId: string): ItemKey => ({ pk: `${PREFIX.tenant}${tenantId}`, sk: 'WEBHOOK' });
+
+/** How many of the tenant's calls ring now: counted up at create, down at the call's first end. */
+export const ringingKey = (tenantId: string): ItemKey => ({ pk: `${PREFIX.tenant}${tenantId}`, sk: 'RINGING' });
+
+/** The tenant's requests in one time window (an item per window, gone by TTL soon after). */
+export const rateKey = (tenantId: string, windowStartSeconds: number): ItemKey => ({
+  pk: `${PREFIX.rate}${tenantId}`,
+  sk: String(windowStartSeconds),
+});
