@@ -67,6 +67,10 @@ export class CallwakeStack extends Stack {
     });
     new CfnOutput(this, 'PbxApiFunctionName', { value: c.pbxApi.function.functionName });
     new CfnOutput(this, 'AppApiFunctionName', { value: c.appApi.function.functionName });
+    new CfnOutput(this, 'EventsFunctionName', {
+      description: 'Recycle it with pbx-api after changing the APNs keys (it sends the end-of-call alerts)',
+      value: c.events.function.functionName,
+    });
     new CfnOutput(this, 'EventsTopicArn', {
       description: 'Every call event; subscribe with filter policies on the tenantId and type attributes',
       value: c.eventsTopic.topicArn,

@@ -72,11 +72,13 @@ export const APP_API_TIMEOUT = Duration.seconds(API_FUNCTION_TIMEOUT_SECONDS);
 export const API_INTEGRATION_TIMEOUT = Duration.seconds(29);
 
 /**
- * Sizing of the events path's functions. All three are I/O-bound (a few AWS calls, one HTTPS POST
- * per callback); 256 MB keeps their cold start (bundled SDK, TLS) short, which the ring timer's
- * "within 2 s of the ring end" needs most.
+ * Sizing of the events path's functions. callbacks and ring-timer are I/O-bound (a few AWS calls,
+ * one HTTPS POST per callback); 256 MB keeps their cold start (bundled SDK, TLS) short, which the
+ * ring timer's "within 2 s of the ring end" needs most. events also sends the end-of-call alerts
+ * through the same APNs pusher as the rings (ES256 provider tokens, HTTP/2 over TLS): pbx-api's
+ * memory, for pbx-api's reason.
  */
-export const EVENTS_MEMORY_MB = 256;
+export const EVENTS_MEMORY_MB = PBX_API_MEMORY_MB;
 export const CALLBACKS_MEMORY_MB = 256;
 export const RING_TIMER_MEMORY_MB = 256;
 /** A batch of up to 100 stream records: a few SNS, SQS and DynamoDB round trips each. */
@@ -230,13 +232,13 @@ export class Callwake extends Construct {
 
     this.eventsTopic = encryptedEventsTopic(this);
     this.queues = eventQueues(this);
-    this.events = eventsFunction(this, this.table, this.eventsTopic, this.queues, config);
+    this.events = eventsFunction(this, this.table, secrets, this.eventsTopic, this.queues, config);
     this.callbacks = callbacksFunction(this, secrets, this.queues, config);
     this.ringTimer = ringTimerFunction(this, this.table, config);
     feedEventsFromTableStream(this.events, this.table, this.queues.eventsDeadLetters);
     feedFromQueue(this.callbacks, this.queues.callbacks, { maxConcurrency: CALLBACKS_MAX_CONCURRENCY });
     feedFromQueue(this.ringTimer, this.queues.ringTimers, {});
-    grantEventsWebhooksTopicAndQueues(this.events, this.table, this.eventsTopic, this.queues);
+    grantEventsWebhooksAlertsTopicAndQueues(this.events, this.table, secrets, this.eventsTopic, this.queues);
     grantCallbacksTenantSecretsAndRetries(this.callbacks, secrets, this.queues);
     grantRingTimerCallExpiry(this.ringTimer, this.table);
     this.deadLetterAlarms = deadLetterAlarms(this, this.queues);
@@ -602,22 +604,28 @@ function encryptedQueue(
 function eventsFunction(
   scope: Construct,
   table: Table,
+  secrets: ServiceSecrets,
   topic: Topic,
   queues: EventQueues,
   config: ResolvedProps,
 ): HouseFunction {
   return new HouseFunction(scope, 'Events', {
     entry: entry('events'),
-    description: "callwake events: the table's changes as events, to the topic, tenants' callbacks and ring timers",
+    description:
+      "callwake events: the table's changes as events, to the topic, tenants' callbacks and ring timers; end-of-call alerts",
     memorySize: EVENTS_MEMORY_MB,
     timeout: EVENTS_TIMEOUT,
     environment: {
       TABLE_NAME: table.tableName,
       EVENTS_TOPIC_ARN: topic.topicArn,
       CALLBACK_QUEUE_URL: queues.callbacks.queueUrl,
+      // Read by eventsConfig (the callback queue adapter takes both URLs); nothing is sent there.
       CALLBACK_DLQ_URL: queues.callbackDeadLetters.queueUrl,
       RING_TIMER_QUEUE_URL: queues.ringTimers.queueUrl,
       EVENTS_DLQ_URL: queues.eventsDeadLetters.queueUrl,
+      // Missed-call and alert-replacement pushes, with the rings' keys and deadline.
+      APNS_KEYS_SECRET_NAME: secrets.apnsKeys.name,
+      PUSH_DEADLINE_MS: String(config.pushDeadlineMs),
       LOG_LEVEL: config.logLevel,
       POWERTOOLS_SERVICE_NAME: 'callwake-events',
     },
@@ -723,6 +731,52 @@ function feedFromQueue(fn: HouseFunction, queue: Queue, options: { maxConcurrenc
   );
 }
 
+/**
+ * The item actions the functions send. A transaction (TransactWriteItems) has no action of its
+ * own in IAM: each of its Put, Update and Delete is authorized as PutItem, UpdateItem and
+ * DeleteItem on its own item, with that item's leading key.
+ */
+export type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export type ItemPrefix = (typeof PREFIX)[keyof typeof PREFIX];
+
+export interface ItemGrant {
+  readonly actions: readonly ItemAction[];
+  /** Only items whose partition key starts with one of these (table-layout.ts). */
+  readonly prefixes: readonly ItemPrefix[];
+  /**
+   * Only these top-level attributes, besides the key, may be named in a request (updated, or
+   * tested in its condition): `dynamodb:Attributes`. The key attributes are added, as IAM requires.
+   */
+  readonly attributes?: readonly string[];
+  /** Only these `ReturnValues` when the request sets any (`dynamodb:ReturnValues`). */
+  readonly returnValues?: readonly string[];
+}
+
+/**
+ * One statement: `grant.actions` on the table's items under `grant.prefixes`, and on nothing else.
+ * Only keyed item actions go through here: with `ForAllValues`, a request that names no leading
+ * key (a Scan) would pass the condition.
+ */
+function grantItems(fn: HouseFunction, table: Table, sid: string, grant: ItemGrant): void {
+  const conditions: Record<string, Record<string, string[]>> = {
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.prefixes.map((prefix) => `${prefix}*`) },
+  };
+  if (grant.attributes !== undefined) {
+    conditions['ForAllValues:StringEquals'] = { 'dynamodb:Attributes': [PARTITION_KEY, SORT_KEY, ...grant.attributes] };
+  }
+  if (grant.returnValues !== undefined) {
+    conditions['StringEqualsIfExists'] = { 'dynamodb:ReturnValues': [...grant.returnValues] };
+  }
+  fn.role.addToPolicy(
+    new iam.PolicyStatement({
+      sid,
+      actions: grant.actions.map((action) => `dynamodb:${action}`),
+      resources: [table.tableArn],
+      conditions,
+    }),
+  );
+}
+
 /** Send-only on each queue: no receive, no purge, no attribute reads. */
 function grantSendMessage(fn: HouseFunction, sid: string, queues: readonly Queue[]): void {
   fn.role.addToPolicy(
@@ -731,19 +785,26 @@ function grantSendMessage(fn: HouseFunction, sid: string, queues: readonly Queue
 }
 
 /**
- * events: read tenants' webhook items (partition key prefix from table-layout.ts) and nothing else
- * of the table, publish to the events topic, queue callbacks and ring timers, dead-letter what it
- * cannot read. (The stream read comes with its event source.)
+ * events: read tenants' webhook items, publish to the events topic, queue callbacks and ring
+ * timers, dead-letter what it cannot read (the stream read comes with its event source); and
+ * send the end-of-call alerts with the rings' pusher: the APNs keys, the shared provider token
+ * (dynamo-token-share.ts: GetItem, PutItem), and a dead alert token cleared from its device
+ * (dynamo-device-store.ts clearAlertToken: GetItem of the user's item, then a transaction whose one
+ * Put rewrites it). A call's first end also gives its tenant's ringing slot back: the call and the
+ * tenant's `RINGING` counter updated in one transaction.
  */
-function grantEventsWebhooksTopicAndQueues(events: HouseFunction, table: Table, topic: Topic, queues: EventQueues) {
-  events.role.addToPolicy(
-    new iam.PolicyStatement({
-      sid: 'WebhookItemsOnly',
-      actions: ['dynamodb:GetItem'],
-      resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PREFIX.tenant}*`] } },
-    }),
-  );
+function grantEventsWebhooksAlertsTopicAndQueues(
+  events: HouseFunction,
+  table: Table,
+  secrets: ServiceSecrets,
+  topic: Topic,
+  queues: EventQueues,
+) {
+  const { call, user, providerToken, tenant } = PREFIX;
+  grantItems(events, table, 'EventsGetItems', { actions: ['GetItem'], prefixes: [tenant, user, providerToken] });
+  grantItems(events, table, 'EventsPutItems', { actions: ['PutItem'], prefixes: [user, providerToken] });
+  grantItems(events, table, 'EventsUpdateItems', { actions: ['UpdateItem'], prefixes: [call, tenant] });
+  secrets.apnsKeys.secret.grantRead(events.role);
   events.role.addToPolicy(
     new iam.PolicyStatement({ sid: 'PublishEvents', actions: ['sns:Publish'], resources: [topic.topicArn] }),
   );

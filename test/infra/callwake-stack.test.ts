@@ -126,6 +126,11 @@ describe('the functions', () => {
     expect([app.Properties?.['MemorySize'], app.Properties?.['Timeout']]).toEqual([256, API_FUNCTION_TIMEOUT_SECONDS]);
   });
 
+  it('sizes events as pbx-api: it signs provider tokens and opens TLS to APNs for the end-of-call alerts', () => {
+    const pbx = lambdaFunction(s.template, 'pbx-api')[1];
+    expect(lambdaFunction(s.template, 'events')[1].Properties?.['MemorySize']).toBe(pbx.Properties?.['MemorySize']);
+  });
+
   it.each(['pbx-api', 'app-api'] as const)(
     '%s outlives the longest held request (20 s) with room for its reads',
     (name) => {
@@ -149,7 +154,7 @@ describe('the functions', () => {
   const sdkClientsInBundle: Record<FunctionName, string[]> = {
     'pbx-api': ['DynamoDB_20120810', 'secretsmanager'],
     'app-api': ['DynamoDB_20120810', 'secretsmanager'],
-    events: ['DynamoDB_20120810', 'PublishBatch', 'AmazonSQS'],
+    events: ['DynamoDB_20120810', 'PublishBatch', 'AmazonSQS', 'secretsmanager'],
     callbacks: ['secretsmanager', 'AmazonSQS'],
     'ring-timer': ['DynamoDB_20120810'],
   };
@@ -227,15 +232,32 @@ describe('the environment of the functions', () => {
     ['ring-timer', ringTimerConfig],
   ] as const;
 
-  it.each(configReaders)('%s gets exactly the variables its config requires, and the house ones', (name, read) => {
+  it.each(configReaders)('%s gets only variables its config reads, and the house ones', (name, read) => {
     const env = asProcessEnv(environmentOf(lambdaFunction(s.template, name)[1]));
-    expect(() => read(env)).not.toThrow();
+    const config = read(env);
     for (const key of Object.keys(env).filter((k) => !HOUSE_VARIABLES.includes(k))) {
-      const { [key]: _dropped, ...without } = env;
-      expect(() => read(without)).toThrow(key);
+      // Read: another value either changes the config or is refused, naming the variable.
+      let probed: unknown;
+      try {
+        probed = read({ ...env, [key]: 'not-this-value' });
+      } catch (e) {
+        expect(String(e)).toContain(key);
+        continue;
+      }
+      expect([key, probed]).not.toEqual([key, config]);
     }
     expect(env['POWERTOOLS_SERVICE_NAME']).toBe(`callwake-${name}`);
     expect(env['LOG_LEVEL']).toBe('INFO');
+  });
+
+  it('tells events the APNs keys and the push deadline, as it tells pbx-api', () => {
+    const pbx = environmentOf(lambdaFunction(s.template, 'pbx-api')[1]);
+    const events = environmentOf(lambdaFunction(s.template, 'events')[1]);
+    expect(events['APNS_KEYS_SECRET_NAME']).toBe('Callwake/apns-keys');
+    expect(events['PUSH_DEADLINE_MS']).toBe(pbx['PUSH_DEADLINE_MS']);
+    expect(eventsConfig(asProcessEnv(events))).toEqual(
+      expect.objectContaining({ apnsKeysSecretName: 'Callwake/apns-keys', pushDeadlineMs: 5000 }),
+    );
   });
 
   it('tells the events path functions where their topic and queues are', () => {
@@ -281,6 +303,7 @@ describe('the environment of the functions', () => {
     expect(pbx['APNS_KEYS_SECRET_NAME']).toBe('Callwake/apns-keys');
     expect(pbx['TOKEN_KEYS_SECRET_NAME']).toBe('Callwake/token-keys');
     expect(app['TOKEN_KEYS_SECRET_NAME']).toBe('Callwake/token-keys');
+    expect(environmentOf(lambdaFunction(s.template, 'events')[1])['APNS_KEYS_SECRET_NAME']).toBe('Callwake/apns-keys');
     expect(environmentOf(lambdaFunction(s.template, 'callbacks')[1])['TENANT_SECRETS_NAME']).toBe(
       'Callwake/tenant-secrets',
     );
@@ -480,14 +503,13 @@ describe('least privilege', () => {
     ]);
   });
 
-  it('callbacks may read the tenant secrets (to sign), events and ring-timer no secret at all', () => {
+  it('callbacks may read the tenant secrets (to sign), events the APNs keys (to alert), ring-timer no secret', () => {
     expect(readableSecrets('callbacks')).toEqual(['Callwake/tenant-secrets']);
-    for (const name of ['events', 'ring-timer'] as const) {
-      const secretStatements = statementsOfRole(s.template, roleOf(name)).filter((st) =>
-        actionsOf(st).some((a) => a.startsWith('secretsmanager:')),
-      );
-      expect(secretStatements).toEqual([]);
-    }
+    expect(readableSecrets('events')).toEqual(['Callwake/apns-keys']);
+    const secretStatements = statementsOfRole(s.template, roleOf('ring-timer')).filter((st) =>
+      actionsOf(st).some((a) => a.startsWith('secretsmanager:')),
+    );
+    expect(secretStatements).toEqual([]);
   });
 
   it('app-api may read the token-key secret and nothing else', () => {

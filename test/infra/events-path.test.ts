@@ -309,8 +309,18 @@ describe('the events path functions', () => {
     expect(timeoutOf('events')).toBeGreaterThanOrEqual(10);
   });
 
-  it.each(['events', 'callbacks', 'ring-timer'] as const)('%s has the house memory for I/O-bound work', (name) => {
+  it.each(['callbacks', 'ring-timer'] as const)('%s has the house memory for I/O-bound work', (name) => {
     expect(fn(name).Properties?.['MemorySize']).toBe(256);
+  });
+
+  it("outputs the events function's name, to recycle it after the APNs keys change", () => {
+    expect(s.template.findOutputs('EventsFunctionName')['EventsFunctionName']?.['Value']).toEqual({
+      Ref: lambdaFunction(s.template, 'events')[0],
+    });
+  });
+
+  it('events has more, as pbx-api: it signs provider tokens and opens TLS to APNs for the end-of-call alerts', () => {
+    expect(fn('events').Properties?.['MemorySize']).toBe(512);
   });
 });
 
@@ -339,8 +349,8 @@ describe('least privilege on the events path', () => {
     ),
   });
   const linesOf = (name: FunctionName): string[] => permissionLines(s.template, roleOfFunction(fn(name)), names());
-  const onlyItemsUnder = (prefix: string): string =>
-    JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] } });
+  const onlyItemsUnder = (...prefixes: string[]): string =>
+    JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}*`) } });
   const consume = (queueName: string): string[] =>
     [
       'sqs:ChangeMessageVisibility',
@@ -350,7 +360,7 @@ describe('least privilege on the events path', () => {
       'sqs:ReceiveMessage',
     ].map((a) => `Allow ${a} on ${queueName}.Arn`);
 
-  it('events: its stream, webhook items, the topic, sends to the callback and timer queues and its DLQ', () => {
+  it('events: its stream, the items its stores touch, the APNs keys, the topic, its queues and its DLQ', () => {
     expect(linesOf('events')).toEqual(
       [
         'Allow logs:CreateLogStream on eventsLogs.Arn',
@@ -359,7 +369,14 @@ describe('least privilege on the events path', () => {
         'Allow dynamodb:DescribeStream on table.StreamArn',
         'Allow dynamodb:GetRecords on table.StreamArn',
         'Allow dynamodb:GetShardIterator on table.StreamArn',
-        `Allow dynamodb:GetItem on table.Arn if ${onlyItemsUnder(PREFIX.tenant)}`,
+        // webhooks, the user's item before an alert token is cleared, the shared provider token
+        `Allow dynamodb:GetItem on table.Arn if ${onlyItemsUnder(PREFIX.tenant, PREFIX.user, PREFIX.providerToken)}`,
+        // the user's item rewritten without a dead alert token (a transaction's Put), a new provider token
+        `Allow dynamodb:PutItem on table.Arn if ${onlyItemsUnder(PREFIX.user, PREFIX.providerToken)}`,
+        // a call's first end: the call and its tenant's ringing counter, in one transaction
+        `Allow dynamodb:UpdateItem on table.Arn if ${onlyItemsUnder(PREFIX.call, PREFIX.tenant)}`,
+        'Allow secretsmanager:DescribeSecret on Callwake/apns-keys',
+        'Allow secretsmanager:GetSecretValue on Callwake/apns-keys',
         'Allow sns:Publish on topic',
         'Allow sqs:SendMessage on callbackQueue.Arn',
         'Allow sqs:SendMessage on ringTimerQueue.Arn',

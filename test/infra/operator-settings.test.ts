@@ -69,6 +69,9 @@ describe('an operator-configured deployment', () => {
     expect(environmentOf(lambdaFunction(s.template, 'callbacks')[1])['TENANT_SECRETS_NAME']).toBe(
       'ops/callwake/tenants',
     );
+    expect(environmentOf(lambdaFunction(s.template, 'events')[1])).toEqual(
+      expect.objectContaining({ APNS_KEYS_SECRET_NAME: 'ops/callwake/apns', PUSH_DEADLINE_MS: '3000' }),
+    );
     for (const name of FUNCTION_NAMES) {
       expect([name, environmentOf(lambdaFunction(s.template, name)[1])['LOG_LEVEL']]).toEqual([name, 'DEBUG']);
     }
@@ -89,7 +92,7 @@ describe('an operator-configured deployment', () => {
     expect(readable('pbx-api')).toEqual(['ops/callwake/apns', 'ops/callwake/tenants', 'ops/callwake/tokens']);
     expect(readable('app-api')).toEqual(['ops/callwake/tokens']);
     expect(readable('callbacks')).toEqual(['ops/callwake/tenants']);
-    expect(readable('events')).toEqual([]);
+    expect(readable('events')).toEqual(['ops/callwake/apns']);
     expect(readable('ring-timer')).toEqual([]);
   });
 
