@@ -4,7 +4,8 @@
  *   `npm run test:unit` runs it alone.
  * - `integration` (everything else under test/: integration, property, simulator, infra): real
  *   sockets, DynamoDB Local (started once by the global setup, only when a test of this project runs).
- * `npm test` runs both, every test file once.
+ * `npm test` runs both, every test file once. test/sip (real SIP: Kamailio and SIPp) is left out:
+ * `npm run test:sip` runs it with test/sip/jest.config.js.
  */
 const typescript = {
   preset: 'ts-jest/presets/default-esm',
@@ -30,7 +31,8 @@ export default {
       ...typescript,
       displayName: 'integration',
       roots: ['<rootDir>/test'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
+      // test/sip needs Kamailio and SIPp: `npm run test:sip` runs it (its own config).
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/', '<rootDir>/test/sip/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
