@@ -264,6 +264,25 @@ describe('Kamailio + callwake, real SIP', () => {
     expect((await phone.view()).body.status).toBe('declined');
   });
 
+  test('cancelled by another leg: 487 to the caller at once, the app learns answeredElsewhere', async () => {
+    const phone = new Phone(world, 'lena');
+    await phone.register();
+    const { sipp, callId } = await ring('lena');
+    await phone.waitForPush();
+    expect((await phone.confirm()).body.status).toBe('ringing');
+    // Another part of the PBX (a desk phone's leg, an operator) ends the call in callwake.
+    const cancel = await world.pbx.cancel(callId, 'answered_elsewhere');
+    const cancelledAt = Date.now();
+    expect(cancel.body.status).toBe('cancelled');
+
+    const final = await finalOf(sipp);
+    expect(final.status).toBe(487);
+    expect(final.at - cancelledAt).toBeLessThan(1000);
+    note('cancelled by another leg', '487 after the cancel was answered', final.at - cancelledAt);
+    expect(await pbxView(callId)).toMatchObject({ status: 'cancelled', endReason: 'answeredElsewhere' });
+    expect((await phone.view()).body).toMatchObject({ status: 'ended', endReason: 'answeredElsewhere' });
+  });
+
   test('unreachable: APNs refuses the push, 480 at once', async () => {
     const phone = new Phone(world, 'farid');
     await phone.register();
