@@ -225,6 +225,8 @@ describe('every operation declares its answers', () => {
     putDevice: { success: ['200', '201'], errors: { '400': ['unknown_team'], '409': ['too_many_devices'] } },
     deleteDevice: { success: ['204'], errors: {} },
     listDevices: { success: ['200'], errors: {} },
+    putSettings: { success: ['200'], errors: {} },
+    getSettings: { success: ['200'], errors: {} },
     putWebhook: { success: ['200'], errors: {} },
     getWebhook: { success: ['200'], errors: { '404': ['webhook_not_found'] } },
     deleteWebhook: { success: ['204'], errors: {} },
