@@ -9,11 +9,22 @@ import { parse } from 'yaml';
 import { SnsPublisher } from '../../functions/adapters/sns-publisher.js';
 import { appRouter } from '../../functions/app-api/api.js';
 import { appViewOf, type Call, END_REASON_OF_CANCEL, pbxViewOf, vanishedAppView } from '../../functions/core/call.js';
+import { cancelCall } from '../../functions/core/cancel-call.js';
 import { backoffMs, CALLBACK_RETRY, deliverCallback } from '../../functions/core/deliver-callback.js';
-import { MAX_DEVICES_PER_USER } from '../../functions/core/devices.js';
+import { deviceViewOf, MAX_DEVICES_PER_USER } from '../../functions/core/devices.js';
+import { CallIdConflictError } from '../../functions/core/errors.js';
 import { type CallwakeEvent, EVENT_TYPES, eventsOfCallChange, prunedEvent } from '../../functions/core/events.js';
-import { isCallId, isSimpleId } from '../../functions/core/ids.js';
+import { inlineDeviceIdOf, isCallId, isSimpleId } from '../../functions/core/ids.js';
 import { silentLog, type Webhook } from '../../functions/core/ports.js';
+import {
+  DEFAULT_SETTINGS,
+  MAX_SETTINGS_ENTRIES,
+  MAX_SETTINGS_ENTRY_LENGTH,
+  rejectionOf,
+  settingsViewOf,
+  type UserSettings,
+} from '../../functions/core/settings.js';
+import { isInlineDeviceError, readInlineDevice } from '../../functions/core/targets.js';
 import { snapshotOf, viewTag } from '../../functions/core/watch.js';
 import {
   getWebhook,
@@ -25,9 +36,19 @@ import { answerViewRequest, etagOf, MAX_WAIT_SECONDS } from '../../functions/htt
 import { MAX_BODY_BYTES } from '../../functions/http/pipeline.js';
 import { ProblemError, problemResponse } from '../../functions/http/problem.js';
 import type { HttpRequest } from '../../functions/http/request.js';
+import { fieldErrors, withoutNulls } from '../../functions/http/validation.js';
 import { pbxRouter } from '../../functions/pbx-api/api.js';
-import { cancelSchema, deviceSchema, pushToken, ringSchema, webhookSchema } from '../../functions/pbx-api/schemas.js';
+import {
+  cancelSchema,
+  deviceSchema,
+  inlineDeviceSchema,
+  pushToken,
+  ringSchema,
+  settingsSchema,
+  webhookSchema,
+} from '../../functions/pbx-api/schemas.js';
 import { SchemaValidator } from './json-schema-subset.js';
+import { BUNDLE, newToken, PushHarness, REFUSE, registered, TEAM, TENANT } from './push-harness.js';
 
 /**
  * openapi.yaml describes the whole contract; this keeps it true to the code: the same operations
@@ -468,6 +489,22 @@ describe('the limits and formats are the ones the validators enforce', () => {
       'a redirect (never followed)',
       'dead-letter queue',
       'Deliveries already queued keep the url',
+      // v1.1: settings, missed calls, caller-ID, RFC 8599, the wrong environment
+      'Settings `until` must carry its offset',
+      'an empty entry is 400 `validation_failed` with path `blockedCallers.<i>`',
+      'plus `updatedAt`: when the last PUT applied, null while the settings were never set',
+      'Blocked wins',
+      'a cancel changes nothing (200 with the `rejected` view',
+      "`rejectReason` is present on a create answer and on a PBX view (and so in an event's `call`) exactly when `status` is `rejected`",
+      'Settings never apply to a create without `to.userId`',
+      '`callerInPush` (default true) is part of',
+      'shows `alertTokenSuffix` (its last 8 characters) only when it has one',
+      'epoch seconds + 86400 (24 h',
+      'The "call ended" alert\'s `callwake` member is `{v: 1, type: "ended", callId, callUuid, endReason, endedAt}`',
+      'A remote-only multi-token contact (`<hex>:remote` with `….remote`) is an alert-mode device',
+      "goes at once to every registered device of the user that has an alert token: a VoIP device's `alertPushToken`, and an alert-mode device's own token",
+      'An alert token APNs answers `Unregistered` or `BadDeviceToken` for is cleared',
+      'The wrong-environment retry: only a registered device',
     ]) {
       expect(decisions).toContain(s);
     }
@@ -1027,5 +1064,568 @@ describe('v1.1 call events and their callback', () => {
         });
       }
     }
+  });
+});
+
+describe('v1.1 user settings', () => {
+  const R = S.SettingsRequest.properties;
+  const DND = R.doNotDisturb.properties;
+  /** What the PBX API does with a body: nulls dropped, then the route's schema. */
+  const parsed = (body: unknown) => settingsSchema.safeParse(withoutNulls(body));
+  const ok = (body: unknown) => parsed(body).success;
+  const errorPaths = (body: unknown): string[] => {
+    const r = parsed(body);
+    return r.success ? [] : fieldErrors(r.error).map((e) => e.path);
+  };
+
+  it("PUT and GET /v1/pbx/users/{userId}/settings are the router's, with the settings schemas", () => {
+    const own = ops.filter((o) => o.path === '/v1/pbx/users/{userId}/settings');
+    expect(own.map((o) => `${o.method} ${o.operationId}`).sort()).toEqual(['GET getSettings', 'PUT putSettings']);
+    expect(routeOf('putSettings')?.body?.schema).toBe(settingsSchema);
+    const put = own.find((o) => o.operationId === 'putSettings')!.op;
+    expect(deref(put.requestBody.content['application/json'].schema)).toBe(S.SettingsRequest);
+    for (const o of own) {
+      expect(Object.keys(o.op.responses).filter((st) => st.startsWith('2'))).toEqual(['200']);
+      expect(deref(o.op.responses['200'].content['application/json'].schema)).toBe(S.Settings);
+    }
+  });
+
+  it('lists: at most 1000 entries of 1-512 characters, in both lists, as the validator enforces', () => {
+    const list = S.CallerList;
+    const entry = S.CallerEntry;
+    expect([list.maxItems, entry.minLength, entry.maxLength]).toEqual([
+      MAX_SETTINGS_ENTRIES,
+      1,
+      MAX_SETTINGS_ENTRY_LENGTH,
+    ]);
+    for (const [name, wrap] of [
+      ['blockedCallers', (l: unknown) => ({ blockedCallers: l })],
+      ['doNotDisturb.allowedCallers', (l: unknown) => ({ doNotDisturb: { allowedCallers: l } })],
+    ] as const) {
+      const cases: [unknown, boolean][] = [
+        [Array(list.maxItems).fill('+1555'), true],
+        [Array(list.maxItems + 1).fill('+1555'), false],
+        [['x'.repeat(entry.maxLength)], true],
+        [['x'.repeat(entry.maxLength + 1)], false],
+        [[''], false],
+        [[42], false],
+        [[], true],
+      ];
+      for (const [l, valid] of cases) {
+        const body = wrap(l);
+        expect([name, ok(body), schemas.errors(S.SettingsRequest, body).length === 0]).toEqual([name, valid, valid]);
+      }
+      // An empty entry names itself.
+      expect(errorPaths(wrap(['+1555', '']))).toEqual([`${name}.1`]);
+    }
+  });
+
+  it('absent or null members take the documented defaults; a non-object body is refused as a whole', () => {
+    const documented = {
+      blockedCallers: R.blockedCallers.default,
+      doNotDisturb: {
+        enabled: DND.enabled.default,
+        until: DND.until.default,
+        allowedCallers: DND.allowedCallers.default,
+      },
+      missedCallPush: R.missedCallPush.default,
+    };
+    const { updatedAt: _never, ...defaults } = DEFAULT_SETTINGS;
+    expect(documented).toEqual(defaults);
+    const nulls = {
+      blockedCallers: null,
+      doNotDisturb: { enabled: null, until: null, allowedCallers: null },
+      missedCallPush: null,
+    };
+    for (const body of [{}, nulls, { doNotDisturb: null }, { doNotDisturb: {} }, { unknown: 1 }]) {
+      expect(settingsSchema.parse(withoutNulls(body))).toEqual(documented);
+      expect(schemas.errors(S.SettingsRequest, body)).toEqual([]);
+    }
+    // A PUT replaces the whole document: what is not said is the default again.
+    expect(settingsSchema.parse({ missedCallPush: false })).toEqual({ ...documented, missedCallPush: false });
+    for (const body of [null, [], 'x', 1]) {
+      expect([body, errorPaths(body)]).toEqual([body, ['(body)']]);
+      expect(schemas.errors(S.SettingsRequest, body)).not.toEqual([]);
+    }
+    // Never set: the defaults, with updatedAt null: the GET example.
+    const view = settingsViewOf(DEFAULT_SETTINGS);
+    expect(view.updatedAt).toBeNull();
+    expect(schemas.errors(S.Settings, view)).toEqual([]);
+    const get = doc.paths['/v1/pbx/users/{userId}/settings'].get.responses['200'].content['application/json'];
+    expect(view).toEqual(get.examples.defaults.value);
+  });
+
+  it('until: the SettingsTime pattern accepts exactly what the validator accepts', () => {
+    /** Each field's valid values and near misses; a time is valid fields with at most one near miss. */
+    const fields: [string[], string[]][] = [
+      [
+        ['2026', '0000', '9999'],
+        ['202', '20266'],
+      ],
+      [['-'], ['/']],
+      [
+        ['01', '02', '12'],
+        ['00', '13', '1'],
+      ],
+      [['-'], ['']],
+      [
+        ['01', '28', '30', '31'],
+        ['32', '00', '1'],
+      ],
+      [
+        ['T', 't'],
+        [' ', ''],
+      ],
+      [
+        ['00', '18', '23', '24'],
+        ['25', '7'],
+      ],
+      [[':'], ['']],
+      [
+        ['00', '01', '59'],
+        ['60', '5'],
+      ],
+      [
+        ['', ':00', ':59'],
+        [':60', ':5'],
+      ],
+      [
+        ['', '.0', '.000', '.5', '.123456789', '.000000000'],
+        ['.1234567890', '.', ',5'],
+      ],
+      [
+        ['Z', 'z', '+01:00', '-23:59', '+23:59', '-00:00'],
+        ['+24:00', '+23:60', '+0100', '+01', ''],
+      ],
+    ];
+    const time = fc
+      .tuple(
+        fc.tuple(...fields.map(([good]) => fc.constantFrom(...good))),
+        fc.integer({ min: -fields.length, max: fields.length - 1 }),
+        fc.nat(),
+      )
+      .map(([good, miss, pick]) =>
+        good.map((v, i) => (i === miss ? fields[i]![1][pick % fields[i]![1].length]! : v)).join(''),
+      );
+    const strings = fc.oneof(
+      time,
+      fc.constantFrom('2026-12-24', '2026-12-24T18:00:00', 'tomorrow', '', '1798135200000', '2026-12-24T18Z'),
+    );
+    let accepted = 0;
+    fc.assert(
+      fc.property(strings, (s) => {
+        const byCode = ok({ doNotDisturb: { enabled: true, until: s } });
+        if (byCode) accepted++;
+        return (schemas.errors(S.SettingsTime, s).length === 0) === byCode;
+      }),
+      { numRuns: 4000 },
+    );
+    // Both sides were exercised.
+    expect(accepted).toBeGreaterThan(500);
+    expect(accepted).toBeLessThan(3500);
+    for (const s of S.SettingsTime.examples) expect([s, ok({ doNotDisturb: { until: s } })]).toEqual([s, true]);
+    // A time without an offset names itself.
+    expect(errorPaths({ doNotDisturb: { until: '2026-12-24T18:00:00' } })).toEqual(['doNotDisturb.until']);
+    // The described leniency: a day past its month's end rolls over (see the report).
+    expect(settingsSchema.parse({ doNotDisturb: { until: '2026-02-30T00:00Z' } }).doNotDisturb.until).toBe(
+      Date.parse('2026-03-02T00:00:00.000Z'),
+    );
+    expect(S.SettingsTime.description).toContain(
+      '`2026-02-30`) is read as the\n following days (2026-03-02)'.replace('\n', ''),
+    );
+  });
+
+  it('the answer is the whole document as stored, until in UTC, with updatedAt: the PUT example gives the answer example', () => {
+    const put = doc.paths['/v1/pbx/users/{userId}/settings'].put;
+    const request = put.requestBody.content['application/json'].example;
+    const answer = put.responses['200'].content['application/json'].example;
+    const stored: UserSettings = { ...settingsSchema.parse(request), updatedAt: Date.parse(answer.updatedAt) };
+    expect(settingsViewOf(stored)).toEqual(answer);
+    expect(request.doNotDisturb.until).not.toBe(answer.doNotDisturb.until);
+    expect(answer.doNotDisturb.until).toMatch(/Z$/);
+    for (const v of [settingsViewOf(stored), settingsViewOf(DEFAULT_SETTINGS)])
+      expect(schemas.errors(S.Settings, v)).toEqual([]);
+    // The answer schema can fail.
+    const { updatedAt: _u, ...withoutUpdatedAt } = settingsViewOf(stored);
+    expect(schemas.errors(S.Settings, withoutUpdatedAt)).not.toEqual([]);
+    expect(
+      schemas.errors(S.Settings, { ...answer, doNotDisturb: { ...answer.doNotDisturb, until: 'soon' } }),
+    ).not.toEqual([]);
+    expect(S.Settings.required).toContain('updatedAt');
+  });
+
+  it('who is refused: the documented rules are rejectionOf', () => {
+    const now = Date.parse('2026-11-27T07:42:43.442Z');
+    const caller = { number: '+15551230000', uri: 'sip:bob@example.com', displayName: 'Bob' };
+    const settings = (over: Partial<UserSettings['doNotDisturb']> & { blocked?: string[] } = {}): UserSettings => ({
+      blockedCallers: over.blocked ?? [],
+      doNotDisturb: {
+        enabled: over.enabled ?? false,
+        until: over.until ?? null,
+        allowedCallers: over.allowedCallers ?? [],
+      },
+      missedCallPush: true,
+    });
+    const cases: [string, UserSettings, string | undefined][] = [
+      ['nothing set', settings(), undefined],
+      ['blocked by number', settings({ blocked: ['+15551230000'] }), 'blocked'],
+      ['blocked by uri', settings({ blocked: ['sip:bob@example.com'] }), 'blocked'],
+      ['exact match only', settings({ blocked: ['SIP:bob@example.com', '15551230000', ' +15551230000'] }), undefined],
+      ['never by display name', settings({ blocked: ['Bob'] }), undefined],
+      ['DND on, no end', settings({ enabled: true }), 'doNotDisturb'],
+      ['DND on, end ahead', settings({ enabled: true, until: now + 1 }), 'doNotDisturb'],
+      ['DND at its end is off', settings({ enabled: true, until: now }), undefined],
+      ['DND past its end is off', settings({ enabled: true, until: now - 1 }), undefined],
+      ['DND disabled', settings({ enabled: false }), undefined],
+      [
+        'DND lets an allowed caller through',
+        settings({ enabled: true, allowedCallers: ['sip:bob@example.com'] }),
+        undefined,
+      ],
+      [
+        'blocked wins over allowedCallers',
+        settings({ blocked: ['+15551230000'], enabled: true, allowedCallers: ['+15551230000'] }),
+        'blocked',
+      ],
+    ];
+    for (const [what, s, reason] of cases) expect([what, rejectionOf(s, caller, now)]).toEqual([what, reason]);
+    expect(S.RejectReason.enum).toEqual(['blocked', 'doNotDisturb']);
+    expect(S.CallerEntry.description).toContain('compared exactly');
+  });
+});
+
+describe('v1.1 creates the user settings refuse', () => {
+  const blocking = (over: Partial<UserSettings> = {}): UserSettings => ({
+    ...DEFAULT_SETTINGS,
+    blockedCallers: ['+15551230000'],
+    ...over,
+  });
+  const dnd: UserSettings = { ...DEFAULT_SETTINGS, doNotDisturb: { enabled: true, until: null, allowedCallers: [] } };
+  const inlineContact = () => ({ pnProvider: 'apns' as const, pnPrid: newToken(), pnParam: `${TEAM}.${BUNDLE}.voip` });
+
+  it('a blocked caller: 201 rejected/blocked, deliveries [], nothing pushed (inline devices included), event call.rejected', async () => {
+    const h = new PushHarness();
+    h.user = { devices: [registered('phone', { alertPushToken: newToken() })], settings: blocking() };
+    const r = await h.ring(h.request({ devices: [inlineContact()] }));
+    expect(r.created).toBe(true);
+    expect(r.answer).toMatchObject({ status: 'rejected', rejectReason: 'blocked', deliveries: [] });
+    expect(schemas.errors(S.RingAnswer, r.answer)).toEqual([]);
+    expect(h.sent).toEqual([]);
+    expect(h.lookups).toBe(1);
+    const view = pbxViewOf(await h.call(r.answer.callId), h.now);
+    expect(view).toMatchObject({ status: 'rejected', rejectReason: 'blocked', devices: [] });
+    expect(schemas.errors(S.PbxCallView, view)).toEqual([]);
+    expect(h.events.map((e) => [e.type, e.sequence, e.reason])).toEqual([['call.rejected', 1, 'blocked']]);
+    for (const e of h.events) expect(schemas.errors(S.CallwakeEvent, e)).toEqual([]);
+    // The documented example is this answer's shape.
+    const example =
+      doc.paths['/v1/pbx/calls'].post.responses['201'].content['application/json'].examples.rejected.value;
+    expect(Object.keys(r.answer).sort()).toEqual(Object.keys(example).sort());
+    // The status enum and the answer schema can tell.
+    expect(S.RingAnswer.properties.status.enum).toContain('rejected');
+    expect(schemas.errors(S.RingAnswer, { ...r.answer, rejectReason: 'busy' })).not.toEqual([]);
+  });
+
+  it('a retry of the same body: 200 with the same answer; another body 409; a cancel keeps the call rejected', async () => {
+    const h = new PushHarness();
+    h.user = { devices: [registered('phone')], settings: blocking() };
+    const req = h.request();
+    const first = await h.ring(req);
+    const again = await h.ring(h.request());
+    expect([again.created, again.answer]).toEqual([false, first.answer]);
+    await expect(h.ring(h.request({ hasVideo: true }))).rejects.toBeInstanceOf(CallIdConflictError);
+    const cancelled = await cancelCall(h.deps, TENANT, req.callId, 'caller_hangup');
+    expect(cancelled).toMatchObject({ status: 'rejected', rejectReason: 'blocked', endReason: null });
+    const after = await h.ring(h.request());
+    expect([after.created, after.answer]).toEqual([false, first.answer]);
+    expect(h.sent).toEqual([]);
+    // Only the create's event: the cancel changed nothing.
+    expect(h.events.map((e) => e.type)).toEqual(['call.rejected']);
+  });
+
+  it('Do Not Disturb: 201 rejected/doNotDisturb; an allowed caller rings; settings never apply without to.userId', async () => {
+    const h = new PushHarness();
+    h.user = { devices: [registered('phone')], settings: dnd };
+    const r = await h.ring(h.request());
+    expect(r.answer).toMatchObject({ status: 'rejected', rejectReason: 'doNotDisturb', deliveries: [] });
+    expect(schemas.errors(S.RingAnswer, r.answer)).toEqual([]);
+
+    const allowed = new PushHarness();
+    allowed.user = {
+      devices: [registered('phone')],
+      settings: { ...dnd, doNotDisturb: { ...dnd.doNotDisturb, allowedCallers: ['+15551230000'] } },
+    };
+    expect((await allowed.ring(allowed.request())).answer.status).toBe('ringing');
+
+    const inlineOnly = new PushHarness();
+    inlineOnly.user = { devices: [], settings: blocking() };
+    const answer = (await inlineOnly.ring(inlineOnly.request({ to: undefined, devices: [inlineContact()] }))).answer;
+    expect([answer.status, inlineOnly.lookups, inlineOnly.sent.length]).toEqual(['ringing', 0, 1]);
+  });
+
+  it('rejectReason only on a rejected answer: ringing and unreachable answers keep their v1 shape', async () => {
+    const h = new PushHarness();
+    const phone = registered('phone');
+    h.user = { devices: [phone], settings: DEFAULT_SETTINGS };
+    const ringing = (await h.ring(h.request())).answer;
+    h.answer = () => REFUSE.Unregistered;
+    const unreachable = (await h.ring(h.request({ callId: 'another@pbx.example.com' }))).answer;
+    expect([ringing.status, unreachable.status]).toEqual(['ringing', 'unreachable']);
+    for (const a of [ringing, unreachable]) {
+      expect(a).not.toHaveProperty('rejectReason');
+      expect(schemas.errors(S.RingAnswer, a)).toEqual([]);
+    }
+    expect(S.RingAnswer.description).toContain('`rejectReason` is present exactly when `status` is `rejected`');
+    expect(S.RingAnswer.required).not.toContain('rejectReason');
+  });
+
+  it('callerInPush: default true (the documented default), and part of "the same body"', async () => {
+    const base = { callId: 'c-1', from: { number: '+15551230000' }, to: { userId: 'alice' } };
+    expect(ringSchema.parse(base).callerInPush).toBe(S.RingRequest.properties.callerInPush.default);
+    expect(ringSchema.parse(withoutNulls({ ...base, callerInPush: null })).callerInPush).toBe(true);
+    expect(ringSchema.parse({ ...base, callerInPush: false }).callerInPush).toBe(false);
+    expect(S.RingRequest.description).toContain('`callerInPush` true');
+    const h = new PushHarness();
+    h.user = { devices: [registered('phone')], settings: DEFAULT_SETTINGS };
+    await h.ring(h.request({ callerInPush: false }));
+    expect((await h.ring(h.request({ callerInPush: false }))).created).toBe(false);
+    await expect(h.ring(h.request({ callerInPush: true }))).rejects.toBeInstanceOf(CallIdConflictError);
+  });
+});
+
+describe('v1.1 devices: the alert token', () => {
+  const reg = {
+    platform: 'ios',
+    pushToken: 'ab'.repeat(32),
+    bundleId: 'com.example.phone',
+    environment: 'production',
+  };
+
+  it('alertPushToken is hex like pushToken, optional, and named when wrong', () => {
+    const A = S.DeviceRegistration.properties.alertPushToken;
+    expect(A.oneOf.map((b: Json) => deref(b))).toEqual([S.PushToken, { type: 'null' }]);
+    expect(S.DeviceRegistration.required).not.toContain('alertPushToken');
+    for (const t of [
+      'CD'.repeat(32),
+      'cd'.repeat(100),
+      'c'.repeat(64),
+      'cd'.repeat(31),
+      'cd'.repeat(101),
+      'g'.repeat(64),
+    ]) {
+      const body = { ...reg, alertPushToken: t };
+      const valid = deviceSchema.safeParse(body).success;
+      expect([t.length, valid, schemas.errors(S.DeviceRegistration, body).length === 0]).toEqual([
+        t.length,
+        valid,
+        valid,
+      ]);
+      expect([t.length, valid]).toEqual([t.length, pushToken.safeParse(t).success]);
+    }
+    const r = deviceSchema.safeParse({ ...reg, alertPushToken: 'nope' });
+    expect(r.success ? [] : fieldErrors(r.error).map((e) => e.path)).toEqual(['alertPushToken']);
+    expect(deviceSchema.parse(withoutNulls({ ...reg, alertPushToken: null }))).not.toHaveProperty('alertPushToken');
+  });
+
+  it('the device shows alertTokenSuffix (the last 8 characters) only when it has an alert token', () => {
+    const with_ = deviceViewOf({ ...registered('phone'), alertPushToken: `${'ab'.repeat(28)}0123abcd` });
+    const without = deviceViewOf(registered('pad', { pushType: 'alert' }));
+    expect(with_.alertTokenSuffix).toBe('0123abcd');
+    expect(without).not.toHaveProperty('alertTokenSuffix');
+    for (const v of [with_, without]) expect(schemas.errors(S.Device, v)).toEqual([]);
+    expect(S.Device.required).not.toContain('alertTokenSuffix');
+    expect(schemas.errors(S.Device, { ...with_, alertTokenSuffix: 'ABCD0123' })).not.toEqual([]);
+    // The documented answer example has the suffix of the documented request's alert token.
+    const put = doc.paths['/v1/pbx/users/{userId}/devices/{deviceId}'].put;
+    const example = put.responses['201'].content['application/json'].example;
+    expect(example.alertTokenSuffix).toBe(put.requestBody.content['application/json'].example.alertPushToken.slice(-8));
+  });
+});
+
+describe('v1.1 inline devices: RFC 8599 parameters as real phones send them', () => {
+  const H64 = 'ab'.repeat(32);
+  const H200 = 'Cd'.repeat(100);
+  const token = fc.constantFrom(H64, H200, 'ab'.repeat(31), 'ab'.repeat(101), 'a'.repeat(65), `g${'a'.repeat(63)}`, '');
+  const type = fc.constantFrom('voip', 'remote', 'VOIP', 'alert', '');
+  const part = fc.tuple(token, type).map(([t, y]) => `${t}:${y}`);
+  const pnPrid = fc.oneof(
+    token,
+    part,
+    fc.tuple(part, part).map(([a, b]) => `${a}&${b}`),
+    fc.tuple(part, part, part).map(([a, b, c]) => `${a}&${b}&${c}`),
+    part.map((p) => `${p}&`),
+    fc.constantFrom(
+      `${H64}:voip:voip`,
+      `x:${H64}:voip`,
+      ':voip',
+      `${'ab'.repeat(130)}:voip&${'ab'.repeat(130)}:remote`,
+    ),
+  );
+  const team = fc.constantFrom('ABCDE12345', 'ab1', '', 'AB-CD', 'AB_CD');
+  const bundle = fc.constantFrom(
+    'com.example.phone',
+    'x',
+    'voip',
+    'voip.voip',
+    'remote',
+    '',
+    'a..b',
+    'ex_ample',
+    'a-b.c',
+  );
+  const suffix = fc.constantFrom(
+    '',
+    '.voip',
+    '.remote',
+    '.remote&voip',
+    '.voip&remote',
+    '.voip&voip',
+    '.remote&',
+    '.VOIP',
+  );
+  const pnParam = fc.oneof(
+    fc.tuple(team, bundle, suffix).map(([t, b, x]) => `${t}.${b}${x}`),
+    fc.tuple(team, suffix).map(([t, x]) => `${t}${x}`),
+    fc.constantFrom(`ABCDE12345.${'a'.repeat(250)}.voip`, `ABCDE12345.${'a'.repeat(240)}.voip`, 'ABCDE12345.voip'),
+  );
+  const provider = fc.constantFrom('apns', 'apns.dev', 'APNS', 'apns.prod', '');
+  /** Contacts of the documented forms, then with one member swapped for an arbitrary one. */
+  const hex = fc.constantFrom(H64, H200, 'ab'.repeat(50));
+  const wellFormed = fc.oneof(
+    fc.record({
+      pnProvider: fc.constantFrom('apns', 'apns.dev'),
+      pnPrid: hex,
+      pnParam: fc.constantFrom(`${TEAM}.${BUNDLE}.voip`, `${TEAM}.${BUNDLE}`, 'T1.x.voip', 'T1.voip.x'),
+    }),
+    fc
+      .tuple(fc.constantFrom('apns', 'apns.dev'), hex, hex, fc.constantFrom(0, 1, 2, 3, 4), fc.constantFrom('A1', TEAM))
+      .map(([pnProvider, a, b, form, t]) => {
+        // Either order of the parts, and of the types.
+        const [prid, types] = (
+          [
+            [`${a}:remote&${b}:voip`, 'remote&voip'],
+            [`${b}:voip&${a}:remote`, 'voip&remote'],
+            [`${a}:remote&${b}:voip`, 'voip&remote'],
+            [`${b}:voip`, 'voip'],
+            [`${a}:remote`, 'remote'],
+          ] as const
+        )[form]!;
+        return { pnProvider, pnPrid: prid, pnParam: `${t}.${BUNDLE}.${types}` };
+      }),
+  );
+  const contact = fc.oneof(
+    wellFormed,
+    fc
+      .tuple(wellFormed, fc.constantFrom('pnProvider', 'pnPrid', 'pnParam'), provider, pnPrid, pnParam)
+      .map(([d, member, pv, pr, pa]) => ({ ...d, [member]: { pnProvider: pv, pnPrid: pr, pnParam: pa }[member] })),
+    fc.record({ pnProvider: provider, pnPrid, pnParam }),
+  );
+
+  it('the InlineDevice schema accepts exactly the contacts the validator accepts', () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(
+      fc.property(contact, (d) => {
+        const byCode = inlineDeviceSchema.safeParse(d).success;
+        seen[byCode ? 'accepted' : 'refused']++;
+        return (schemas.errors(S.InlineDevice, d).length === 0) === byCode;
+      }),
+      { numRuns: 6000 },
+    );
+    expect(Math.min(seen.accepted, seen.refused)).toBeGreaterThan(1000);
+    // Every accepted contact matches exactly one of the documented forms.
+    const forms = [
+      { pnProvider: 'apns', pnPrid: H64, pnParam: `${TEAM}.${BUNDLE}.voip` },
+      { pnProvider: 'apns.dev', pnPrid: H64, pnParam: `${TEAM}.${BUNDLE}` },
+      { pnProvider: 'apns', pnPrid: `${H64}:remote&${H200}:voip`, pnParam: `${TEAM}.${BUNDLE}.remote&voip` },
+      { pnProvider: 'apns', pnPrid: `${H200}:voip&${H64}:remote`, pnParam: `${TEAM}.${BUNDLE}.remote&voip` },
+      { pnProvider: 'apns', pnPrid: `${H200}:voip`, pnParam: `${TEAM}.${BUNDLE}.voip` },
+      { pnProvider: 'apns.dev', pnPrid: `${H64}:remote`, pnParam: `${TEAM}.${BUNDLE}.remote` },
+    ];
+    expect(forms.map((d) => schemas.matchingBranches(S.InlineDevice, d))).toEqual([[0], [0], [1], [1], [2], [3]]);
+    for (const d of forms) expect(inlineDeviceSchema.safeParse(d).success).toBe(true);
+  });
+
+  it('what each form means: the environment, the push type, the alert token', () => {
+    const read = (pnProvider: 'apns' | 'apns.dev', pnPrid: string, pnParam: string) =>
+      readInlineDevice({ pnProvider, pnPrid, pnParam });
+    expect(read('apns', H64, `${TEAM}.${BUNDLE}.voip`)).toEqual({
+      pushToken: H64,
+      teamId: TEAM,
+      bundleId: BUNDLE,
+      pushType: 'voip',
+    });
+    expect(read('apns.dev', H64, `${TEAM}.${BUNDLE}`)).toMatchObject({ pushType: 'alert', environment: 'sandbox' });
+    for (const [prid, param] of [
+      [`${H64}:remote&${H200}:voip`, `${TEAM}.${BUNDLE}.remote&voip`],
+      [`${H200}:voip&${H64}:remote`, `${TEAM}.${BUNDLE}.voip&remote`],
+    ])
+      expect(read('apns', prid!, param!)).toEqual({
+        pushToken: H200.toLowerCase(),
+        alertToken: H64,
+        teamId: TEAM,
+        bundleId: BUNDLE,
+        pushType: 'voip',
+      });
+    // A remote token alone: an alert-mode device on its remote token.
+    expect(read('apns', `${H64}:remote`, `${TEAM}.${BUNDLE}.remote`)).toEqual({
+      pushToken: H64,
+      teamId: TEAM,
+      bundleId: BUNDLE,
+      pushType: 'alert',
+    });
+    // Errors name the member at fault, as devices.<i>.<member>.
+    const pathsOf = (d: object) => {
+      const r = ringSchema.safeParse({ callId: 'c', from: { number: '1' }, devices: [d] });
+      return r.success ? [] : fieldErrors(r.error).map((e) => e.path);
+    };
+    const good = { pnProvider: 'apns', pnPrid: `${H64}:remote&${H200}:voip`, pnParam: `${TEAM}.${BUNDLE}.remote&voip` };
+    expect(pathsOf({ ...good, pnProvider: 'fcm' })).toEqual(['devices.0.pnProvider']);
+    expect(pathsOf({ ...good, pnPrid: `${H64}:remote&${H64}:remote` })).toEqual(['devices.0.pnPrid']);
+    expect(pathsOf({ ...good, pnPrid: `${H64}:push` })).toEqual(['devices.0.pnPrid']);
+    expect(pathsOf({ ...good, pnPrid: 'a'.repeat(513) })).toContain('devices.0.pnPrid');
+    expect(pathsOf({ ...good, pnParam: `${TEAM}.${BUNDLE}.voip` })).toEqual(['devices.0.pnParam']);
+    expect(pathsOf({ ...good, pnParam: `${TEAM}.${'a'.repeat(256)}` })).toContain('devices.0.pnParam');
+    expect(isInlineDeviceError(read('apns', H64, 'nodot'))).toBe(true);
+    expect(S.InlineDevice.properties.pnPrid.maxLength).toBe(512);
+    expect(S.InlineDevice.properties.pnParam.maxLength).toBe(256);
+  });
+
+  it('rung: apns goes to the default environment, apns.dev to the sandbox; the multi-token forms push the right token', async () => {
+    const h = new PushHarness();
+    const [single, devVoip, voip, remote, remoteOnly] = [newToken(), newToken(), newToken(), newToken(), newToken()];
+    const r = await h.ring(
+      h.request({
+        to: undefined,
+        devices: [
+          { pnProvider: 'apns', pnPrid: single, pnParam: `${TEAM}.${BUNDLE}.voip` },
+          { pnProvider: 'apns.dev', pnPrid: devVoip, pnParam: `${TEAM}.${BUNDLE}.voip` },
+          { pnProvider: 'apns', pnPrid: `${remote}:remote&${voip}:voip`, pnParam: `${TEAM}.${BUNDLE}.voip&remote` },
+          { pnProvider: 'apns.dev', pnPrid: `${remoteOnly}:remote`, pnParam: `${TEAM}.${BUNDLE}.remote` },
+        ],
+      }),
+    );
+    const pushes = (t: string) =>
+      h.to(t).map((p) => [p.environment, p.headers['apns-push-type'], p.headers['apns-topic']]);
+    expect(pushes(single)).toEqual([['production', 'voip', `${BUNDLE}.voip`]]);
+    expect(pushes(devVoip)).toEqual([['sandbox', 'voip', `${BUNDLE}.voip`]]);
+    expect(pushes(voip)).toEqual([['production', 'voip', `${BUNDLE}.voip`]]);
+    expect(pushes(remote)).toEqual([]);
+    expect(pushes(remoteOnly)).toEqual([['sandbox', 'alert', BUNDLE]]);
+    expect(r.answer.deliveries.map((d) => [d.deviceId, d.pushType, d.result])).toEqual([
+      [inlineDeviceIdOf(single), 'voip', 'sent'],
+      [inlineDeviceIdOf(devVoip), 'voip', 'sent'],
+      [inlineDeviceIdOf(voip), 'voip', 'sent'],
+      [inlineDeviceIdOf(remoteOnly), 'alert', 'sent'],
+    ]);
+    expect(schemas.errors(S.RingAnswer, r.answer)).toEqual([]);
+    // The sandbox default is the deployment's.
+    const sandboxed = new PushHarness({ defaultEnvironment: 'sandbox' });
+    await sandboxed.ring(
+      sandboxed.request({
+        to: undefined,
+        devices: [{ pnProvider: 'apns', pnPrid: single, pnParam: `${TEAM}.${BUNDLE}.voip` }],
+      }),
+    );
+    expect(sandboxed.to(single).map((p) => p.environment)).toEqual(['sandbox']);
   });
 });
