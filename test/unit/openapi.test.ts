@@ -12,10 +12,12 @@ import { appViewOf, type Call, END_REASON_OF_CANCEL, pbxViewOf, vanishedAppView 
 import { cancelCall } from '../../functions/core/cancel-call.js';
 import { backoffMs, CALLBACK_RETRY, deliverCallback } from '../../functions/core/deliver-callback.js';
 import { deviceViewOf, MAX_DEVICES_PER_USER } from '../../functions/core/devices.js';
+import { endAlertPayload } from '../../functions/core/end-alerts.js';
 import { CallIdConflictError } from '../../functions/core/errors.js';
 import { type CallwakeEvent, EVENT_TYPES, eventsOfCallChange, prunedEvent } from '../../functions/core/events.js';
 import { inlineDeviceIdOf, isCallId, isSimpleId } from '../../functions/core/ids.js';
 import { silentLog, type Webhook } from '../../functions/core/ports.js';
+import { buildPushPayload, MAX_PAYLOAD_BYTES } from '../../functions/core/push-payload.js';
 import {
   DEFAULT_SETTINGS,
   MAX_SETTINGS_ENTRIES,
@@ -48,12 +50,24 @@ import {
   webhookSchema,
 } from '../../functions/pbx-api/schemas.js';
 import { SchemaValidator } from './json-schema-subset.js';
-import { BUNDLE, newToken, PushHarness, REFUSE, registered, TEAM, TENANT } from './push-harness.js';
+import {
+  API_URL,
+  type ApnsRequest,
+  BUNDLE,
+  newToken,
+  PushHarness,
+  REFUSE,
+  registered,
+  TEAM,
+  TENANT,
+} from './push-harness.js';
 
 /**
  * openapi.yaml describes the whole contract; this keeps it true to the code: the same operations
  * as the routers, the error responses every endpoint may give, every $ref resolving, every problem
- * code the code can emit, and the limits and id formats the validators enforce.
+ * code the code can emit, and the limits and id formats the validators enforce; and the pushes of
+ * `x-callwake-pushes` (headers, size limits, payload schemas, who gets which) against what the real
+ * ring, events path and APNs adapter send (push-harness.ts).
  */
 
 type Json = any;
@@ -1627,5 +1641,498 @@ describe('v1.1 inline devices: RFC 8599 parameters as real phones send them', ()
       }),
     );
     expect(sandboxed.to(single).map((p) => p.environment)).toEqual(['sandbox']);
+  });
+});
+
+/** The object without one member. */
+const without = (o: Json, member: string): Json => Object.fromEntries(Object.entries(o).filter(([k]) => k !== member));
+
+describe('v1.1 the pushes: x-callwake-pushes against what the code sends', () => {
+  const P = doc['x-callwake-pushes'];
+  const KINDS = ['voip', 'incomingAlert', 'missedCall', 'passiveMissedCall', 'callEnded'] as const;
+  type Kind = (typeof KINDS)[number];
+  const DAY_S = 86_400;
+
+  it('lists each push: placeholders it defines, headers, the size limits of the code, a payload schema', () => {
+    expect(Object.keys(P).filter((k) => k !== 'description' && k !== 'placeholders')).toEqual([...KINDS]);
+    const placeholders = new Set(Object.keys(P.placeholders));
+    for (const kind of KINDS) {
+      const spec = P[kind];
+      expect(typeof spec.description).toBe('string');
+      const used = Object.values<string>(spec.headers).flatMap((v) => [...v.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
+      expect([kind, used.filter((u) => !placeholders.has(u!))]).toEqual([kind, []]);
+      expect(spec.headers['apns-priority']).toBe('10');
+      expect(spec.maxBytes).toBe(kind === 'voip' ? MAX_PAYLOAD_BYTES.voip : MAX_PAYLOAD_BYTES.alert);
+      expect(deref(spec.payload)).toBeDefined();
+    }
+  });
+
+  /** The push is the documented kind: exactly its headers, its size limit, its schema and no other's. */
+  function expectPush(kind: Kind, req: ApnsRequest, vars: Record<string, string | number>): Json {
+    const spec = P[kind];
+    const { authorization, 'content-type': contentType, ...headers } = req.headers;
+    expect([authorization, contentType]).toEqual(['bearer provider-jwt', 'application/json']);
+    const expected = Object.fromEntries(
+      Object.entries<string>(spec.headers).map(([name, v]) => [
+        name,
+        v.replace(/\{(\w+)\}/g, (_m, p: string) => {
+          if (vars[p] === undefined) throw new Error(`${kind}: no value for {${p}}`);
+          return String(vars[p]);
+        }),
+      ]),
+    );
+    expect([kind, headers]).toEqual([kind, expected]);
+    expect(Buffer.byteLength(req.payload)).toBeLessThanOrEqual(spec.maxBytes);
+    const payload = JSON.parse(req.payload);
+    expect([kind, schemas.errors(spec.payload, payload)]).toEqual([kind, []]);
+    expect([kind, KINDS.filter((k) => schemas.errors(P[k].payload, payload).length === 0)]).toEqual([kind, [kind]]);
+    return payload;
+  }
+
+  /** A user with a VoIP phone that has an alert token, an alert-mode iPad in the sandbox, and an old phone without one. */
+  function household(settings: UserSettings = DEFAULT_SETTINGS) {
+    const h = new PushHarness();
+    const phone = registered('phone', { alertPushToken: newToken() });
+    const pad = registered('pad', { pushType: 'alert', environment: 'sandbox' });
+    const old = registered('old-phone');
+    h.user = { devices: [phone, pad, old], settings };
+    return { h, phone, pad, old };
+  }
+
+  it('the VoIP push and the alert-mode incoming alert, as ringCall sends them through ApnsPusher', async () => {
+    const { h, phone, pad, old } = household();
+    const r = await h.ring(h.request({ hasVideo: true }));
+    const call = await h.call(r.answer.callId);
+    const vars = { bundleId: BUNDLE, callUuid: call.callUuid, ringEndSeconds: Math.floor(call.expiresAt / 1000) };
+    for (const d of [phone, old]) {
+      const [push, ...more] = h.to(d.pushToken);
+      expect(more).toEqual([]);
+      expect(push!.environment).toBe('production');
+      const p = expectPush('voip', push!, vars);
+      expect(p.callwake).toMatchObject({
+        caller: { number: '+15551230000', displayName: 'Bob Smith' },
+        hasVideo: true,
+        expiresAt: call.expiresAt,
+        api: expect.stringMatching(/\/v1\/app$/),
+      });
+    }
+    const [alert] = h.to(pad.pushToken);
+    expect(alert!.environment).toBe('sandbox');
+    const a = expectPush('incomingAlert', alert!, vars);
+    expect(a.aps.alert).toEqual({ title: 'Incoming call', body: 'Bob Smith' });
+    // The alert token is for the call's end, not its start.
+    expect(h.to(phone.alertPushToken!)).toEqual([]);
+  });
+
+  it('the caller as pushed: number and display name, uri only without a number; nothing with callerInPush false', async () => {
+    const { h, phone, pad } = household();
+    await h.ring(h.request({ from: { uri: 'sip:bob@example.com' } }));
+    expect(JSON.parse(h.to(phone.pushToken)[0]!.payload).callwake.caller).toEqual({ uri: 'sip:bob@example.com' });
+    expect(JSON.parse(h.to(pad.pushToken)[0]!.payload).aps.alert.body).toBe('sip:bob@example.com');
+
+    const hidden = household();
+    const r = await hidden.h.ring(hidden.h.request({ callerInPush: false }));
+    const call = await hidden.h.call(r.answer.callId);
+    const vars = { bundleId: BUNDLE, callUuid: call.callUuid, ringEndSeconds: Math.floor(call.expiresAt / 1000) };
+    expect(expectPush('voip', hidden.h.to(hidden.phone.pushToken)[0]!, vars).callwake.caller).toEqual({});
+    expect(expectPush('incomingAlert', hidden.h.to(hidden.pad.pushToken)[0]!, vars).aps.alert).toEqual({
+      title: 'Incoming call',
+      body: 'Incoming call',
+    });
+    // The app view still tells the caller (confirm is how the app learns it).
+    expect(appViewOf(call, 'd0', hidden.h.now).caller).toEqual({
+      number: '+15551230000',
+      displayName: 'Bob Smith',
+      uri: 'sip:bob@example.com',
+    });
+    // The caller schema can fail.
+    expect(schemas.errors(S.PushCaller, { number: '1', uri: 'sip:a@b' })).not.toEqual([]);
+    expect(schemas.errors(S.PushCaller, { name: 'Bob' })).not.toEqual([]);
+  });
+
+  it('a display name too long for the push is shortened, never the push dropped', async () => {
+    const { h, phone, pad } = household();
+    await h.ring(h.request({ from: { number: '+1555', displayName: '\u{1F4DE}'.repeat(2000) } }));
+    const voip = JSON.parse(h.to(phone.pushToken)[0]!.payload);
+    const alert = JSON.parse(h.to(pad.pushToken)[0]!.payload);
+    expect([...voip.callwake.caller.displayName].length).toBe(256);
+    expect(Buffer.byteLength(h.to(pad.pushToken)[0]!.payload)).toBeLessThanOrEqual(P.incomingAlert.maxBytes);
+    expect(schemas.errors(S.AlertPush, alert)).toEqual([]);
+  });
+
+  it('missed-call alert after the caller hung up: to the alert token and the alert-mode device, 24 h, on the collapse id', async () => {
+    const { h, phone, pad, old } = household();
+    const inlineVoip = newToken();
+    const inlineRemote = newToken();
+    const r = await h.ring(
+      h.request({
+        devices: [
+          {
+            pnProvider: 'apns.dev',
+            pnPrid: `${inlineRemote}:remote&${inlineVoip}:voip`,
+            pnParam: `${TEAM}.${BUNDLE}.remote&voip`,
+          },
+        ],
+      }),
+    );
+    const rang = h.sent.length;
+    h.now += 9000;
+    const endedAt = h.now;
+    await h.change(r.answer.callId, () => cancelCall(h.deps, TENANT, r.answer.callId, 'caller_hangup'));
+    const call = await h.call(r.answer.callId);
+    const vars = { bundleId: BUNDLE, callUuid: call.callUuid, alertExpirySeconds: Math.floor(endedAt / 1000) + DAY_S };
+    const after = h.sent.slice(rang);
+    expect(after.map((p) => p.token).sort()).toEqual([phone.alertPushToken!, pad.pushToken, inlineRemote].sort());
+    for (const req of after) {
+      const p = expectPush('missedCall', req, vars);
+      expect(p.callwake).toEqual({
+        v: 1,
+        type: 'missed',
+        callId: call.callId,
+        callUuid: call.callUuid,
+        caller: { number: '+15551230000', displayName: 'Bob Smith' },
+        createdAt: call.createdAt,
+        endedAt,
+      });
+      expect(p.aps.alert['loc-args']).toEqual(['Bob Smith']);
+    }
+    // Each alert token goes to its device's environment.
+    expect(after.map((p) => [p.token, p.environment]).sort()).toEqual(
+      [
+        [phone.alertPushToken!, 'production'],
+        [pad.pushToken, 'sandbox'],
+        [inlineRemote, 'sandbox'],
+      ].sort(),
+    );
+    expect(h.to(old.pushToken)).toHaveLength(1);
+  });
+
+  it('missed-call alert after the ring timeout: the end is the ring end (expiresAt)', async () => {
+    const { h, phone } = household();
+    const r = await h.ring(h.request({ callerInPush: false }));
+    const call = await h.call(r.answer.callId);
+    h.now = call.expiresAt + 1700;
+    const events = await h.change(r.answer.callId, (uuid) => h.calls.markExpired(uuid, h.now));
+    expect(events.map((e) => e.type)).toEqual(['call.expired']);
+    const [alert] = h.to(phone.alertPushToken!);
+    const p = expectPush('missedCall', alert!, {
+      bundleId: BUNDLE,
+      callUuid: call.callUuid,
+      alertExpirySeconds: Math.floor(call.expiresAt / 1000) + DAY_S,
+    });
+    expect(p.callwake.endedAt).toBe(call.expiresAt);
+    // callerInPush false: no caller in the alert either.
+    expect([p.aps.alert['loc-args'], p.callwake.caller]).toEqual([[], {}]);
+  });
+
+  it('Do Not Disturb: the passive missed-call alert at once, to the registered devices with an alert token, alert-mode ones included', async () => {
+    const dnd = { ...DEFAULT_SETTINGS, doNotDisturb: { enabled: true, until: null, allowedCallers: [] } };
+    const { h, phone, pad, old } = household(dnd);
+    const inlineRemote = newToken();
+    const r = await h.ring(
+      h.request({
+        devices: [
+          {
+            pnProvider: 'apns',
+            pnPrid: `${inlineRemote}:remote&${newToken()}:voip`,
+            pnParam: `${TEAM}.${BUNDLE}.remote&voip`,
+          },
+        ],
+      }),
+    );
+    expect(r.answer.status).toBe('rejected');
+    const call = await h.call(r.answer.callId);
+    expect(h.sent.map((p) => p.token).sort()).toEqual([phone.alertPushToken!, pad.pushToken].sort());
+    for (const req of h.sent) {
+      const p = expectPush('passiveMissedCall', req, {
+        bundleId: BUNDLE,
+        callUuid: call.callUuid,
+        alertExpirySeconds: Math.floor(call.createdAt / 1000) + DAY_S,
+      });
+      expect(p.callwake.endedAt).toBe(call.createdAt);
+      expect(p.aps).not.toHaveProperty('sound');
+    }
+    expect(h.to(old.pushToken)).toEqual([]);
+    expect(h.to(inlineRemote)).toEqual([]);
+
+    // None for a blocked caller; none with missedCallPush off.
+    for (const settings of [
+      { ...DEFAULT_SETTINGS, blockedCallers: ['+15551230000'] },
+      { ...dnd, missedCallPush: false },
+    ]) {
+      const other = household(settings);
+      expect((await other.h.ring(other.h.request())).answer.status).toBe('rejected');
+      expect(other.h.sent).toEqual([]);
+    }
+  });
+
+  it('the passive "call ended" alert replaces the alert-mode alert when the call did not end as a missed call', async () => {
+    /** The household plus a second alert-mode device; `end` ends the ringing call; what the end sent. */
+    async function ended(
+      end: (h: PushHarness, callId: string, slotOf: (id: string) => string) => Promise<unknown>,
+      settings = DEFAULT_SETTINGS,
+    ) {
+      const { h, phone, pad } = household(settings);
+      const pad2 = registered('pad-2', { pushType: 'alert' });
+      h.user.devices.push(pad2);
+      const r = await h.ring(h.request());
+      const rang = h.sent.length;
+      const ringing = await h.call(r.answer.callId);
+      const slotOf = (id: string) => Object.entries(ringing.devices).find(([, d]) => d.deviceId === id)![0];
+      h.now += 4000;
+      const endedAt = h.now;
+      await end(h, r.answer.callId, slotOf);
+      const call = await h.call(r.answer.callId);
+      const vars = {
+        bundleId: BUNDLE,
+        callUuid: call.callUuid,
+        alertExpirySeconds: Math.floor(endedAt / 1000) + DAY_S,
+      };
+      const sent = h.sent.slice(rang);
+      /** The kind and endReason of what each device's alert token (or own, for alert mode) got. */
+      const got = (kind: Kind) =>
+        Object.fromEntries(
+          [
+            ['phone', phone.alertPushToken!],
+            ['pad', pad.pushToken],
+            ['pad-2', pad2.pushToken],
+          ].map(([name, token]) => [
+            name,
+            sent
+              .filter((p) => p.token === token)
+              .map((p) => {
+                const payload = expectPush(kind, p, vars);
+                expect(payload.callwake.endedAt).toBe(endedAt);
+                return payload.callwake.endReason ?? null;
+              }),
+          ]),
+        );
+      return { h, got };
+    }
+    const answer = (h: PushHarness, id: string, slot: string) =>
+      h.change(id, (uuid) => h.calls.answer(uuid, slot, h.now));
+
+    // Answered on the phone: both pads get "call ended", without endReason; the phone's alert token nothing.
+    let e = await ended((h, id, slotOf) => answer(h, id, slotOf('phone')));
+    expect(e.got('callEnded')).toEqual({ phone: [], pad: [null], 'pad-2': [null] });
+    // A later cancel of the answered call sends nothing more.
+    const before = e.h.sent.length;
+    await e.h.change('a84b4c76e66710@pbx.example.com', () =>
+      cancelCall(e.h.deps, TENANT, 'a84b4c76e66710@pbx.example.com', 'caller_hangup'),
+    );
+    expect(e.h.sent.length).toBe(before);
+
+    // Answered on a pad: the other pad only.
+    e = await ended((h, id, slotOf) => answer(h, id, slotOf('pad')));
+    expect(e.got('callEnded')).toEqual({ phone: [], pad: [], 'pad-2': [null] });
+
+    // Declined on a pad: the other pad only.
+    e = await ended((h, id, slotOf) => h.change(id, (uuid) => h.calls.decline(uuid, slotOf('pad-2'), h.now)));
+    expect(e.got('callEnded')).toEqual({ phone: [], pad: [null], 'pad-2': [] });
+
+    // Cancelled as answered elsewhere (or failed): both pads, with the endReason; no missed call.
+    for (const [reason, endReason] of [
+      ['answered_elsewhere', 'answeredElsewhere'],
+      ['declined_elsewhere', 'declinedElsewhere'],
+      ['error', 'failed'],
+    ] as const) {
+      e = await ended((h, id) => h.change(id, () => cancelCall(h.deps, TENANT, id, reason)));
+      expect([reason, e.got('callEnded')]).toEqual([reason, { phone: [], pad: [endReason], 'pad-2': [endReason] }]);
+    }
+
+    // missedCallPush off: an unanswered end is "call ended" too, and the phone gets nothing.
+    e = await ended((h, id) => h.change(id, () => cancelCall(h.deps, TENANT, id, 'caller_hangup')), {
+      ...DEFAULT_SETTINGS,
+      missedCallPush: false,
+    });
+    expect(e.got('callEnded')).toEqual({ phone: [], pad: ['remoteEnded'], 'pad-2': ['remoteEnded'] });
+
+    // With it on (the default), the same end is the missed-call alert for all three.
+    e = await ended((h, id) => h.change(id, () => cancelCall(h.deps, TENANT, id, 'timeout')));
+    expect(e.got('missedCall')).toEqual({ phone: [null], pad: [null], 'pad-2': [null] });
+  });
+
+  it('the push schemas can fail: each member and constant the code sets is required as set', () => {
+    // The code's own builders, on a call ringing two devices.
+    const content = { call: ringing, token: 'cw1.AbCdEf.payload.mac', apiUrl: API_URL, sentAt: CREATED + 20 };
+    const voip = JSON.parse(buildPushPayload('voip', content));
+    const incoming = JSON.parse(buildPushPayload('alert', content));
+    const missed = JSON.parse(endAlertPayload('missed', ringing, CREATED + 9000));
+    const passive = JSON.parse(endAlertPayload('missedPassive', ringing, CREATED));
+    const ended = JSON.parse(endAlertPayload('ended', ringing, CREATED + 9000, 'answeredElsewhere'));
+    // The unmutated payloads are valid: each mutation below is what fails.
+    for (const [kind, p] of [
+      ['voip', voip],
+      ['incomingAlert', incoming],
+      ['missedCall', missed],
+      ['passiveMissedCall', passive],
+      ['callEnded', ended],
+    ] as const)
+      expect([kind, schemas.errors(P[kind].payload, p)]).toEqual([kind, []]);
+    const bad: [Kind, string, Json][] = [
+      ['voip', 'aps not empty', { ...voip, aps: { sound: 'default' } }],
+      ['voip', 'an unknown member', { ...voip, metadata: {} }],
+      ['voip', 'a token over 200 characters', { ...voip, callwake: { ...voip.callwake, token: 'x'.repeat(201) } }],
+      ['voip', 'type missed', { ...voip, callwake: { ...voip.callwake, type: 'missed' } }],
+      [
+        'incomingAlert',
+        'another title',
+        { ...incoming, aps: { ...incoming.aps, alert: { title: 'Call', body: 'x' } } },
+      ],
+      [
+        'incomingAlert',
+        'active, not time-sensitive',
+        { ...incoming, aps: { ...incoming.aps, 'interruption-level': 'active' } },
+      ],
+      ['incomingAlert', 'no category', { ...incoming, aps: without(incoming.aps, 'category') }],
+      [
+        'missedCall',
+        'two loc-args',
+        { ...missed, aps: { ...missed.aps, alert: { ...missed.aps.alert, 'loc-args': ['a', 'b'] } } },
+      ],
+      ['missedCall', 'no thread-id', { ...missed, aps: without(missed.aps, 'thread-id') }],
+      ['missedCall', 'mutable-content true', { ...missed, aps: { ...missed.aps, 'mutable-content': true } }],
+      ['missedCall', 'a call token', { ...missed, callwake: { ...missed.callwake, token: 't' } }],
+      ['missedCall', 'no endedAt', { ...missed, callwake: without(missed.callwake, 'endedAt') }],
+      ['missedCall', 'passive and audible', { ...missed, aps: { ...missed.aps, 'interruption-level': 'passive' } }],
+      ['passiveMissedCall', 'with a sound', { ...passive, aps: { ...passive.aps, sound: 'default' } }],
+      [
+        'passiveMissedCall',
+        'time-sensitive',
+        { ...passive, aps: { ...passive.aps, 'interruption-level': 'time-sensitive' } },
+      ],
+      ['callEnded', 'with a sound', { ...ended, aps: { ...ended.aps, sound: 'default' } }],
+      ['callEnded', 'a cancel reason', { ...ended, callwake: { ...ended.callwake, endReason: 'answered_elsewhere' } }],
+      ['callEnded', 'a caller', { ...ended, callwake: { ...ended.callwake, caller: {} } }],
+      [
+        'callEnded',
+        'the missed title',
+        { ...ended, aps: { ...ended.aps, alert: { 'title-loc-key': 'CALLWAKE_MISSED_CALL_TITLE' } } },
+      ],
+    ];
+    for (const [kind, what, p] of bad)
+      expect([kind, what, schemas.errors(P[kind].payload, p).length > 0]).toEqual([kind, what, true]);
+  });
+
+  it('an unreachable call sends no end-of-call alert', async () => {
+    const { h, phone, pad } = household();
+    h.answer = (token) => (token === phone.alertPushToken ? 'accept' : REFUSE.DeviceTokenNotForTopic);
+    const r = await h.ring(h.request());
+    expect(r.answer.status).toBe('unreachable');
+    const rang = h.sent.length;
+    h.now = (await h.call(r.answer.callId)).expiresAt + 10;
+    await h.change(r.answer.callId, (uuid) => h.calls.markExpired(uuid, h.now));
+    expect(h.sent.length).toBe(rang);
+    expect(h.to(pad.pushToken)).toHaveLength(1);
+  });
+
+  it('an alert token APNs calls dead is cleared from its device, which is not pruned', async () => {
+    const { h, phone, pad } = household();
+    const r = await h.ring(h.request());
+    h.answer = (token) =>
+      token === phone.alertPushToken ? REFUSE.Unregistered : token === pad.pushToken ? REFUSE.BadDeviceToken : 'accept';
+    h.now += 3000;
+    await h.change(r.answer.callId, () => cancelCall(h.deps, TENANT, r.answer.callId, 'caller_hangup'));
+    // One attempt each: an end-of-call alert is never tried in the other environment.
+    expect([h.to(phone.alertPushToken!).length, h.to(pad.pushToken).length]).toEqual([1, 2]);
+    // The store is asked to forget the alert token (it forgets only a device's alertPushToken equal to it,
+    // so the alert-mode device's own token stays); nothing is pruned.
+    expect(h.clearedAlertTokens).toEqual(
+      expect.arrayContaining([{ deviceId: 'phone', alertPushToken: phone.alertPushToken }]),
+    );
+    expect(h.clearedAlertTokens.filter((c) => c.deviceId !== 'phone')).toEqual([
+      { deviceId: 'pad', alertPushToken: pad.pushToken },
+    ]);
+    expect(h.pruned).toEqual([]);
+    // A refusal that is not a dead token clears nothing.
+    const other = household();
+    const r2 = await other.h.ring(other.h.request());
+    other.h.answer = () => REFUSE.DeviceTokenNotForTopic;
+    await other.h.change(r2.answer.callId, () => cancelCall(other.h.deps, TENANT, r2.answer.callId, 'caller_hangup'));
+    expect(other.h.clearedAlertTokens).toEqual([]);
+  });
+});
+
+describe('v1.1 a push token in the wrong environment', () => {
+  it('a registered token refused BadDeviceToken is tried in the other environment, inside the same deadline', async () => {
+    const h = new PushHarness();
+    const phone = registered('phone', { environment: 'production' });
+    h.user = { devices: [phone], settings: DEFAULT_SETTINGS };
+    h.answer = (_t, env) => (env === 'production' ? REFUSE.BadDeviceToken : 'accept');
+    const r = await h.ring(h.request());
+    expect(r.answer.status).toBe('ringing');
+    expect(r.answer.deliveries).toEqual([
+      { deviceId: 'phone', pushType: 'voip', result: 'sent', apnsId: expect.any(String) },
+    ]);
+    const tries = h.to(phone.pushToken);
+    expect(tries.map((t) => t.environment)).toEqual(['production', 'sandbox']);
+    // The same push, the same deadline.
+    expect(tries[1]!.payload).toBe(tries[0]!.payload);
+    expect(tries[1]!.deadline).toBe(tries[0]!.deadline);
+    expect(h.corrected).toEqual([{ deviceId: 'phone', environment: 'sandbox' }]);
+    expect(h.pruned).toEqual([]);
+    expect(schemas.errors(S.RingAnswer, r.answer)).toEqual([]);
+  });
+
+  it.each([
+    ['both refuse BadDeviceToken', REFUSE.BadDeviceToken, 'BadDeviceToken'],
+    ['the other says Unregistered', REFUSE.Unregistered, 'Unregistered'],
+  ])('%s: failed with the second answer, and only then pruned', async (_what, second, reason) => {
+    const h = new PushHarness();
+    const phone = registered('phone', { environment: 'sandbox' });
+    h.user = { devices: [phone], settings: DEFAULT_SETTINGS };
+    h.answer = (_t, env) => (env === 'sandbox' ? REFUSE.BadDeviceToken : second);
+    const r = await h.ring(h.request());
+    expect(r.answer.deliveries).toEqual([{ deviceId: 'phone', pushType: 'voip', result: 'failed', reason }]);
+    expect(h.to(phone.pushToken).map((t) => t.environment)).toEqual(['sandbox', 'production']);
+    expect(h.pruned).toEqual([{ deviceId: 'phone', pushToken: phone.pushToken, reason }]);
+    expect(h.corrected).toEqual([]);
+  });
+
+  it('a retry that times out leaves the device as it was', async () => {
+    const h = new PushHarness({ pushDeadlineMs: 300 });
+    const phone = registered('phone');
+    h.user = { devices: [phone], settings: DEFAULT_SETTINGS };
+    h.answer = (_t, env) => (env === 'production' ? REFUSE.BadDeviceToken : 'timeout');
+    const r = await h.ring(h.request());
+    expect(r.answer.deliveries).toEqual([{ deviceId: 'phone', pushType: 'voip', result: 'failed', reason: 'Timeout' }]);
+    expect([h.pruned, h.corrected]).toEqual([[], []]);
+  });
+
+  it('no retry for other refusals, nor for inline devices; an alert-mode device is retried like a VoIP one', async () => {
+    const h = new PushHarness();
+    const [gone, topic, pad] = [
+      registered('gone'),
+      registered('topic'),
+      registered('pad', { pushType: 'alert', environment: 'production' }),
+    ];
+    const inline = newToken();
+    h.user = { devices: [gone, topic, pad], settings: DEFAULT_SETTINGS };
+    h.answer = (t, env) =>
+      t === gone.pushToken
+        ? REFUSE.Unregistered
+        : t === topic.pushToken
+          ? REFUSE.DeviceTokenNotForTopic
+          : env === 'production'
+            ? REFUSE.BadDeviceToken
+            : 'accept';
+    const r = await h.ring(
+      h.request({ devices: [{ pnProvider: 'apns', pnPrid: inline, pnParam: `${TEAM}.${BUNDLE}.voip` }] }),
+    );
+    const envs = (t: string) => h.to(t).map((p) => p.environment);
+    expect([envs(gone.pushToken), envs(topic.pushToken), envs(inline), envs(pad.pushToken)]).toEqual([
+      ['production'],
+      ['production'],
+      ['production'],
+      ['production', 'sandbox'],
+    ]);
+    expect(r.answer.deliveries.map((d) => [d.deviceId, d.result, d.reason ?? null])).toEqual([
+      ['gone', 'failed', 'Unregistered'],
+      ['topic', 'failed', 'DeviceTokenNotForTopic'],
+      ['pad', 'sent', null],
+      [inlineDeviceIdOf(inline), 'failed', 'BadDeviceToken'],
+    ]);
+    expect(h.pruned.map((p) => p.deviceId).sort()).toEqual(['gone', 'topic']);
+    expect(h.corrected).toEqual([{ deviceId: 'pad', environment: 'sandbox' }]);
   });
 });
