@@ -222,8 +222,8 @@ export class Callwake extends Construct {
 
     this.pbxApi = pbxApiFunction(this, this.table, secrets, config);
     this.appApi = appApiFunction(this, this.table, secrets, config);
-    grantPbxApiTableAndSecrets(this.pbxApi, this.table, secrets);
-    grantAppApiCallItemsAndTokenKeys(this.appApi, this.table, secrets);
+    grantPbxApiItemsAndSecrets(this.pbxApi, this.table, secrets);
+    grantAppApiCallDecisionsAndTokenKeys(this.appApi, this.table, secrets);
 
     this.httpApi = routedHttpApi(this, this.pbxApi, this.appApi);
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
@@ -417,39 +417,67 @@ function appApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets,
   });
 }
 
-/** pbx-api rings, cancels and keeps the device registry: the whole table and all three secrets. */
-function grantPbxApiTableAndSecrets(pbxApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
-  table.grantReadWriteData(pbxApi.role);
+/**
+ * pbx-api rings, cancels and keeps the device registry: the item actions its stores send, each on
+ * the items it sends them to, and all three secrets. Nothing else of the table: no Scan, Query,
+ * BatchGetItem, BatchWriteItem or ConditionCheckItem.
+ * - calls (dynamo-call-store.ts): create and putTombstone PutItem; get GetItem; recordDeliveries
+ *   and cancel UpdateItem;
+ * - users and push-token owners (dynamo-device-store.ts): GetItem of both; transactions whose Puts
+ *   rewrite a user's item and a token's owner, whose Update removes a moved token's device from
+ *   its former user, whose Deletes release an owner; putSettings UpdateItem;
+ * - the shared APNs provider token (dynamo-token-share.ts): GetItem, PutItem;
+ * - webhooks (dynamo-webhook-store.ts): GetItem, PutItem, DeleteItem;
+ * - the tenant limits: UpdateItem of the tenant's ringing counter (`TENANT#…`, sk `RINGING`) and
+ *   of its request windows (`RATE#…`).
+ */
+function grantPbxApiItemsAndSecrets(pbxApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
+  const { call, user, pushToken, providerToken, tenant, rate } = PREFIX;
+  grantItems(pbxApi, table, 'PbxGetItems', {
+    actions: ['GetItem'],
+    prefixes: [call, user, pushToken, providerToken, tenant],
+  });
+  grantItems(pbxApi, table, 'PbxPutItems', {
+    actions: ['PutItem'],
+    prefixes: [call, user, pushToken, providerToken, tenant],
+  });
+  grantItems(pbxApi, table, 'PbxUpdateItems', { actions: ['UpdateItem'], prefixes: [call, user, tenant, rate] });
+  grantItems(pbxApi, table, 'PbxDeleteItems', { actions: ['DeleteItem'], prefixes: [pushToken, tenant] });
   secrets.tenantSecrets.secret.grantRead(pbxApi.role);
   secrets.apnsKeys.secret.grantRead(pbxApi.role);
   secrets.tokenKeys.secret.grantRead(pbxApi.role);
 }
 
 /**
- * app-api only serves the woken app: call items (partition key prefix from table-layout.ts, the
- * prefix the call store writes) and the token keys. No Scan and no DescribeTable: with
- * `ForAllValues`, a request without leading keys would pass the condition.
+ * What app-api's UpdateItems name besides the key (dynamo-call-store.ts confirm, answer and
+ * decline): the attributes they write, and those their conditions only test. IAM cannot tell the
+ * two apart: `dynamodb:Attributes` lists every attribute a request names.
  */
-function grantAppApiCallItemsAndTokenKeys(appApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
-  appApi.role.addToPolicy(
-    new iam.PolicyStatement({
-      sid: 'CallItemsOnly',
-      actions: [
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:ConditionCheckItem',
-      ],
-      resources: [table.tableArn],
-      conditions: {
-        'ForAllValues:StringLike': {
-          'dynamodb:LeadingKeys': [`${PREFIX.call}*`],
-        },
-      },
-    }),
-  );
+export const APP_API_CALL_ATTRIBUTES = {
+  written: ['devices', 'status', 'answeredBy', 'answeredAt', 'declinedBy', 'declinedAt'],
+  tested: ['lifetimeEnd', 'expiresAt'],
+} as const;
+
+/** What ring-timer's one UpdateItem names besides the key (dynamo-call-store.ts markExpired). */
+export const RING_TIMER_CALL_ATTRIBUTES = {
+  written: ['expiredAt'],
+  tested: ['lifetimeEnd', 'status', 'expiresAt'],
+} as const;
+
+/**
+ * app-api only serves the woken app: GetItem of call items (the view, and the held request's
+ * reads) and UpdateItem of call items (confirm, answer, decline) limited to the attributes those
+ * name; the token keys. No PutItem or DeleteItem: each replaces a whole item, so any attribute.
+ * `ReturnValues` is not limited: the updates ask for the whole call (ALL_NEW, and ALL_OLD when
+ * their condition fails), which GetItem may read anyway.
+ */
+function grantAppApiCallDecisionsAndTokenKeys(appApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
+  grantItems(appApi, table, 'AppGetCalls', { actions: ['GetItem'], prefixes: [PREFIX.call] });
+  grantItems(appApi, table, 'AppDecideCalls', {
+    actions: ['UpdateItem'],
+    prefixes: [PREFIX.call],
+    attributes: [...APP_API_CALL_ATTRIBUTES.written, ...APP_API_CALL_ATTRIBUTES.tested],
+  });
   secrets.tokenKeys.secret.grantRead(appApi.role);
 }
 
@@ -821,16 +849,17 @@ function grantCallbacksTenantSecretsAndRetries(callbacks: HouseFunction, secrets
   grantSendMessage(callbacks, 'RetryAndDeadLetterCallbacks', [queues.callbacks, queues.callbackDeadLetters]);
 }
 
-/** ring-timer: one conditional UpdateItem on call items, nothing else of the table. */
+/**
+ * ring-timer: one conditional UpdateItem on call items, naming only what markExpired names and
+ * returning nothing (`ReturnValues` NONE: it may not read a call); nothing else of the table.
+ */
 function grantRingTimerCallExpiry(ringTimer: HouseFunction, table: Table): void {
-  ringTimer.role.addToPolicy(
-    new iam.PolicyStatement({
-      sid: 'ExpireCallItemsOnly',
-      actions: ['dynamodb:UpdateItem'],
-      resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PREFIX.call}*`] } },
-    }),
-  );
+  grantItems(ringTimer, table, 'ExpireCallItemsOnly', {
+    actions: ['UpdateItem'],
+    prefixes: [PREFIX.call],
+    attributes: [...RING_TIMER_CALL_ATTRIBUTES.written, ...RING_TIMER_CALL_ATTRIBUTES.tested],
+    returnValues: ['NONE'],
+  });
 }
 
 export interface DeadLetterAlarms {

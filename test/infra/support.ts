@@ -198,6 +198,43 @@ export function permissionLines(template: Template, roleId: string, names: Recor
   return [...new Set(lines)].sort();
 }
 
+/**
+ * Readable names for {@link permissionLines}: `table`, `topic`, each queue by its construct id
+ * (`CallbackQueue`), each secret by its name, each function's log group as `<function>Logs`.
+ */
+export function readableNames(template: Template): Record<string, string> {
+  const byPath = (type: string, pathSuffix: RegExp): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(resourcesOf(template, type)).flatMap(([id, r]) => {
+        const m = pathSuffix.exec(String(r.Metadata?.['aws:cdk:path']));
+        return m?.[1] === undefined ? [] : [[id, m[1]]];
+      }),
+    );
+  return {
+    [onlyResource(template, 'AWS::DynamoDB::Table')[0]]: 'table',
+    [onlyResource(template, 'AWS::SNS::Topic')[0]]: 'topic',
+    ...byPath('AWS::SQS::Queue', /\/Callwake\/([A-Za-z]+)\/Resource$/),
+    ...Object.fromEntries(
+      Object.entries(resourcesOf(template, 'AWS::SecretsManager::Secret')).map(([id, r]) => [
+        id,
+        String(r.Properties?.['Name']),
+      ]),
+    ),
+    ...Object.fromEntries(
+      FUNCTION_NAMES.map((name) => {
+        const fn = lambdaFunction(template, name)[1];
+        const logGroup = (fn.Properties?.['LoggingConfig'] as Record<string, Json> | undefined)?.['LogGroup'];
+        return [String(referencedId(logGroup)), `${name}Logs`];
+      }),
+    ),
+  };
+}
+
+/** The `ForAllValues:StringLike` condition on leading keys that admits items under `prefixes`, as permissionLines prints it. */
+export const onlyItemsUnder = (...prefixes: string[]): Record<string, Record<string, string[]>> => ({
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}*`) },
+});
+
 export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 export const resourcesOfStatement = (s: Statement): Json[] => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
 
