@@ -23,13 +23,27 @@ export const CONTEXT_KEYS = [
   'secretNamePrefix',
   'pushDeadlineMs',
   'publicBaseUrl',
-  'throttlingRateLimit',
-  'throttlingBurstLimit',
+  'pbxRateLimit',
+  'pbxBurstLimit',
+  'appRateLimit',
+  'appBurstLimit',
+  'unmatchedRateLimit',
+  'unmatchedBurstLimit',
+  'tenantRequestsPerSecond',
+  'tenantRingingCalls',
   'logRetentionDays',
   'tableRemovalPolicy',
   'logLevel',
   'tracing',
 ] as const;
+
+/** Context keys of earlier versions: refused with what replaced them, rather than silently ignored. */
+export const REMOVED_CONTEXT_KEYS: Readonly<Record<string, string>> = {
+  throttlingRateLimit:
+    'the stage-wide limit became one per route: pbxRateLimit, appRateLimit and unmatchedRateLimit (docs/deploy.md, Limits)',
+  throttlingBurstLimit:
+    'the stage-wide limit became one per route: pbxBurstLimit, appBurstLimit and unmatchedBurstLimit (docs/deploy.md, Limits)',
+};
 
 export interface CallwakeStackProps extends StackProps {
   /** Props given in code win over context values. */
@@ -118,14 +132,26 @@ export function callwakePropsFromContext(node: Node): CallwakeProps {
   const secretNamePrefix = str(get('secretNamePrefix'), 'secretNamePrefix');
   if (secretNamePrefix !== undefined) props.secretNamePrefix = secretNamePrefix;
 
-  const pushDeadlineMs = num(get('pushDeadlineMs'), 'pushDeadlineMs');
-  if (pushDeadlineMs !== undefined) props.pushDeadlineMs = pushDeadlineMs;
+  for (const [key, replacement] of Object.entries(REMOVED_CONTEXT_KEYS)) {
+    if (node.tryGetContext(key) !== undefined) throw new Error(`context ${key} is no longer read: ${replacement}`);
+  }
+
+  for (const key of [
+    'pushDeadlineMs',
+    'pbxRateLimit',
+    'pbxBurstLimit',
+    'appRateLimit',
+    'appBurstLimit',
+    'unmatchedRateLimit',
+    'unmatchedBurstLimit',
+    'tenantRequestsPerSecond',
+    'tenantRingingCalls',
+  ] as const) {
+    const value = num(get(key), key);
+    if (value !== undefined) props[key] = value;
+  }
   const publicBaseUrl = str(get('publicBaseUrl'), 'publicBaseUrl');
   if (publicBaseUrl !== undefined) props.publicBaseUrl = publicBaseUrl;
-  const rate = num(get('throttlingRateLimit'), 'throttlingRateLimit');
-  if (rate !== undefined) props.throttlingRateLimit = rate;
-  const burst = num(get('throttlingBurstLimit'), 'throttlingBurstLimit');
-  if (burst !== undefined) props.throttlingBurstLimit = burst;
 
   const days = num(get('logRetentionDays'), 'logRetentionDays');
   if (days !== undefined) {

@@ -19,8 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
+  HttpRouteKey,
   HttpStage,
   LogGroupLogDestination,
   PayloadFormatVersion,
@@ -101,8 +103,14 @@ export const PUSH_DEADLINE_MS_MAX = 8000;
 export const CALLWAKE_DEFAULTS = {
   defaultApnsEnvironment: 'production',
   pushDeadlineMs: 5000,
-  throttlingRateLimit: 100,
-  throttlingBurstLimit: 200,
+  pbxRateLimit: 100,
+  pbxBurstLimit: 200,
+  appRateLimit: 200,
+  appBurstLimit: 400,
+  unmatchedRateLimit: 10,
+  unmatchedBurstLimit: 20,
+  tenantRequestsPerSecond: 50,
+  tenantRingingCalls: 200,
   logRetention: HOUSE_LOG_RETENTION,
   tableRemovalPolicy: RemovalPolicy.RETAIN,
   logLevel: 'INFO',
@@ -149,10 +157,38 @@ export interface CallwakeProps {
    * @default - the functions derive it from each request
    */
   readonly publicBaseUrl?: string;
-  /** Steady-state request rate limit of the API stage, requests per second. @default 100 */
-  readonly throttlingRateLimit?: number;
-  /** Burst limit of the API stage, requests. @default 200 */
-  readonly throttlingBurstLimit?: number;
+  /**
+   * Steady-state requests per second API Gateway lets through to the PBX routes
+   * (`ANY /v1/pbx/{proxy+}`), all tenants together; above it, 429 from API Gateway.
+   * @default 100
+   */
+  readonly pbxRateLimit?: number;
+  /** Burst of the PBX routes, requests. @default 200 */
+  readonly pbxBurstLimit?: number;
+  /** Steady-state requests per second of the app routes (`ANY /v1/app/{proxy+}`), all phones together. @default 200 */
+  readonly appRateLimit?: number;
+  /** Burst of the app routes, requests. @default 400 */
+  readonly appBurstLimit?: number;
+  /**
+   * Steady-state requests per second of `$default`: paths no route matches, which only ever get a
+   * 404 (also the limit of any route added without limits of its own).
+   * @default 10
+   */
+  readonly unmatchedRateLimit?: number;
+  /** Burst of `$default`, requests. @default 20 */
+  readonly unmatchedBurstLimit?: number;
+  /**
+   * A tenant's signed PBX requests per second, unless the tenant's own configuration sets another;
+   * above it, 429 `rate_limited` (pbx-api's `TENANT_REQUESTS_PER_SECOND`).
+   * @default 50
+   */
+  readonly tenantRequestsPerSecond?: number;
+  /**
+   * A tenant's calls ringing at once, unless the tenant's own configuration sets another; a ring
+   * beyond it gets 429 `rate_limited` (pbx-api's `TENANT_RINGING_CALLS`).
+   * @default 200
+   */
+  readonly tenantRingingCalls?: number;
   /** Retention of function and access logs. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
   /**
@@ -227,7 +263,7 @@ export class Callwake extends Construct {
 
     this.httpApi = routedHttpApi(this, this.pbxApi, this.appApi);
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
-    this.stage = throttledDefaultStage(this, this.httpApi, this.accessLogs, config);
+    this.stage = throttledStage(this, this.httpApi, this.accessLogs, config);
     this.apiUrl = this.stage.url;
 
     this.eventsTopic = encryptedEventsTopic(this);
@@ -393,6 +429,9 @@ function pbxApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets,
       TENANT_SECRETS_NAME: secrets.tenantSecrets.name,
       APNS_KEYS_SECRET_NAME: secrets.apnsKeys.name,
       PUSH_DEADLINE_MS: String(config.pushDeadlineMs),
+      // The default limits of a tenant whose own configuration sets none.
+      TENANT_REQUESTS_PER_SECOND: String(config.tenantRequestsPerSecond),
+      TENANT_RINGING_CALLS: String(config.tenantRingingCalls),
       POWERTOOLS_SERVICE_NAME: 'callwake-pbx-api',
     },
     logRetention: config.logRetention,
@@ -481,7 +520,7 @@ function grantAppApiCallDecisionsAndTokenKeys(appApi: HouseFunction, table: Tabl
   secrets.tokenKeys.secret.grantRead(appApi.role);
 }
 
-/** The HTTP API with its routes; the stage is {@link throttledDefaultStage}. */
+/** The HTTP API with its routes; the stage is {@link throttledStage}. */
 function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFunction): HttpApi {
   const pbxIntegration = new HttpLambdaIntegration('PbxApiIntegration', pbxApi.function, {
     payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
@@ -500,16 +539,8 @@ function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFun
     // problem+json 404 instead of API Gateway's {"message":"Not Found"}.
     defaultIntegration: appIntegration,
   });
-  httpApi.addRoutes({
-    path: '/v1/pbx/{proxy+}',
-    methods: [HttpMethod.ANY],
-    integration: pbxIntegration,
-  });
-  httpApi.addRoutes({
-    path: '/v1/app/{proxy+}',
-    methods: [HttpMethod.ANY],
-    integration: appIntegration,
-  });
+  httpApi.addRoutes({ path: PBX_ROUTE_PATH, methods: [HttpMethod.ANY], integration: pbxIntegration });
+  httpApi.addRoutes({ path: APP_ROUTE_PATH, methods: [HttpMethod.ANY], integration: appIntegration });
 
   // cdk-nag (AwsSolutions) acknowledgment, scoped to the API's routes.
   Validations.of(httpApi).acknowledge({
@@ -524,25 +555,45 @@ function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFun
   return httpApi;
 }
 
-function throttledDefaultStage(
-  scope: Construct,
-  httpApi: HttpApi,
-  accessLogs: LogGroup,
-  config: ResolvedProps,
-): HttpStage {
-  return new HttpStage(scope, 'DefaultStage', {
+const PBX_ROUTE_PATH = '/v1/pbx/{proxy+}';
+const APP_ROUTE_PATH = '/v1/app/{proxy+}';
+
+/** The API's route keys, as the stage's per-route settings name them. */
+export const ROUTE_KEYS = {
+  pbx: HttpRouteKey.with(PBX_ROUTE_PATH, HttpMethod.ANY).key,
+  app: HttpRouteKey.with(APP_ROUTE_PATH, HttpMethod.ANY).key,
+  unmatched: HttpRouteKey.DEFAULT.key,
+} as const;
+
+/**
+ * The `$default` stage: each route throttled on its own (PBX webhooks, the woken apps, and paths
+ * no route matches), so junk on one cannot use up another's limit; the stage's default limit is
+ * the unmatched paths' one, for any route added later without limits of its own. JSON access logs.
+ */
+function throttledStage(scope: Construct, httpApi: HttpApi, accessLogs: LogGroup, config: ResolvedProps): HttpStage {
+  const stage = new HttpStage(scope, 'DefaultStage', {
     httpApi,
     stageName: '$default',
     autoDeploy: true,
-    throttle: {
-      rateLimit: config.throttlingRateLimit,
-      burstLimit: config.throttlingBurstLimit,
-    },
+    throttle: { rateLimit: config.unmatched.rateLimit, burstLimit: config.unmatched.burstLimit },
     accessLogSettings: {
       destination: new LogGroupLogDestination(accessLogs),
       format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
     },
   });
+  const routeSettings = (limits: RouteLimits) => ({
+    ThrottlingRateLimit: limits.rateLimit,
+    ThrottlingBurstLimit: limits.burstLimit,
+  });
+  // The L2 stage has no per-route settings.
+  (stage.node.defaultChild as CfnStage).routeSettings = {
+    [ROUTE_KEYS.pbx]: routeSettings(config.pbx),
+    [ROUTE_KEYS.app]: routeSettings(config.app),
+    [ROUTE_KEYS.unmatched]: routeSettings(config.unmatched),
+  };
+  // A route's settings are refused while the route does not exist yet: the routes come first.
+  stage.node.addDependency(httpApi);
+  return stage;
 }
 
 // ---- The events path ------------------------------------------------------------------------
@@ -913,12 +964,20 @@ function entry(name: 'pbx-api' | 'app-api' | 'events' | 'callbacks' | 'ring-time
   return fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
 }
 
+interface RouteLimits {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
 interface ResolvedProps {
   readonly defaultApnsEnvironment: ApnsEnvironment;
   readonly pushDeadlineMs: number;
   readonly publicBaseUrl: string | undefined;
-  readonly throttlingRateLimit: number;
-  readonly throttlingBurstLimit: number;
+  readonly pbx: RouteLimits;
+  readonly app: RouteLimits;
+  readonly unmatched: RouteLimits;
+  readonly tenantRequestsPerSecond: number;
+  readonly tenantRingingCalls: number;
   readonly logRetention: RetentionDays;
   readonly tableRemovalPolicy: RemovalPolicy;
   readonly logLevel: LogLevelName;
@@ -949,14 +1008,25 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
         `got ${deadline}`,
     );
   }
-  const rate = props.throttlingRateLimit ?? d.throttlingRateLimit;
-  if (!Number.isFinite(rate) || rate <= 0) {
-    throw new Error(`throttlingRateLimit must be a positive number of requests per second, got ${rate}`);
-  }
-  const burst = props.throttlingBurstLimit ?? d.throttlingBurstLimit;
-  if (!Number.isInteger(burst) || burst <= 0) {
-    throw new Error(`throttlingBurstLimit must be a positive integer, got ${burst}`);
-  }
+  const routeLimits = (
+    rateProp: keyof CallwakeProps & keyof typeof d,
+    burstProp: keyof CallwakeProps & keyof typeof d,
+  ) => {
+    const rateLimit = (props[rateProp] ?? d[rateProp]) as number;
+    if (!Number.isFinite(rateLimit) || rateLimit <= 0) {
+      throw new Error(`${rateProp} must be a positive number of requests per second, got ${rateLimit}`);
+    }
+    const burstLimit = (props[burstProp] ?? d[burstProp]) as number;
+    if (!Number.isInteger(burstLimit) || burstLimit <= 0) {
+      throw new Error(`${burstProp} must be a positive integer, got ${burstLimit}`);
+    }
+    return { rateLimit, burstLimit };
+  };
+  const positiveInteger = (prop: 'tenantRequestsPerSecond' | 'tenantRingingCalls'): number => {
+    const value = props[prop] ?? d[prop];
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${prop} must be a positive integer, got ${value}`);
+    return value;
+  };
   const retention = props.logRetention ?? d.logRetention;
   if (retention === RetentionDays.INFINITE) {
     throw new Error('logRetention must be finite: these logs hold caller numbers and user ids');
@@ -973,8 +1043,11 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
     defaultApnsEnvironment: env,
     pushDeadlineMs: deadline,
     publicBaseUrl: props.publicBaseUrl === undefined ? undefined : normalizeBaseUrl(props.publicBaseUrl),
-    throttlingRateLimit: rate,
-    throttlingBurstLimit: burst,
+    pbx: routeLimits('pbxRateLimit', 'pbxBurstLimit'),
+    app: routeLimits('appRateLimit', 'appBurstLimit'),
+    unmatched: routeLimits('unmatchedRateLimit', 'unmatchedBurstLimit'),
+    tenantRequestsPerSecond: positiveInteger('tenantRequestsPerSecond'),
+    tenantRingingCalls: positiveInteger('tenantRingingCalls'),
     logRetention: retention,
     tableRemovalPolicy: removal,
     logLevel,

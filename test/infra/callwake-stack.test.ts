@@ -187,10 +187,14 @@ describe('the environment of the functions', () => {
         'POWERTOOLS_SERVICE_NAME',
         'PUSH_DEADLINE_MS',
         'TABLE_NAME',
+        'TENANT_REQUESTS_PER_SECOND',
+        'TENANT_RINGING_CALLS',
         'TENANT_SECRETS_NAME',
         'TOKEN_KEYS_SECRET_NAME',
       ].sort(),
     );
+    expect(env['TENANT_REQUESTS_PER_SECOND']).toBe('50');
+    expect(env['TENANT_RINGING_CALLS']).toBe('200');
     expect(env['APNS_DEFAULT_ENVIRONMENT']).toBe('production');
     expect(env['PUSH_DEADLINE_MS']).toBe('5000');
     expect(env['LOG_LEVEL']).toBe('INFO');
@@ -433,13 +437,39 @@ describe('the HTTP API', () => {
     }
   });
 
-  it('has one auto-deployed $default stage, throttled (100 rps, burst 200)', () => {
+  it('has one auto-deployed $default stage', () => {
     const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
     expect(stage.Properties?.['StageName']).toBe('$default');
     expect(stage.Properties?.['AutoDeploy']).toBe(true);
-    expect(stage.Properties?.['DefaultRouteSettings']).toEqual(
-      expect.objectContaining({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+  });
+
+  it('throttles each route on its own: PBX 100 rps (burst 200), app 200 (400), unmatched paths 10 (20)', () => {
+    const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
+    const routeKeys = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route')).map(
+      (r) => r.Properties?.['RouteKey'],
     );
+    const settings = stage.Properties?.['RouteSettings'] as Record<string, Json>;
+    // Every route has limits of its own, and no setting names a route that does not exist.
+    expect(Object.keys(settings).sort()).toEqual([...routeKeys].sort());
+    expect(settings).toEqual({
+      'ANY /v1/pbx/{proxy+}': { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      'ANY /v1/app/{proxy+}': { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 },
+      $default: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
+    // A route added later without limits of its own gets the smallest.
+    expect(stage.Properties?.['DefaultRouteSettings']).toEqual(
+      expect.objectContaining({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 }),
+    );
+  });
+
+  it("creates the routes before the stage (a route's settings are refused before the route exists)", () => {
+    const [, stage] = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage') as [
+      string,
+      CfnResource & { DependsOn?: string[] },
+    ];
+    for (const routeId of Object.keys(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route'))) {
+      expect(stage.DependsOn).toContain(routeId);
+    }
   });
 
   it('writes JSON access logs, without bodies or headers, to a log group kept one month', () => {

@@ -29,8 +29,14 @@ const operatorContext = {
   tokenKeySecretName: 'ops/callwake/tokens',
   pushDeadlineMs: '3000',
   publicBaseUrl: 'https://calls.example.com/',
-  throttlingRateLimit: '50',
-  throttlingBurstLimit: '75',
+  pbxRateLimit: '50',
+  pbxBurstLimit: '75',
+  appRateLimit: '60.5',
+  appBurstLimit: '90',
+  unmatchedRateLimit: '2',
+  unmatchedBurstLimit: '4',
+  tenantRequestsPerSecond: '20',
+  tenantRingingCalls: '30',
   logRetentionDays: '7',
   tableRemovalPolicy: 'destroy',
   logLevel: 'debug',
@@ -55,6 +61,8 @@ describe('an operator-configured deployment', () => {
         TENANT_SECRETS_NAME: 'ops/callwake/tenants',
         APNS_KEYS_SECRET_NAME: 'ops/callwake/apns',
         TOKEN_KEYS_SECRET_NAME: 'ops/callwake/tokens',
+        TENANT_REQUESTS_PER_SECOND: '20',
+        TENANT_RINGING_CALLS: '30',
       }),
     );
     expect(app).toEqual(
@@ -96,10 +104,15 @@ describe('an operator-configured deployment', () => {
     expect(readable('ring-timer')).toEqual([]);
   });
 
-  it('throttles the stage as told', () => {
+  it('throttles each route as told', () => {
     const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
+    expect(stage.Properties?.['RouteSettings']).toEqual({
+      'ANY /v1/pbx/{proxy+}': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 75 },
+      'ANY /v1/app/{proxy+}': { ThrottlingRateLimit: 60.5, ThrottlingBurstLimit: 90 },
+      $default: { ThrottlingRateLimit: 2, ThrottlingBurstLimit: 4 },
+    });
     expect(stage.Properties?.['DefaultRouteSettings']).toEqual(
-      expect.objectContaining({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 75 }),
+      expect.objectContaining({ ThrottlingRateLimit: 2, ThrottlingBurstLimit: 4 }),
     );
   });
 
@@ -144,8 +157,9 @@ describe('settings', () => {
   it('accepts numbers and booleans from cdk.json', () => {
     const c = build({
       pushDeadlineMs: 2500,
-      throttlingRateLimit: 10,
-      throttlingBurstLimit: 20,
+      pbxRateLimit: 10,
+      pbxBurstLimit: 20,
+      tenantRingingCalls: 5,
       logRetentionDays: 14,
       tracing: false,
     });
@@ -172,8 +186,15 @@ describe('settings', () => {
     [{ publicBaseUrl: 'http://calls.example.com' }, /publicBaseUrl/],
     [{ publicBaseUrl: 'https://calls.example.com/v1' }, /publicBaseUrl/],
     [{ publicBaseUrl: 'calls.example.com' }, /publicBaseUrl/],
-    [{ throttlingRateLimit: '0' }, /throttlingRateLimit/],
-    [{ throttlingBurstLimit: '-5' }, /throttlingBurstLimit/],
+    [{ pbxRateLimit: '0' }, /pbxRateLimit/],
+    [{ appRateLimit: 'fast' }, /appRateLimit/],
+    [{ pbxBurstLimit: '-5' }, /pbxBurstLimit/],
+    [{ unmatchedBurstLimit: '2.5' }, /unmatchedBurstLimit/],
+    [{ tenantRequestsPerSecond: '0' }, /tenantRequestsPerSecond/],
+    [{ tenantRingingCalls: '1.5' }, /tenantRingingCalls/],
+    // The stage-wide limits of earlier versions: refused, naming what replaced them.
+    [{ throttlingRateLimit: '100' }, /throttlingRateLimit is no longer read: .*pbxRateLimit/],
+    [{ throttlingBurstLimit: 200 }, /throttlingBurstLimit is no longer read: .*pbxBurstLimit/],
     [{ logRetentionDays: '4' }, /logRetentionDays/],
     [{ logRetentionDays: '9999' }, /logRetentionDays/],
     [{ tableRemovalPolicy: 'snapshot' }, /tableRemovalPolicy/],
