@@ -1,4 +1,8 @@
 import type { ApnsEnvironment } from './core/call.js';
+import type { TenantLimits } from './core/tenants.js';
+
+/** A tenant's limits unless the operator sets others (docs/deploy.md says how to choose). */
+export const DEFAULT_TENANT_LIMITS: TenantLimits = { requestsPerSecond: 50, ringingCalls: 200 };
 
 /**
  * Everything the deployed functions read from their environment, read once. Only secret
@@ -12,6 +16,10 @@ export interface FunctionConfig {
   defaultEnvironment: ApnsEnvironment;
   pushDeadlineMs: number;
   waitPollMs: number;
+  /** A tenant's limits unless its own configuration sets others. */
+  tenantLimits: TenantLimits;
+  /** How old a cached secret may get: a removed tenant secret or token key stops working within it. */
+  secretsMaxAgeMs: number;
   publicBaseUrl: string | undefined;
   /** Tests and staging only: send every push to this `host:port`… */
   apnsHost: string | undefined;
@@ -47,6 +55,21 @@ export function pushDeadlineOf(value: string | undefined): number {
   return ms;
 }
 
+const positiveInt = (env: NodeJS.ProcessEnv, name: string, fallback: number): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer`);
+  return n;
+};
+
+/** `SECRETS_MAX_AGE_SECONDS`, 60 by default: how soon a removed secret stops working everywhere. */
+export const secretsMaxAgeOf = (env: NodeJS.ProcessEnv): number => {
+  const s = positiveInt(env, 'SECRETS_MAX_AGE_SECONDS', 60);
+  if (s > 3600) throw new ConfigError('SECRETS_MAX_AGE_SECONDS must be at most 3600');
+  return s * 1000;
+};
+
 /** How often a held request reads its call again (ms). */
 export function waitPollOf(value: string | undefined): number {
   const ms = value === undefined || value === '' ? 100 : Number(value);
@@ -70,6 +93,11 @@ export function functionConfig(env: NodeJS.ProcessEnv = process.env): FunctionCo
     defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT),
     pushDeadlineMs: pushDeadlineOf(env.PUSH_DEADLINE_MS),
     waitPollMs: waitPollOf(env.WAIT_POLL_MS),
+    tenantLimits: {
+      requestsPerSecond: positiveInt(env, 'TENANT_REQUESTS_PER_SECOND', DEFAULT_TENANT_LIMITS.requestsPerSecond),
+      ringingCalls: positiveInt(env, 'TENANT_RINGING_CALLS', DEFAULT_TENANT_LIMITS.ringingCalls),
+    },
+    secretsMaxAgeMs: secretsMaxAgeOf(env),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     apnsHost: env.APNS_HOST || undefined,
     apnsHosts: apnsHostsOf(env),
@@ -109,12 +137,14 @@ export const eventsConfig = (env: NodeJS.ProcessEnv = process.env): EventsConfig
 /** The callback function: deliveries in, signed POSTs out, retries back into the queue. */
 export interface CallbacksConfig {
   tenantSecretsName: string;
+  secretsMaxAgeMs: number;
   callbackQueueUrl: string;
   callbackDeadLetterUrl: string;
 }
 
 export const callbacksConfig = (env: NodeJS.ProcessEnv = process.env): CallbacksConfig => ({
   tenantSecretsName: required(env, 'TENANT_SECRETS_NAME'),
+  secretsMaxAgeMs: secretsMaxAgeOf(env),
   callbackQueueUrl: required(env, 'CALLBACK_QUEUE_URL'),
   callbackDeadLetterUrl: required(env, 'CALLBACK_DLQ_URL'),
 });

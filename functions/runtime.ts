@@ -5,11 +5,12 @@ import { ApnsPusher } from './adapters/apns-pusher.js';
 import { documentClient } from './adapters/dynamo-table.js';
 import { DynamoTokenShare } from './adapters/dynamo-token-share.js';
 import { powertoolsLog } from './adapters/log.js';
-import { parseApnsKeys, parseTenantSecrets, parseTokenKeys } from './adapters/secret-formats.js';
+import { parseApnsKeys, parseTenants, parseTokenKeys } from './adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
 import { functionConfig } from './config.js';
 import type { ApnsEnvironment } from './core/call.js';
 import { systemClock } from './core/clock.js';
+import { causeOf } from './core/ids.js';
 import type { Log, Pusher } from './core/ports.js';
 import { wire } from './wiring.js';
 
@@ -25,7 +26,7 @@ export function initOnce<D>(serviceName: string, build: (log: Log) => Promise<D>
     (built ??= build(log).catch((e: unknown) => {
       // A throttled or timed-out secret read at init must not break this container for good.
       built = undefined;
-      log.error('initialisation failed', { error: (e as Error)?.name, message: (e as Error)?.message });
+      log.error('initialisation failed', { error: (e as Error)?.name, cause: causeOf(e) });
       throw e;
     }));
   // Start during Lambda's init phase (its CPU is not billed and the first request waits less);
@@ -68,9 +69,9 @@ const TOKEN_KEY_REFRESH_MIN_MS = 10_000;
 async function build(log: Log) {
   const config = functionConfig();
   const sm = secretsManagerClient();
-  const tokenKeys = new CachedSecret(sm, config.tokenKeysSecretName, parseTokenKeys);
+  const tokenKeys = new CachedSecret(sm, config.tokenKeysSecretName, parseTokenKeys, config.secretsMaxAgeMs);
   const tenants = config.tenantSecretsName
-    ? new CachedSecret(sm, config.tenantSecretsName, parseTenantSecrets)
+    ? new CachedSecret(sm, config.tenantSecretsName, parseTenants, config.secretsMaxAgeMs)
     : undefined;
   const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
   const [pusher] = await Promise.all([
@@ -94,7 +95,8 @@ async function build(log: Log) {
       await tokenKeys.refresh();
       return true;
     },
-    tenantSecrets: async (tenantId) => (tenants ? (await tenants.get()).get(tenantId) : undefined),
+    tenant: async (tenantId) => (tenants ? (await tenants.get()).get(tenantId) : undefined),
+    defaultLimits: config.tenantLimits,
     log,
     defaultEnvironment: config.defaultEnvironment,
     pushDeadlineMs: config.pushDeadlineMs,

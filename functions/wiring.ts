@@ -1,8 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoCallStore } from './adapters/dynamo-call-store.js';
 import { DynamoDeviceStore } from './adapters/dynamo-device-store.js';
+import { DynamoLimitStore } from './adapters/dynamo-limit-store.js';
 import { DynamoWebhookStore } from './adapters/dynamo-webhook-store.js';
 import type { AppDeps } from './app-api/api.js';
+import { DEFAULT_TENANT_LIMITS } from './config.js';
 import type { ApnsEnvironment } from './core/call.js';
 import type { TokenKeyRing } from './core/call-token.js';
 import { type Clock, realTimer, systemClock } from './core/clock.js';
@@ -10,6 +12,7 @@ import { CALLBACK_RETRY, type CallbackDeps, type RetryPolicy } from './core/deli
 import type { DispatchDeps } from './core/dispatch-events.js';
 import type { RingTimerDeps } from './core/expire-ring.js';
 import type { CallbackQueue, CallbackSender, EventPublisher, Log, Pusher, RingTimers } from './core/ports.js';
+import type { TenantConfig, TenantLimits } from './core/tenants.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 
 /**
@@ -24,7 +27,10 @@ export interface Parts {
   pusher: Pusher;
   tokenKeys: () => TokenKeyRing;
   refreshTokenKeys?: () => Promise<boolean>;
-  tenantSecrets: (tenantId: string) => Promise<readonly string[] | undefined>;
+  /** The tenants' configuration (secrets, apps, limits). */
+  tenant: (tenantId: string) => Promise<TenantConfig | undefined>;
+  /** The limits of a tenant that sets none. @default DEFAULT_TENANT_LIMITS */
+  defaultLimits?: TenantLimits;
   log: Log;
   clock?: Clock;
   defaultEnvironment: ApnsEnvironment;
@@ -47,7 +53,8 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     timer: realTimer,
     tokenKeys: p.tokenKeys,
     ...(p.refreshTokenKeys ? { refreshTokenKeys: p.refreshTokenKeys } : {}),
-    tenantSecrets: p.tenantSecrets,
+    tenant: p.tenant,
+    defaultLimits: p.defaultLimits ?? DEFAULT_TENANT_LIMITS,
     defaultEnvironment: p.defaultEnvironment,
     pushDeadlineMs: p.pushDeadlineMs,
     waitPollMs: p.waitPollMs ?? DEFAULT_WAIT_POLL_MS,
@@ -55,6 +62,7 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     ...(p.publicBaseUrl ? { publicBaseUrl: p.publicBaseUrl } : {}),
     webhooks: new DynamoWebhookStore(p.doc, p.tableName),
     allowHttpCallbacks: p.allowHttpCallbacks ?? false,
+    limits: new DynamoLimitStore(p.doc, p.tableName),
   };
 }
 
@@ -76,6 +84,7 @@ export function wireDispatch(p: {
     webhooks: new DynamoWebhookStore(p.doc, p.tableName),
     callbacks: p.callbacks,
     ringTimers: p.ringTimers,
+    limits: new DynamoLimitStore(p.doc, p.tableName),
     alerts: {
       pusher: p.pusher,
       devices: new DynamoDeviceStore(p.doc, p.tableName),

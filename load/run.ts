@@ -77,6 +77,8 @@ async function main() {
     defaultEnvironment: 'production',
     pushDeadlineMs: PUSH_DEADLINE_MS,
     log: silentLog,
+    // The load measures callwake under many PBXs' traffic, not the per-tenant limits.
+    tenantLimits: { requestsPerSecond: 1_000_000, ringingCalls: 1_000_000 },
   });
   if (!LOOPBACK.has(new URL(stack.url).hostname)) throw new Error(`the stack is not on loopback: ${stack.url}`);
 

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseTenantSecrets } from '../functions/adapters/secret-formats.js';
+import { parseTenants } from '../functions/adapters/secret-formats.js';
 import { apnsHostsOf, environmentOf, pushDeadlineOf } from '../functions/config.js';
 import type { ApnsEnvironment } from '../functions/core/call.js';
+import type { TenantConfig } from '../functions/core/tenants.js';
 
 /** `npm start`'s settings, all from the environment (the names the README lists). */
 export interface LocalConfig {
   host: string;
   port: number;
   publicBaseUrl: string;
-  tenants: Map<string, string[]>;
+  tenants: Map<string, TenantConfig>;
   /** True when no CALLWAKE_TENANTS was given and a demo tenant with a fresh secret was made. */
   demoTenant: boolean;
   apple: { teamId: string; keyId: string; privateKeyPem: string } | undefined;
@@ -30,8 +31,8 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be a port number, not ${env.PORT}`);
   const tenants = env.CALLWAKE_TENANTS
-    ? parseTenantSecrets(env.CALLWAKE_TENANTS)
-    : new Map([[DEMO_TENANT, [randomBytes(24).toString('base64url')]]]);
+    ? parseTenants(env.CALLWAKE_TENANTS)
+    : new Map([[DEMO_TENANT, { secrets: [randomBytes(32).toString('base64url')] }]]);
   const { APNS_TEAM_ID: teamId, APNS_KEY_ID: keyId, APNS_KEY_FILE: keyFile } = env;
   if ((teamId || keyId || keyFile) && !(teamId && keyId && keyFile)) {
     throw new Error('An Apple key needs all three of APNS_TEAM_ID, APNS_KEY_ID and APNS_KEY_FILE');

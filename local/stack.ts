@@ -5,12 +5,14 @@ import { type ApnsTeamKey, ProviderTokens, teamKeyOf } from '../functions/adapte
 import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
 import { documentClient, ensureTable } from '../functions/adapters/dynamo-table.js';
 import { DynamoTokenShare } from '../functions/adapters/dynamo-token-share.js';
+import { tenantsFrom } from '../functions/adapters/secret-formats.js';
 import { createAppApi } from '../functions/app-api/api.js';
 import type { ApnsEnvironment } from '../functions/core/call.js';
 import type { TokenKeyRing } from '../functions/core/call-token.js';
 import type { Clock } from '../functions/core/clock.js';
 import type { RetryPolicy } from '../functions/core/deliver-callback.js';
 import type { Log } from '../functions/core/ports.js';
+import type { TenantConfig, TenantLimits } from '../functions/core/tenants.js';
 import { createPbxApi } from '../functions/pbx-api/api.js';
 import { wire } from '../functions/wiring.js';
 import { type ApnsSimulator, createSimulatorKey } from './apns-simulator/index.js';
@@ -24,7 +26,10 @@ export interface StackOptions {
   host: string;
   port: number;
   publicBaseUrl?: string | undefined;
-  tenants: Map<string, string[]>;
+  /** Each tenant's secrets (the v1 form: it may push to every app) or its whole configuration. */
+  tenants: Map<string, readonly string[] | TenantConfig>;
+  /** The limits of a tenant that sets none of its own. */
+  tenantLimits?: TenantLimits;
   dynamoEndpoint: string;
   tableName: string;
   /** Where pushes go: our own simulator, another APNs-compatible host, or Apple. */
@@ -75,6 +80,8 @@ export const randomTokenKeys = (): TokenKeyRing => {
  */
 export async function startStack(o: StackOptions): Promise<RunningStack> {
   const doc = documentClient({ endpoint: o.dynamoEndpoint });
+  // The deployed functions' rules: secrets of 32 bytes or more, never shared between tenants.
+  const tenants = tenantsFrom(o.tenants);
   const streamArn = await ensureTable(doc, o.tableName);
 
   const share = new DynamoTokenShare(doc, o.tableName);
@@ -115,7 +122,8 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       tableName: o.tableName,
       pusher,
       tokenKeys: o.tokenKeys ?? (() => ring),
-      tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
+      tenant: async (tenantId) => tenants.get(tenantId),
+      ...(o.tenantLimits ? { defaultLimits: o.tenantLimits } : {}),
       log: o.log,
       ...(o.clock ? { clock: o.clock } : {}),
       defaultEnvironment: o.defaultEnvironment,
@@ -165,7 +173,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
         dynamoEndpoint: o.dynamoEndpoint,
         tableName: o.tableName,
         streamArn,
-        tenantSecrets: async (tenantId) => o.tenants.get(tenantId),
+        tenantSecrets: async (tenantId) => tenants.get(tenantId)?.secrets,
         pusher,
         pushDeadlineMs: o.pushDeadlineMs,
         log: o.log,

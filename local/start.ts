@@ -55,7 +55,7 @@ async function main() {
     events: {},
   });
 
-  const [tenantId, secrets] = [...config.tenants.entries()][0]!;
+  const [tenantId, { secrets }] = [...config.tenants.entries()][0]!;
   // Only the throwaway demo secret goes to disk; a real tenant's secret stays where it was given.
   if (config.demoTenant) writeSession({ url: stack.url, tenantId, secret: secrets[0]! });
   console.log(

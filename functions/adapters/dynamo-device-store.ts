@@ -1,68 +1,67 @@
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApnsEnvironment } from '../core/call.js';
-import { TooManyDevicesError } from '../core/errors.js';
+import { StaleRequestError, TooManyDevicesError } from '../core/errors.js';
 import type { DeviceStore, PruneCause, RegisteredDevice, UserRecord } from '../core/ports.js';
-import { DEFAULT_SETTINGS, type UserSettings } from '../core/settings.js';
+import type { UserSettings } from '../core/settings.js';
 import { isTransactionCanceled } from './dynamo-errors.js';
 import { pushTokenOwnerKey as ownerKey, userKey } from './table-layout.js';
+import {
+  itemOfUserModel,
+  lastChangeOf,
+  registeredDevicesOf,
+  type StoredDevice,
+  type UserModel,
+  userModelOf,
+} from './user-item.js';
 
 /**
  * The device registry in the single table:
- * - one item per user, pk `USER#<tenantId>#<userId>`, sk `DEVICES`: a map of the user's devices
- *   and a version. A ring reads it in one GetItem; every change is a versioned write, so the
- *   per-user limit holds under concurrency;
+ * - one item per user, pk `USER#<tenantId>#<userId>`, sk `DEVICES`: the user's devices, the
+ *   markers of recent removals and prunes, the call settings, and a version. A ring reads it in
+ *   one GetItem; every change is a versioned write, so the per-user limit holds under
+ *   concurrency (user-item.ts says how it is stored);
  * - one item per push token, pk `PUSHTOKEN#<tenantId>#<sha256(token)>`, sk `OWNER`: which device
  *   holds the token, so a reinstalled app's token moves instead of leaving a twin.
- * Changes that touch both are one transaction; a lost race re-reads and tries again.
+ * Changes that touch both are one transaction; a lost race re-reads and tries again. Changes a
+ * PBX signs carry their signed time, and one signed before the last change applied to the same
+ * device (or the settings) is refused: a replayed capture cannot roll anything back.
  */
-type Stored = Omit<RegisteredDevice, 'deviceId'>;
-export interface UserItem {
-  devices: Record<string, Stored>;
-  version: number;
-  /**
-   * Devices removed because APNs called their token dead, with why: what the events function
-   * turns into `device.pruned`. Entries are dropped a day later, at the item's next write.
-   */
-  pruned?: Record<string, PruneCause>;
-  /** The user's call settings: read with the devices, in the ring's one read. */
-  settings?: UserSettings;
-}
 interface OwnerItem {
   userId: string;
   deviceId: string;
 }
 
-/** A prune's record outlives any stream retry of its event. */
-const PRUNE_RECORD_KEPT_MS = 24 * 60 * 60 * 1000;
 /** Optimistic writes on one user item: under N concurrent writers each round lets one through. */
 const MAX_ATTEMPTS = 60;
+
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+
+/** A change signed before the last one applied to the same resource rolls it back: refused. */
+const refuseIfStale = (lastChange: number | undefined, signedAt: number) => {
+  if (lastChange !== undefined && lastChange > signedAt) throw new StaleRequestError();
+};
 
 export class DynamoDeviceStore implements DeviceStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async list(tenantId: string, userId: string): Promise<RegisteredDevice[]> {
-    return devicesOf(await this.readUser(tenantId, userId));
+    return registeredDevicesOf(await this.readUser(tenantId, userId));
   }
 
   async lookup(tenantId: string, userId: string): Promise<UserRecord> {
     const user = await this.readUser(tenantId, userId);
-    return { devices: devicesOf(user), settings: user?.settings ?? DEFAULT_SETTINGS };
+    return { devices: registeredDevicesOf(user), settings: user.settings };
   }
 
-  /** One update of the user item (made if missing); its version moves, so device writers re-read. */
-  async putSettings(tenantId: string, userId: string, settings: UserSettings): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: userKey(tenantId, userId),
-        UpdateExpression:
-          'SET settings = :s, devices = if_not_exists(devices, :none), version = if_not_exists(version, :zero) + :one',
-        ExpressionAttributeValues: { ':s': settings, ':none': {}, ':zero': 0, ':one': 1 },
-      }),
-    );
+  async putSettings(tenantId: string, userId: string, settings: UserSettings, signedAt: number): Promise<void> {
+    await this.changeUser(tenantId, userId, (user) => {
+      refuseIfStale(user.settingsChangedAt, signedAt);
+      return { ...user, settings, settingsChangedAt: signedAt };
+    });
   }
 
   async setEnvironment(
@@ -88,18 +87,22 @@ export class DynamoDeviceStore implements DeviceStore {
     tenantId: string,
     userId: string,
     deviceId: string,
-    change: (d: Stored) => Stored | undefined,
+    change: (d: StoredDevice) => StoredDevice | undefined,
   ): Promise<void> {
+    await this.changeUser(tenantId, userId, (user) => {
+      const current = user.devices.get(deviceId);
+      const changed = current && change(current);
+      return changed ? { ...user, devices: new Map(user.devices).set(deviceId, changed) } : undefined;
+    });
+  }
+
+  /** A versioned rewrite of the user's item alone (undefined from `change`: nothing to write). */
+  private async changeUser(tenantId: string, userId: string, change: (u: UserModel) => UserModel | undefined) {
     for (let attempt = 0; ; attempt++) {
       const user = await this.readUser(tenantId, userId);
-      const current = user?.devices[deviceId];
-      const changed = current && change(current);
-      if (!user || !changed) return;
-      if (
-        await this.commit([this.putUser(tenantId, userId, { ...user.devices, [deviceId]: changed }, user)], attempt)
-      ) {
-        return;
-      }
+      const changed = change(user);
+      if (!changed) return;
+      if (await this.commit([this.putUser(tenantId, userId, changed, user)], attempt)) return;
     }
   }
 
@@ -108,23 +111,31 @@ export class DynamoDeviceStore implements DeviceStore {
     userId: string,
     device: RegisteredDevice,
     maxDevices: number,
+    signedAt: number,
   ): Promise<{ created: boolean }> {
-    const { deviceId, ...stored } = device;
+    const { deviceId } = device;
     for (let attempt = 0; ; attempt++) {
       const [user, owner] = await Promise.all([
         this.readUser(tenantId, userId),
         this.readOwner(tenantId, device.pushToken),
       ]);
-      const devices = { ...(user?.devices ?? {}) };
-      const created = devices[deviceId] === undefined;
-      const previousToken = devices[deviceId]?.pushToken;
+      refuseIfStale(lastChangeOf(user, deviceId), signedAt);
+      const devices = new Map(user.devices);
+      const removed = new Map(user.removed);
+      const created = !devices.has(deviceId);
+      const previousToken = devices.get(deviceId)?.pushToken;
       const movesFrom = owner && !(owner.userId === userId && owner.deviceId === deviceId) ? owner : undefined;
-      if (movesFrom?.userId === userId) delete devices[movesFrom.deviceId];
-      devices[deviceId] = stored;
-      if (Object.keys(devices).length > maxDevices) throw new TooManyDevicesError(maxDevices);
+      // The token moves: the device that held it is removed, as if by this request.
+      if (movesFrom?.userId === userId) {
+        devices.delete(movesFrom.deviceId);
+        removed.set(movesFrom.deviceId, signedAt);
+      }
+      devices.set(deviceId, { ...device, changedAt: signedAt });
+      removed.delete(deviceId);
+      if (devices.size > maxDevices) throw new TooManyDevicesError(maxDevices);
 
-      const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
-        this.putUser(tenantId, userId, devices, user),
+      const items: TransactItem[] = [
+        this.putUser(tenantId, userId, { ...user, devices, removed }, user),
         {
           Put: {
             TableName: this.table,
@@ -134,16 +145,15 @@ export class DynamoDeviceStore implements DeviceStore {
         },
       ];
       if (movesFrom && movesFrom.userId !== userId) {
-        items.push({
-          Update: {
-            TableName: this.table,
-            Key: userKey(tenantId, movesFrom.userId),
-            UpdateExpression: 'REMOVE devices.#d SET version = version + :one',
-            ConditionExpression: 'devices.#d.pushToken = :token',
-            ExpressionAttributeNames: { '#d': movesFrom.deviceId },
-            ExpressionAttributeValues: { ':token': device.pushToken, ':one': 1 },
-          },
-        });
+        const other = await this.readUser(tenantId, movesFrom.userId);
+        if (other.devices.get(movesFrom.deviceId)?.pushToken === device.pushToken) {
+          const otherDevices = new Map(other.devices);
+          otherDevices.delete(movesFrom.deviceId);
+          const otherRemoved = new Map(other.removed).set(movesFrom.deviceId, signedAt);
+          items.push(
+            this.putUser(tenantId, movesFrom.userId, { ...other, devices: otherDevices, removed: otherRemoved }, other),
+          );
+        }
       }
       if (previousToken !== undefined && previousToken !== device.pushToken) {
         items.push(this.releaseOwner(tenantId, previousToken, userId, deviceId));
@@ -152,58 +162,47 @@ export class DynamoDeviceStore implements DeviceStore {
     }
   }
 
-  async remove(tenantId: string, userId: string, deviceId: string): Promise<void> {
-    await this.removeWhere(tenantId, userId, deviceId, () => true);
+  async remove(tenantId: string, userId: string, deviceId: string, signedAt: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const user = await this.readUser(tenantId, userId);
+      refuseIfStale(lastChangeOf(user, deviceId), signedAt);
+      const current = user.devices.get(deviceId);
+      const devices = new Map(user.devices);
+      devices.delete(deviceId);
+      // Even an absent device is marked: a PUT signed before this DELETE must not bring it back.
+      const removed = new Map(user.removed).set(deviceId, signedAt);
+      const items: TransactItem[] = [this.putUser(tenantId, userId, { ...user, devices, removed }, user)];
+      if (current) items.push(this.releaseOwner(tenantId, current.pushToken, userId, deviceId));
+      if (await this.commit(items, attempt)) return;
+    }
   }
 
   async prune(tenantId: string, userId: string, deviceId: string, pushToken: string, cause: PruneCause) {
-    await this.removeWhere(tenantId, userId, deviceId, (d) => d.pushToken === pushToken, cause);
-  }
-
-  private async removeWhere(
-    tenantId: string,
-    userId: string,
-    deviceId: string,
-    applies: (d: Stored) => boolean,
-    pruneCause?: PruneCause,
-  ) {
     for (let attempt = 0; ; attempt++) {
       const user = await this.readUser(tenantId, userId);
-      const current = user?.devices[deviceId];
-      if (!user || !current || !applies(current)) return;
-      const devices = { ...user.devices };
-      delete devices[deviceId];
-      const pruned = pruneCause ? { ...user.pruned, [deviceId]: pruneCause } : user.pruned;
+      const current = user.devices.get(deviceId);
+      if (current?.pushToken !== pushToken) return; // a dead token must not evict a fresh one
+      const devices = new Map(user.devices);
+      devices.delete(deviceId);
+      const pruned = new Map(user.pruned).set(deviceId, cause);
       const items = [
-        this.putUser(tenantId, userId, devices, user, pruned),
+        this.putUser(tenantId, userId, { ...user, devices, pruned }, user),
         this.releaseOwner(tenantId, current.pushToken, userId, deviceId),
       ];
       if (await this.commit(items, attempt)) return;
     }
   }
 
-  /** The whole user item, rewritten: what this store does not manage is carried over as read. */
-  private putUser(
-    tenantId: string,
-    userId: string,
-    devices: Record<string, Stored>,
-    before: UserItem | undefined,
-    pruned = before?.pruned,
-  ) {
-    const recentPruned = Object.fromEntries(
-      Object.entries(pruned ?? {}).filter(([, c]) => c.at > Date.now() - PRUNE_RECORD_KEPT_MS),
-    );
+  /** The whole user item, rewritten, if it is still the version read. */
+  private putUser(tenantId: string, userId: string, next: UserModel, before: UserModel): TransactItem {
     return {
       Put: {
         TableName: this.table,
         Item: {
-          ...before,
           ...userKey(tenantId, userId),
-          devices,
-          version: (before?.version ?? 0) + 1,
-          ...(Object.keys(recentPruned).length > 0 ? { pruned: recentPruned } : { pruned: undefined }),
+          ...itemOfUserModel({ ...next, version: before.version + 1 }, this.now()),
         },
-        ...(before
+        ...(before.version > 0
           ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': before.version } }
           : { ConditionExpression: 'attribute_not_exists(pk)' }),
       },
@@ -246,11 +245,11 @@ export class DynamoDeviceStore implements DeviceStore {
     }
   }
 
-  private async readUser(tenantId: string, userId: string): Promise<UserItem | undefined> {
+  private async readUser(tenantId: string, userId: string): Promise<UserModel> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: userKey(tenantId, userId), ConsistentRead: true }),
     );
-    return out.Item as UserItem | undefined;
+    return userModelOf(out.Item);
   }
 
   private async readOwner(tenantId: string, pushToken: string): Promise<OwnerItem | undefined> {
@@ -259,10 +258,4 @@ export class DynamoDeviceStore implements DeviceStore {
     );
     return out.Item as OwnerItem | undefined;
   }
-}
-
-function devicesOf(user: UserItem | undefined): RegisteredDevice[] {
-  return Object.entries(user?.devices ?? {})
-    .map(([deviceId, d]) => ({ ...d, deviceId }))
-    .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
 }

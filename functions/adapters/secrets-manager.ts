@@ -13,7 +13,8 @@ export class CachedSecret<T> {
     private readonly client: SecretsManagerClient,
     private readonly secretId: string,
     private readonly parse: (text: string) => T,
-    private readonly maxAgeMs = 5 * 60 * 1000,
+    /** How stale the value may get (SECRETS_MAX_AGE_SECONDS): a removed secret works no longer. */
+    private readonly maxAgeMs = 60 * 1000,
   ) {}
 
   async get(): Promise<T> {

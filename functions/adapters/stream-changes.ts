@@ -2,10 +2,9 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { PruneRecord, TableChange } from '../core/events.js';
-import type { PruneCause } from '../core/ports.js';
 import { toCall } from './dynamo-call-store.js';
-import type { UserItem } from './dynamo-device-store.js';
 import { PREFIX } from './table-layout.js';
+import { type UserModel, userModelOf } from './user-item.js';
 
 export interface ReadRecords {
   changes: TableChange[];
@@ -41,15 +40,15 @@ function changesOf(record: DynamoDBRecord): TableChange[] {
   const pk = after.pk;
   if (typeof pk !== 'string') throw new Error('an item without its key');
   if (pk.startsWith(PREFIX.call)) return [{ kind: 'call', before: before && toCall(before), after: toCall(after) }];
-  if (pk.startsWith(PREFIX.user)) return prunesOf(pk, before as UserItem | undefined, after as unknown as UserItem);
+  if (pk.startsWith(PREFIX.user)) return prunesOf(pk, before && userModelOf(before), userModelOf(after));
   return [];
 }
 
 /** A prune entry that is new, or newer than the one before (the same device pruned again). */
-function prunesOf(pk: string, before: UserItem | undefined, after: UserItem): TableChange[] {
+function prunesOf(pk: string, before: UserModel | undefined, after: UserModel): TableChange[] {
   const [tenantId, userId] = splitUserKey(pk);
-  return Object.entries(after.pruned ?? {})
-    .filter(([deviceId, cause]) => (before?.pruned?.[deviceId] as PruneCause | undefined)?.at !== cause.at)
+  return [...after.pruned]
+    .filter(([deviceId, cause]) => before?.pruned.get(deviceId)?.at !== cause.at)
     .map(([deviceId, cause]): TableChange => {
       const record: PruneRecord = { tenantId, userId, deviceId, ...cause };
       return { kind: 'pruned', record };

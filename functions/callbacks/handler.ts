@@ -1,5 +1,5 @@
 import { httpCallbackSender } from '../adapters/http-callback-sender.js';
-import { parseTenantSecrets } from '../adapters/secret-formats.js';
+import { parseTenants } from '../adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from '../adapters/secrets-manager.js';
 import { SqsCallbackQueue, sqsClient } from '../adapters/sqs-queues.js';
 import { callbacksConfig } from '../config.js';
@@ -11,12 +11,17 @@ import { createCallbackHandler } from './callbacks.js';
 export const handler = createCallbackHandler(
   initOnce('callwake-callbacks', async (log) => {
     const config = callbacksConfig();
-    const tenants = new CachedSecret(secretsManagerClient(), config.tenantSecretsName, parseTenantSecrets);
+    const tenants = new CachedSecret(
+      secretsManagerClient(),
+      config.tenantSecretsName,
+      parseTenants,
+      config.secretsMaxAgeMs,
+    );
     await tenants.get();
     return wireCallbacks({
       sender: httpCallbackSender,
       callbacks: new SqsCallbackQueue(sqsClient(), config.callbackQueueUrl, config.callbackDeadLetterUrl),
-      tenantSecrets: async (tenantId) => (await tenants.get()).get(tenantId),
+      tenantSecrets: async (tenantId) => (await tenants.get()).get(tenantId)?.secrets,
       log,
     });
   }),

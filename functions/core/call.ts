@@ -92,6 +92,8 @@ export interface Call {
   missedCallPush?: boolean;
   /** A Do Not Disturb rejection: the user's alert-capable devices, told of the call passively. */
   passiveAlerts?: AlertTarget[];
+  /** The call holds one of its tenant's ringing slots, given back at its first end. */
+  countsRinging?: boolean;
   /** The 201 answer's status, replayed to a retried create. */
   answerStatus?: 'ringing' | 'unreachable';
   /** When the push results were recorded. */

@@ -1,6 +1,7 @@
 import { type EndAlertDeps, sendEndAlerts } from './end-alerts.js';
 import { type CallwakeEvent, eventsOfChange, type TableChange } from './events.js';
 import { fingerprint } from './ids.js';
+import type { LimitStore } from './limits.js';
 import type { CallbackDelivery, CallbackQueue, EventPublisher, Log, RingTimers, WebhookStore } from './ports.js';
 
 export interface DispatchDeps {
@@ -10,14 +11,20 @@ export interface DispatchDeps {
   ringTimers: RingTimers;
   /** Missed-call and alert-replacement notifications at a call's end. */
   alerts: EndAlertDeps;
+  /** The tenants' ringing slots: a call gives its slot back at its first end. */
+  limits?: LimitStore;
   log: Log;
 }
+
+/** The event types that end a ringing call (its slot is given back at the first of them). */
+const ENDS_RINGING = new Set(['call.unreachable', 'call.answered', 'call.declined', 'call.cancelled', 'call.expired']);
 
 /**
  * Turns a batch of table changes into events and sends them on. Every step is idempotent (event
  * ids are derived from the change), so a batch that fails part-way is simply retried whole.
  * 1. Derive the events of each change, in the order of the changes.
- * 2. A new ringing call gets its ring timer (its `call.expired`).
+ * 2. A new ringing call gets its ring timer (its `call.expired`); an ending one gives its tenant's
+ *    ringing slot back (once: the call's mark goes in the same write).
  * 3. Publish every event (SNS).
  * 4. For each tenant with a webhook, queue the events its filter takes, one delivery each. The
  *    webhook is read now, after the change, so a change made after a webhook's answer uses it.
@@ -31,6 +38,13 @@ export async function dispatchChanges(deps: DispatchDeps, changes: readonly Tabl
     changes.flatMap((c) => (startsRinging(c) ? [deps.ringTimers.schedule(c.after.callUuid, c.after.expiresAt)] : [])),
   );
   if (events.length === 0) return events;
+  await Promise.all(
+    perChange.flatMap(({ change, events: own }) =>
+      change.kind === 'call' && change.after.countsRinging && own.some((e) => ENDS_RINGING.has(e.type))
+        ? [deps.limits?.endRinging(change.after.tenantId, change.after.callUuid)]
+        : [],
+    ),
+  );
   const alerts = Promise.all(
     perChange.flatMap(({ change, events: own }) =>
       change.kind === 'call' ? own.map((e) => sendEndAlerts(deps.alerts, e, change.after)) : [],

@@ -74,3 +74,20 @@ export class AppActionRefusedError extends DomainError {
     );
   }
 }
+
+/**
+ * A registry, settings or webhook change signed earlier than the last change applied to the same
+ * resource: applying it would roll that change back (a replayed capture, or a late retry).
+ */
+export class StaleRequestError extends DomainError {
+  constructor() {
+    super('A change to this resource signed later than this request has already been applied.');
+  }
+}
+
+/** The tenant is bound to its apps, and this is not one of them. */
+export class AppNotAllowedError extends DomainError {
+  constructor() {
+    super('This tenant may not register devices of this app.');
+  }
+}

@@ -40,3 +40,14 @@ export const suffixOf = (value: string, length = 8): string => value.slice(-leng
 /** A short, stable, non-reversible tag for a sensitive value (logs, keys). */
 export const fingerprint = (value: string): string =>
   createHash('sha256').update(value).digest('base64url').slice(0, 16);
+
+/**
+ * An error's message as logs may keep it: `message` is the log line's own field (Powertools drops
+ * one passed in), and a message may quote a value, so numbers (phone numbers) and long hex or
+ * base64 runs (tokens, secrets) are masked and the text is cut short.
+ */
+export const causeOf = (e: unknown): string =>
+  String((e as Error)?.message ?? e)
+    .replace(/\+?\d[\d\s().-]{5,}\d/g, '<number>')
+    .replace(/[A-Za-z0-9+/_=-]{24,}/g, '<redacted>')
+    .slice(0, 300);

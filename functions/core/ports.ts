@@ -2,6 +2,7 @@ import type { ApnsEnvironment, Call, CallDevice, EndReason, PushType } from './c
 import type { TokenKeyRing } from './call-token.js';
 import type { Clock, Timer } from './clock.js';
 import type { CallwakeEvent, EventType } from './events.js';
+import type { LimitStore } from './limits.js';
 import type { UserSettings } from './settings.js';
 
 /** Where calls live. Every method treats an item past its lifetime as absent. */
@@ -60,7 +61,8 @@ export interface UserRecord {
 export interface DeviceStore {
   list(tenantId: string, userId: string): Promise<RegisteredDevice[]>;
   lookup(tenantId: string, userId: string): Promise<UserRecord>;
-  putSettings(tenantId: string, userId: string, settings: UserSettings): Promise<void>;
+  /** Throws StaleRequestError when settings signed later were applied. */
+  putSettings(tenantId: string, userId: string, settings: UserSettings, signedAt: number): Promise<void>;
   /** A registered device's token answered in the other environment: record that one. */
   setEnvironment(
     tenantId: string,
@@ -73,10 +75,18 @@ export interface DeviceStore {
   clearAlertToken(tenantId: string, userId: string, deviceId: string, alertPushToken: string): Promise<void>;
   /**
    * Registers or replaces a device. A push token already registered under another deviceId of
-   * the tenant moves here. Throws TooManyDevicesError past `maxDevices`.
+   * the tenant moves here. Throws TooManyDevicesError past `maxDevices`, and StaleRequestError
+   * when a change signed later (`signedAt`, unix seconds) was applied to this device.
    */
-  put(tenantId: string, userId: string, device: RegisteredDevice, maxDevices: number): Promise<{ created: boolean }>;
-  remove(tenantId: string, userId: string, deviceId: string): Promise<void>;
+  put(
+    tenantId: string,
+    userId: string,
+    device: RegisteredDevice,
+    maxDevices: number,
+    signedAt: number,
+  ): Promise<{ created: boolean }>;
+  /** Removes the device (absent: nothing to remove); remembers when, so an older PUT is stale. */
+  remove(tenantId: string, userId: string, deviceId: string, signedAt: number): Promise<void>;
   /**
    * Removes the device only if it still has this push token (a dead token must not evict a fresh
    * one), and records why with it, which is what its `device.pruned` event comes from.
@@ -136,6 +146,8 @@ export interface Deps {
   pushDeadlineMs: number;
   /** How often a held request (`Prefer: wait`) reads its call again. */
   waitPollMs: number;
+  /** Per-tenant limits; absent, nothing is limited. */
+  limits?: LimitStore;
   log: Log;
 }
 
@@ -146,10 +158,11 @@ export interface Webhook {
   updatedAt: number;
 }
 
+/** Changes are ordered by their signed time: an older one throws StaleRequestError. */
 export interface WebhookStore {
   get(tenantId: string): Promise<Webhook | undefined>;
-  put(tenantId: string, webhook: Webhook): Promise<void>;
-  remove(tenantId: string): Promise<void>;
+  put(tenantId: string, webhook: Webhook, signedAt: number): Promise<void>;
+  remove(tenantId: string, signedAt: number): Promise<void>;
 }
 
 /** Every event goes out here (the stack's SNS topic; a log line locally). */

@@ -11,10 +11,12 @@ import { callIdHashOf, mintCallToken } from './call-token.js';
 import { hashOfJson } from './canonical-json.js';
 import { CallAlreadyEndedError, CallIdConflictError } from './errors.js';
 import { callUuidOf, fingerprint } from './ids.js';
+import { admitRequest, takeRingingSlot } from './limits.js';
 import type { Deps, PushOutcome, RegisteredDevice } from './ports.js';
 import { buildPushPayload, MAX_DISPLAY_NAME_CODE_POINTS, shortenCodePoints } from './push-payload.js';
 import { rejectionOf } from './settings.js';
 import { alertTargetOf, type InlineDevice, registeredTarget, resolveTargets, type Target, topicOf } from './targets.js';
+import { type AppRef, appAllowed, type TenantLimits } from './tenants.js';
 
 export interface RingRequest {
   callId: string;
@@ -51,12 +53,35 @@ export interface RingResult {
  * 5. Record the results (no push accepted: `unreachable`), prune dead registry tokens and correct
  *    the environment of tokens found in the other one.
  */
-export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, apiUrl: string): Promise<RingResult> {
+export async function ringCall(
+  deps: Deps,
+  tenantId: string,
+  req: RingRequest,
+  apiUrl: string,
+  /** What the tenant may push to (absent: every configured app) and how much (absent: no limit). */
+  tenant: { apps?: readonly AppRef[]; limits?: TenantLimits } = {},
+): Promise<RingResult> {
   const now = deps.clock.now();
   const callUuid = callUuidOf(tenantId, req.callId);
   const requestHash = hashOfJson(req);
   const userId = req.to?.userId;
-  const user = userId === undefined ? undefined : await deps.devices.lookup(tenantId, userId);
+  const { apps, limits } = tenant;
+  // The limits are counted alongside the user's read: they cost the webhook no round trip.
+  const [read, admitted, slot] = await Promise.allSettled([
+    userId === undefined ? undefined : deps.devices.lookup(tenantId, userId),
+    limits && admitRequest(deps, tenantId, limits),
+    limits && takeRingingSlot(deps, tenantId, limits),
+  ]);
+  const holdsSlot = slot.status === 'fulfilled' && slot.value === true;
+  const giveBackSlot = async () => {
+    if (holdsSlot) await deps.limits?.stopRinging(tenantId);
+  };
+  const failed = [read, admitted, slot].find((r) => r.status === 'rejected');
+  if (failed) {
+    await giveBackSlot();
+    throw failed.reason;
+  }
+  const user = read.status === 'fulfilled' ? read.value : undefined;
   const registered = user?.devices ?? [];
   const base = {
     tenantId,
@@ -76,35 +101,44 @@ export async function ringCall(deps: Deps, tenantId: string, req: RingRequest, a
   };
 
   const rejection = user && rejectionOf(user.settings, req.from, now);
-  if (rejection)
-    return rejectCall(deps, { ...base, status: 'rejected', rejectReason: rejection, devices: {} }, registered);
+  if (rejection) {
+    await giveBackSlot();
+    const allowed = registered.filter((d) => appAllowed(apps, d.teamId, d.bundleId));
+    return rejectCall(deps, { ...base, status: 'rejected', rejectReason: rejection, devices: {} }, allowed);
+  }
 
   const targets = resolveTargets(userId, registered, req.devices, deps.defaultEnvironment);
   const teams = new Set(deps.pusher.teams);
+  // A tenant bound to its apps pushes to those alone, and learns nothing of other teams.
+  const refusal = (t: Target): string | undefined =>
+    !appAllowed(apps, t.teamId, t.bundleId) ? 'AppNotAllowed' : !teams.has(t.teamId) ? 'UnknownTeam' : undefined;
   const call: Call = {
     ...base,
     status: 'ringing',
+    ...(holdsSlot ? { countsRinging: true } : {}),
     devices: Object.fromEntries(
       targets.map((t, i): [string, CallDevice] => {
         const alert = alertTargetOf(t);
         const device = { deviceId: t.deviceId, pushType: t.pushType, ...(alert ? { alert } : {}) };
-        return [
-          slotName(i),
-          teams.has(t.teamId)
-            ? { ...device, delivery: 'pending' }
-            : { ...device, delivery: 'failed', reason: 'UnknownTeam' },
-        ];
+        const reason = refusal(t);
+        return [slotName(i), reason ? { ...device, delivery: 'failed', reason } : { ...device, delivery: 'pending' }];
       }),
     ),
   };
 
-  const stored = await deps.calls.create(call);
-  if (!stored.created) return { created: false, answer: await answerToRetry(deps, stored.existing, requestHash) };
+  const stored = await deps.calls.create(call).catch(async (e: unknown) => {
+    await giveBackSlot();
+    throw e;
+  });
+  if (!stored.created) {
+    await giveBackSlot();
+    return { created: false, answer: await answerToRetry(deps, stored.existing, requestHash) };
+  }
 
   // The push deadline is operational time (the PBX is waiting), not the call's clock.
   const deadline = deps.timer.now() + Math.min(deps.pushDeadlineMs, call.expiresAt - now);
   const attempts = await Promise.all(
-    targets.map((t, i) => (teams.has(t.teamId) ? pushOne(deps, call, t, i, apiUrl, deadline) : undefined)),
+    targets.map((t, i) => (refusal(t) ? undefined : pushOne(deps, call, t, i, apiUrl, deadline))),
   );
   const outcomes = attempts.map((a) => a?.outcome);
 

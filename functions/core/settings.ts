@@ -1,6 +1,7 @@
 import type { Caller, RejectReason } from './call.js';
 import { iso } from './clock.js';
 import type { DeviceStore } from './ports.js';
+import type { TenantRequest } from './tenants.js';
 
 /**
  * A user's call settings, kept on the server (Apple's advice 3): who may never wake the phone,
@@ -70,15 +71,18 @@ export interface SettingsDeps {
   clock: { now(): number };
 }
 
-/** Replaces the whole settings document: absent members took their defaults in the request. */
+/**
+ * Replaces the whole settings document (absent members took their defaults in the request),
+ * unless settings signed later were applied (StaleRequestError).
+ */
 export async function putSettings(
   deps: SettingsDeps,
-  tenantId: string,
+  tenant: TenantRequest,
   userId: string,
   req: SettingsRequest,
 ): Promise<SettingsView> {
   const settings: UserSettings = { ...req, updatedAt: deps.clock.now() };
-  await deps.devices.putSettings(tenantId, userId, settings);
+  await deps.devices.putSettings(tenant.tenantId, userId, settings, tenant.signedAt);
   return settingsViewOf(settings);
 }
 

@@ -3,6 +3,7 @@ import { iso } from './clock.js';
 import { DomainError } from './errors.js';
 import { EVENT_TYPES, type EventType } from './events.js';
 import type { Webhook, WebhookStore } from './ports.js';
+import type { TenantRequest } from './tenants.js';
 
 export interface WebhookDeps {
   webhooks: WebhookStore;
@@ -40,9 +41,10 @@ const viewOf = (w: Webhook): WebhookView => ({ url: w.url, events: w.events, upd
 
 /**
  * Sets the tenant's callback (replacing any). The types in force are listed in the contract's
- * order, each once; events of changes made after this answer use it.
+ * order, each once; events of changes made after this answer use it. A change signed before the
+ * last one applied (a PUT or a DELETE) is refused (StaleRequestError).
  */
-export async function putWebhook(deps: WebhookDeps, tenantId: string, req: WebhookRequest): Promise<WebhookView> {
+export async function putWebhook(deps: WebhookDeps, tenant: TenantRequest, req: WebhookRequest): Promise<WebhookView> {
   if (new URL(req.url).protocol !== 'https:' && !deps.allowHttpCallbacks) throw new InsecureWebhookUrlError();
   const wanted = new Set(req.events ?? EVENT_TYPES);
   const webhook: Webhook = {
@@ -50,7 +52,7 @@ export async function putWebhook(deps: WebhookDeps, tenantId: string, req: Webho
     events: EVENT_TYPES.filter((t) => wanted.has(t)),
     updatedAt: deps.clock.now(),
   };
-  await deps.webhooks.put(tenantId, webhook);
+  await deps.webhooks.put(tenant.tenantId, webhook, tenant.signedAt);
   return viewOf(webhook);
 }
 
@@ -60,6 +62,6 @@ export async function getWebhook(deps: WebhookDeps, tenantId: string): Promise<W
   return viewOf(webhook);
 }
 
-export async function deleteWebhook(deps: WebhookDeps, tenantId: string): Promise<void> {
-  await deps.webhooks.remove(tenantId);
+export async function deleteWebhook(deps: WebhookDeps, tenant: TenantRequest): Promise<void> {
+  await deps.webhooks.remove(tenant.tenantId, tenant.signedAt);
 }

@@ -45,8 +45,9 @@ const NOTHING = /^$/;
  * The ways a client may have percent-encoded a path whose decoded form we were given (each
  * encoder applied to every segment; a mix of encoders within one path is not recognised): a PBX
  * signs the path exactly as it sent it, and the decoded path no longer says which encoding
- * that was. Each candidate names the same resource, so accepting any of them admits no other
- * request than the one signed.
+ * that was. Only spellings that decode back to this very path count: a signature made for
+ * `…abc%40pbx…` (the callId `abc@pbx`) must never pass for `…abc%2540pbx…` (the callId
+ * `abc%40pbx`, which the unencoded spelling of that id would otherwise also produce).
  */
 export function pathSpellings(decodedPath: string, paramSegments?: ReadonlySet<number>): string[] {
   const segments = decodedPath.split('/');
@@ -59,5 +60,5 @@ export function pathSpellings(decodedPath: string, paramSegments?: ReadonlySet<n
       spellings.add(segments.map((s, i) => (encodes(i) ? encode(s) : s)).join('/'));
     }
   }
-  return [...spellings];
+  return [...spellings].filter((s) => decodePathLikeApiGateway(s) === decodedPath);
 }

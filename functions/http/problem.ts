@@ -28,7 +28,11 @@ const TITLES: Record<string, string> = {
   unknown_team: 'Unknown Apple team',
   token_scope: 'Token for another call',
   webhook_not_found: 'Webhook not found',
+  stale_request: 'Stale request',
+  app_not_allowed: 'App not allowed',
+  rate_limited: 'Rate limited',
   internal_error: 'Internal error',
+  timed_out: 'Timed out',
 };
 
 /** A URN rather than a URL: a self-hosted service has no documentation host to point at. */

@@ -1,12 +1,15 @@
 import {
+  AppNotAllowedError,
   CallAlreadyEndedError,
   CallIdConflictError,
   CallNotFoundError,
   type DomainError,
+  StaleRequestError,
   TeamRequiredError,
   TooManyDevicesError,
   UnknownTeamError,
 } from '../core/errors.js';
+import { RateLimitedError } from '../core/limits.js';
 import { verifySignature } from '../core/pbx-signature.js';
 import { InsecureWebhookUrlError, WebhookNotFoundError } from '../core/webhooks.js';
 import { pathSpellings } from '../http/path-encoding.js';
@@ -22,7 +25,7 @@ export const pbxRouter = new Router<PbxDeps, PbxAuth>(pbxRoutes);
 /** Every /v1/pbx request is signed; any failure before the clock check looks the same. */
 async function authenticatePbx(req: HttpRequest, deps: PbxDeps, routing: Routing<PbxDeps, PbxAuth>): Promise<PbxAuth> {
   const tenantId = req.headers['x-callwake-tenant'];
-  const secrets = tenantId ? await deps.tenantSecrets(tenantId) : undefined;
+  const tenant = tenantId ? await deps.tenant(tenantId) : undefined;
   const verdict = verifySignature(
     {
       tenantId,
@@ -35,11 +38,18 @@ async function authenticatePbx(req: HttpRequest, deps: PbxDeps, routing: Routing
       ),
       body: req.body,
     },
-    () => secrets,
+    () => tenant?.secrets,
     deps.clock.now(),
   );
-  if (verdict.ok) return { tenantId: verdict.tenantId };
-  throw verdict.code === 'stale_signature'
+  if (verdict.ok && tenant) {
+    return {
+      tenantId: verdict.tenantId,
+      signedAt: Number(req.headers['x-callwake-timestamp']),
+      ...(tenant.apps ? { apps: tenant.apps } : {}),
+      limits: { ...deps.defaultLimits, ...tenant.limits },
+    };
+  }
+  throw !verdict.ok && verdict.code === 'stale_signature'
     ? new ProblemError(
         401,
         'stale_signature',
@@ -55,6 +65,11 @@ function mapPbxError(e: DomainError): ProblemError | undefined {
   if (e instanceof TooManyDevicesError) return new ProblemError(409, 'too_many_devices', e.message);
   if (e instanceof UnknownTeamError) return new ProblemError(400, 'unknown_team', e.message);
   if (e instanceof WebhookNotFoundError) return new ProblemError(404, 'webhook_not_found', e.message);
+  if (e instanceof StaleRequestError) return new ProblemError(409, 'stale_request', e.message);
+  if (e instanceof RateLimitedError) {
+    return new ProblemError(429, 'rate_limited', e.message, {}, { 'retry-after': String(e.retryAfterSeconds) });
+  }
+  if (e instanceof AppNotAllowedError) return new ProblemError(400, 'app_not_allowed', e.message);
   if (e instanceof InsecureWebhookUrlError) {
     return new ProblemError(400, 'validation_failed', 'The request is not valid; see errors.', {
       errors: [{ path: 'url', message: e.message }],

@@ -1,5 +1,6 @@
 import { cancelCall, viewCall } from '../core/cancel-call.js';
 import { listDevices, registerDevice, removeDevice } from '../core/devices.js';
+import { admitRequest } from '../core/limits.js';
 import { ringCall } from '../core/ring-call.js';
 import { getSettings, putSettings } from '../core/settings.js';
 import { snapshotOf } from '../core/watch.js';
@@ -27,21 +28,38 @@ function apiUrlOf(deps: PbxDeps, origin: string | undefined): string {
   return `${base.replace(/\/+$/, '')}/v1/app`;
 }
 
-/** A PBX route: its parameter and body types come from its schemas. */
-const pbxRoute = <P, B>(r: Route<PbxDeps, PbxAuth, P, B>) => route(r);
+/**
+ * A PBX route: its parameter and body types come from its schemas. Each request counts against
+ * the tenant's request limit first (the webhook counts it itself, alongside its first read).
+ */
+const pbxRoute = <P, B>(r: Route<PbxDeps, PbxAuth, P, B>, o: { countsItself?: boolean } = {}) =>
+  route<PbxDeps, PbxAuth, P, B>(
+    o.countsItself
+      ? r
+      : {
+          ...r,
+          async handle(ctx) {
+            await admitRequest(ctx.deps, ctx.auth.tenantId, ctx.auth.limits);
+            return r.handle(ctx);
+          },
+        },
+  );
 
 export const pbxRoutes = [
-  pbxRoute({
-    method: 'POST',
-    path: '/v1/pbx/calls',
-    operationId: 'ringCall',
-    params: noParams,
-    body: { schema: ringSchema, presence: 'required' },
-    async handle({ deps, auth, body, req }) {
-      const r = await ringCall(deps, auth.tenantId, body, apiUrlOf(deps, req.origin));
-      return json(r.created ? 201 : 200, r.answer);
+  pbxRoute(
+    {
+      method: 'POST',
+      path: '/v1/pbx/calls',
+      operationId: 'ringCall',
+      params: noParams,
+      body: { schema: ringSchema, presence: 'required' },
+      async handle({ deps, auth, body, req }) {
+        const r = await ringCall(deps, auth.tenantId, body, apiUrlOf(deps, req.origin), auth);
+        return json(r.created ? 201 : 200, r.answer);
+      },
     },
-  }),
+    { countsItself: true },
+  ),
   pbxRoute({
     method: 'POST',
     path: '/v1/pbx/calls/{callId}/cancel',
@@ -70,7 +88,7 @@ export const pbxRoutes = [
     params: deviceParams,
     body: { schema: deviceSchema, presence: 'required' },
     async handle({ deps, auth, params, body }) {
-      const r = await registerDevice(deps, auth.tenantId, params.userId, params.deviceId, body);
+      const r = await registerDevice(deps, auth, params.userId, params.deviceId, body);
       return json(r.created ? 201 : 200, r.device);
     },
   }),
@@ -80,7 +98,7 @@ export const pbxRoutes = [
     operationId: 'deleteDevice',
     params: deviceParams,
     async handle({ deps, auth, params }) {
-      await removeDevice(deps, auth.tenantId, params.userId, params.deviceId);
+      await removeDevice(deps, auth, params.userId, params.deviceId);
       return noContent();
     },
   }),
@@ -91,7 +109,7 @@ export const pbxRoutes = [
     params: userParams,
     body: { schema: settingsSchema, presence: 'required' },
     async handle({ deps, auth, params, body }) {
-      return json(200, await putSettings(deps, auth.tenantId, params.userId, body));
+      return json(200, await putSettings(deps, auth, params.userId, body));
     },
   }),
   pbxRoute({
@@ -110,7 +128,7 @@ export const pbxRoutes = [
     params: noParams,
     body: { schema: webhookSchema, presence: 'required' },
     async handle({ deps, auth, body }) {
-      return json(200, await putWebhook(deps, auth.tenantId, body));
+      return json(200, await putWebhook(deps, auth, body));
     },
   }),
   pbxRoute({
@@ -128,7 +146,7 @@ export const pbxRoutes = [
     operationId: 'deleteWebhook',
     params: noParams,
     async handle({ deps, auth }) {
-      await deleteWebhook(deps, auth.tenantId);
+      await deleteWebhook(deps, auth);
       return noContent();
     },
   }),

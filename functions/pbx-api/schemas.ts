@@ -124,7 +124,7 @@ export const deviceParams = z.object({ userId: simpleId, deviceId: simpleId });
 /** A URL callwake may POST events to: http(s), a host, no credentials, no fragment. */
 function isCallbackUrl(text: string): boolean {
   // What is stored is what is POSTed to and signed: no whitespace or control characters to trim.
-  if (/[\s\x00-\x1f\x7f]/.test(text) || !URL.canParse(text)) return false;
+  if ([...text].some((c) => c <= ' ' || c === '\x7f') || !URL.canParse(text)) return false;
   const url = new URL(text);
   return (
     (url.protocol === 'https:' || url.protocol === 'http:') &&

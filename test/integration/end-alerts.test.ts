@@ -275,23 +275,25 @@ describe('alert-mode devices: the incoming-call alert is replaced at the end', (
   const second = async (token: string) => {
     const deadline = Date.now() + 3000;
     while (alertPushes(token).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    return alertPushes(token)[1];
+    const push = alertPushes(token)[1];
+    if (!push) throw new Error('no second alert within 3 s');
+    return push;
   };
 
   it('ended unanswered: replaced by the missed-call alert, on the same collapse id', async () => {
     const c = await ringAlertMode(1);
     await t.pbx.cancel(c.callId);
     const push = await second(c.tokens[0]!);
-    expect(push?.headers['apns-collapse-id']).toBe(c.callUuid);
-    expect((push?.payload as { callwake: { type: string } }).callwake.type).toBe('missed');
+    expect(push.headers['apns-collapse-id']).toBe(c.callUuid);
+    expect((push.payload as { callwake: { type: string } }).callwake.type).toBe('missed');
   });
 
   it('answered on one device: the other gets the passive "call ended" alert, the answering one none', async () => {
     const c = await ringAlertMode(2);
     await t.app.answer(c.callId, c.callTokens[0]!);
     const push = await second(c.tokens[1]!);
-    expect(push?.headers['apns-collapse-id']).toBe(c.callUuid);
-    expect(push?.payload).toEqual({
+    expect(push.headers['apns-collapse-id']).toBe(c.callUuid);
+    expect(push.payload).toEqual({
       aps: { alert: { 'title-loc-key': 'CALLWAKE_CALL_ENDED_TITLE' }, 'interruption-level': 'passive' },
       callwake: { v: 1, type: 'ended', callId: c.callId, callUuid: c.callUuid, endedAt: expect.any(Number) },
     });
@@ -308,7 +310,7 @@ describe('alert-mode devices: the incoming-call alert is replaced at the end', (
     const c = await ringAlertMode(1);
     await t.pbx.cancel(c.callId, reason);
     const push = await second(c.tokens[0]!);
-    expect((push?.payload as { callwake: { type: string; endReason: string } }).callwake).toMatchObject({
+    expect((push.payload as { callwake: { type: string; endReason: string } }).callwake).toMatchObject({
       type: 'ended',
     });
   });
@@ -317,7 +319,7 @@ describe('alert-mode devices: the incoming-call alert is replaced at the end', (
     const c = await ringAlertMode(2);
     await t.app.decline(c.callId, c.callTokens[1]!);
     const push = await second(c.tokens[0]!);
-    expect((push?.payload as { callwake: { type: string } }).callwake.type).toBe('ended');
+    expect((push.payload as { callwake: { type: string } }).callwake.type).toBe('ended');
     await quiet();
     expect(alertPushes(c.tokens[1]!)).toHaveLength(1);
   });

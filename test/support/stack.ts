@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../functions/adapters/dynamo-table.js';
+import { PREFIX } from '../../functions/adapters/table-layout.js';
 import type { TokenKeyRing } from '../../functions/core/call-token.js';
 import type { Clock } from '../../functions/core/clock.js';
 import type { RetryPolicy } from '../../functions/core/deliver-callback.js';
+import type { AppRef, TenantConfig, TenantLimits } from '../../functions/core/tenants.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../../local/clients.js';
 import { type RunningStack, startStack } from '../../local/stack.js';
@@ -40,6 +42,13 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+/**
+ * The per-tenant limits' counters (requests in a window, calls ringing): every authenticated
+ * request counts, whatever its answer, so "nothing was written" means nothing but these.
+ */
+const isAccounting = (item: Record<string, unknown>): boolean =>
+  String(item.pk).startsWith(PREFIX.rate) || (String(item.pk).startsWith(PREFIX.tenant) && item.sk === 'RINGING');
+
 /** The real handlers over real HTTP, on DynamoDB Local and the APNs simulator over real sockets. */
 export async function startTestStack(
   o: {
@@ -52,6 +61,13 @@ export async function startTestStack(
     twoEnvironments?: boolean;
     /** Where inline `apns` devices go. @default 'sandbox' */
     defaultEnvironment?: 'sandbox' | 'production';
+    /**
+     * Per-tenant limits. @default far above what any test sends: the limits are tested on their
+     * own (test/security), the other tests must never meet them by accident.
+     */
+    tenantLimits?: TenantLimits;
+    /** Bind a tenant to these apps (the object form of the tenants' configuration). */
+    apps?: { acme?: AppRef[]; globex?: AppRef[] };
   } = {},
 ): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
@@ -68,9 +84,9 @@ export async function startTestStack(
   const stack = await startStack({
     host: '127.0.0.1',
     port: 0,
-    tenants: new Map([
-      ['acme', [...secrets.acme]],
-      ['globex', [secrets.globex]],
+    tenants: new Map<string, TenantConfig>([
+      ['acme', { secrets: [...secrets.acme], ...(o.apps?.acme ? { apps: o.apps.acme } : {}) }],
+      ['globex', { secrets: [secrets.globex], ...(o.apps?.globex ? { apps: o.apps.globex } : {}) }],
     ]),
     dynamoEndpoint: endpoint,
     tableName,
@@ -82,6 +98,7 @@ export async function startTestStack(
     ...(o.tokenKeys ? { tokenKeys: o.tokenKeys } : {}),
     ...(o.waitPollMs === undefined ? {} : { waitPollMs: o.waitPollMs }),
     events: o.events ? { ...o.events, print: (line) => log.info(line) } : false,
+    tenantLimits: o.tenantLimits ?? { requestsPerSecond: 100_000, ringingCalls: 100_000 },
   });
   const doc = documentClient({ endpoint });
   return {
@@ -99,7 +116,9 @@ export async function startTestStack(
     secrets,
     async scanTable() {
       const out = await doc.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
-      return (out.Items ?? []).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
+      return (out.Items ?? [])
+        .filter((i) => !isAccounting(i))
+        .sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
     },
     async stop() {
       await stack.stop();

@@ -4,12 +4,15 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { TooManyDevicesError } from '../../../functions/core/errors.js';
+import { StaleRequestError, TooManyDevicesError } from '../../../functions/core/errors.js';
 import type { DeviceStore, RegisteredDevice } from '../../../functions/core/ports.js';
+import { DEFAULT_SETTINGS } from '../../../functions/core/settings.js';
 
 export type MakeDeviceStore = () => DeviceStore | Promise<DeviceStore>;
 
 const MAX = 20;
+/** Every change here is signed in the same second: ordering applies them all (see the stale checks). */
+const SIGNED_AT = Math.floor(Date.now() / 1000);
 
 const token = (): string => randomBytes(32).toString('hex');
 
@@ -48,17 +51,17 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
     it('registers (created) and replaces (not created) a device, keeping every field as given', async () => {
       const { store, tenant } = await setup();
       const first = registered('phone', { environment: 'sandbox', pushType: 'alert', teamId: 'TEAM2' });
-      expect(await store.put(tenant, 'alice', first, MAX)).toEqual({ created: true });
+      expect(await store.put(tenant, 'alice', first, MAX, SIGNED_AT)).toEqual({ created: true });
       expect(await store.list(tenant, 'alice')).toEqual([first]);
       const second = registered('phone', { bundleId: 'com.example.other', updatedAt: first.updatedAt + 1000 });
-      expect(await store.put(tenant, 'alice', second, MAX)).toEqual({ created: false });
+      expect(await store.put(tenant, 'alice', second, MAX, SIGNED_AT)).toEqual({ created: false });
       expect(await store.list(tenant, 'alice')).toEqual([second]);
     });
 
     it('lists a user’s devices ordered by deviceId', async () => {
       const { store, tenant } = await setup();
       const devices = ['b', 'a', 'C', 'a-2', '10', '9'].map((id) => registered(id));
-      for (const d of devices) await store.put(tenant, 'alice', d, MAX);
+      for (const d of devices) await store.put(tenant, 'alice', d, MAX, SIGNED_AT);
       expect(ids(await store.list(tenant, 'alice'))).toEqual(['10', '9', 'C', 'a', 'a-2', 'b']);
     });
 
@@ -68,9 +71,9 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
       const a = registered('phone');
       const b = registered('phone');
       const c = registered('phone');
-      await store.put(tenant, 'alice', a, MAX);
-      await store.put(tenant, 'bob', b, MAX);
-      await store.put(other, 'alice', c, MAX);
+      await store.put(tenant, 'alice', a, MAX, SIGNED_AT);
+      await store.put(tenant, 'bob', b, MAX, SIGNED_AT);
+      await store.put(other, 'alice', c, MAX, SIGNED_AT);
       expect(await store.list(tenant, 'alice')).toEqual([a]);
       expect(await store.list(tenant, 'bob')).toEqual([b]);
       expect(await store.list(other, 'alice')).toEqual([c]);
@@ -80,19 +83,19 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
       it('registered under another deviceId of the same user, it moves there: no twin is left', async () => {
         const { store, tenant } = await setup();
         const old = registered('old-install');
-        await store.put(tenant, 'alice', old, MAX);
-        await store.put(tenant, 'alice', registered('keep'), MAX);
+        await store.put(tenant, 'alice', old, MAX, SIGNED_AT);
+        await store.put(tenant, 'alice', registered('keep'), MAX, SIGNED_AT);
         const fresh = registered('new-install', { pushToken: old.pushToken });
-        expect(await store.put(tenant, 'alice', fresh, MAX)).toEqual({ created: true });
+        expect(await store.put(tenant, 'alice', fresh, MAX, SIGNED_AT)).toEqual({ created: true });
         expect(ids(await store.list(tenant, 'alice'))).toEqual(['keep', 'new-install']);
       });
 
       it('registered for another user of the tenant, it moves from that user', async () => {
         const { store, tenant } = await setup();
         const bobs = registered('phone');
-        await store.put(tenant, 'bob', bobs, MAX);
-        await store.put(tenant, 'bob', registered('tablet'), MAX);
-        await store.put(tenant, 'alice', registered('phone', { pushToken: bobs.pushToken }), MAX);
+        await store.put(tenant, 'bob', bobs, MAX, SIGNED_AT);
+        await store.put(tenant, 'bob', registered('tablet'), MAX, SIGNED_AT);
+        await store.put(tenant, 'alice', registered('phone', { pushToken: bobs.pushToken }), MAX, SIGNED_AT);
         expect(ids(await store.list(tenant, 'bob'))).toEqual(['tablet']);
         expect(ids(await store.list(tenant, 'alice'))).toEqual(['phone']);
       });
@@ -101,8 +104,8 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
         const { store, tenant } = await setup();
         const other = `t-${randomUUID()}`;
         const d = registered('phone');
-        await store.put(tenant, 'alice', d, MAX);
-        await store.put(other, 'bob', registered('phone', { pushToken: d.pushToken }), MAX);
+        await store.put(tenant, 'alice', d, MAX, SIGNED_AT);
+        await store.put(other, 'bob', registered('phone', { pushToken: d.pushToken }), MAX, SIGNED_AT);
         expect(await store.list(tenant, 'alice')).toEqual([d]);
         expect(ids(await store.list(other, 'bob'))).toEqual(['phone']);
       });
@@ -110,25 +113,25 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
       it('a device that changes its token releases the old one: the next holder of it evicts nobody', async () => {
         const { store, tenant } = await setup();
         const first = registered('phone');
-        await store.put(tenant, 'alice', first, MAX);
+        await store.put(tenant, 'alice', first, MAX, SIGNED_AT);
         const renewed = registered('phone');
-        await store.put(tenant, 'alice', renewed, MAX);
-        await store.put(tenant, 'bob', registered('phone', { pushToken: first.pushToken }), MAX);
+        await store.put(tenant, 'alice', renewed, MAX, SIGNED_AT);
+        await store.put(tenant, 'bob', registered('phone', { pushToken: first.pushToken }), MAX, SIGNED_AT);
         expect(await store.list(tenant, 'alice')).toEqual([renewed]);
         // and the renewed token is still held by alice's phone: it moves when registered elsewhere
-        await store.put(tenant, 'carol', registered('phone', { pushToken: renewed.pushToken }), MAX);
+        await store.put(tenant, 'carol', registered('phone', { pushToken: renewed.pushToken }), MAX, SIGNED_AT);
         expect(await store.list(tenant, 'alice')).toEqual([]);
       });
 
       it('a removed device releases its token: its next holder evicts nobody', async () => {
         const { store, tenant } = await setup();
         const d = registered('phone');
-        await store.put(tenant, 'alice', d, MAX);
-        await store.remove(tenant, 'alice', 'phone');
+        await store.put(tenant, 'alice', d, MAX, SIGNED_AT);
+        await store.remove(tenant, 'alice', 'phone', SIGNED_AT);
         const laptop = registered('laptop');
-        await store.put(tenant, 'alice', laptop, MAX);
+        await store.put(tenant, 'alice', laptop, MAX, SIGNED_AT);
         const bobs = registered('phone', { pushToken: d.pushToken });
-        expect(await store.put(tenant, 'bob', bobs, MAX)).toEqual({ created: true });
+        expect(await store.put(tenant, 'bob', bobs, MAX, SIGNED_AT)).toEqual({ created: true });
         expect(await store.list(tenant, 'alice')).toEqual([laptop]);
         expect(await store.list(tenant, 'bob')).toEqual([bobs]);
       });
@@ -138,27 +141,27 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
       const full = async () => {
         const s = await setup();
         const devices = Array.from({ length: MAX }, (_, i) => registered(`d${String(i).padStart(2, '0')}`));
-        for (const d of devices) await s.store.put(s.tenant, 'alice', d, MAX);
+        for (const d of devices) await s.store.put(s.tenant, 'alice', d, MAX, SIGNED_AT);
         return { ...s, devices };
       };
 
       it('one more is refused (TooManyDevicesError) and changes nothing', async () => {
         const { store, tenant, devices } = await full();
         const extra = registered('one-too-many');
-        await expect(store.put(tenant, 'alice', extra, MAX)).rejects.toBeInstanceOf(TooManyDevicesError);
-        await expect(store.put(tenant, 'alice', extra, MAX)).rejects.toMatchObject({ limit: MAX });
+        await expect(store.put(tenant, 'alice', extra, MAX, SIGNED_AT)).rejects.toBeInstanceOf(TooManyDevicesError);
+        await expect(store.put(tenant, 'alice', extra, MAX, SIGNED_AT)).rejects.toMatchObject({ limit: MAX });
         expect(await store.list(tenant, 'alice')).toEqual(devices);
         // its token was not taken either: registering it for someone else moves nothing
-        await store.put(tenant, 'bob', registered('phone', { pushToken: extra.pushToken }), MAX);
+        await store.put(tenant, 'bob', registered('phone', { pushToken: extra.pushToken }), MAX, SIGNED_AT);
         expect(await store.list(tenant, 'alice')).toEqual(devices);
       });
 
       it('replacing one of them is fine, and so is a token moving in from a twin (counted after the move)', async () => {
         const { store, tenant, devices } = await full();
         const replaced = registered('d05');
-        expect(await store.put(tenant, 'alice', replaced, MAX)).toEqual({ created: false });
+        expect(await store.put(tenant, 'alice', replaced, MAX, SIGNED_AT)).toEqual({ created: false });
         const moved = registered('reinstalled', { pushToken: devices[0]!.pushToken });
-        expect(await store.put(tenant, 'alice', moved, MAX)).toEqual({ created: true });
+        expect(await store.put(tenant, 'alice', moved, MAX, SIGNED_AT)).toEqual({ created: true });
         const listed = await store.list(tenant, 'alice');
         expect(listed).toHaveLength(MAX);
         expect(ids(listed)).not.toContain('d00');
@@ -171,35 +174,106 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
       it('remove takes the device away; removing an absent one is fine', async () => {
         const { store, tenant } = await setup();
         const keep = registered('keep');
-        await store.put(tenant, 'alice', registered('phone'), MAX);
-        await store.put(tenant, 'alice', keep, MAX);
-        await store.remove(tenant, 'alice', 'phone');
-        await store.remove(tenant, 'alice', 'phone');
-        await store.remove(tenant, 'nobody', 'phone');
+        await store.put(tenant, 'alice', registered('phone'), MAX, SIGNED_AT);
+        await store.put(tenant, 'alice', keep, MAX, SIGNED_AT);
+        await store.remove(tenant, 'alice', 'phone', SIGNED_AT);
+        await store.remove(tenant, 'alice', 'phone', SIGNED_AT);
+        await store.remove(tenant, 'nobody', 'phone', SIGNED_AT);
         expect(await store.list(tenant, 'alice')).toEqual([keep]);
       });
 
       it('prune removes the device while it still has the dead token', async () => {
         const { store, tenant } = await setup();
         const d = registered('phone');
-        await store.put(tenant, 'alice', d, MAX);
+        await store.put(tenant, 'alice', d, MAX, SIGNED_AT);
         await store.prune(tenant, 'alice', 'phone', d.pushToken, cause);
         expect(await store.list(tenant, 'alice')).toEqual([]);
         // the token is released with it
         const bobs = registered('phone', { pushToken: d.pushToken });
-        expect(await store.put(tenant, 'bob', bobs, MAX)).toEqual({ created: true });
+        expect(await store.put(tenant, 'bob', bobs, MAX, SIGNED_AT)).toEqual({ created: true });
         expect(await store.list(tenant, 'bob')).toEqual([bobs]);
       });
 
       it('prune leaves a device that has a fresh token since (a dead token never evicts a live one)', async () => {
         const { store, tenant } = await setup();
         const dead = registered('phone');
-        await store.put(tenant, 'alice', dead, MAX);
+        await store.put(tenant, 'alice', dead, MAX, SIGNED_AT);
         const fresh = registered('phone');
-        await store.put(tenant, 'alice', fresh, MAX);
+        await store.put(tenant, 'alice', fresh, MAX, SIGNED_AT);
         await store.prune(tenant, 'alice', 'phone', dead.pushToken, cause);
         await store.prune(tenant, 'alice', 'absent', dead.pushToken, cause);
         expect(await store.list(tenant, 'alice')).toEqual([fresh]);
+      });
+    });
+
+    describe('changes are ordered by their signed time', () => {
+      const T = SIGNED_AT;
+
+      it('a PUT or DELETE signed before the last PUT of the device is stale and changes nothing', async () => {
+        const { store, tenant } = await setup();
+        const older = registered('phone');
+        const newer = registered('phone');
+        await store.put(tenant, 'alice', newer, MAX, T + 10);
+        await expect(store.put(tenant, 'alice', older, MAX, T + 9)).rejects.toBeInstanceOf(StaleRequestError);
+        await expect(store.remove(tenant, 'alice', 'phone', T + 9)).rejects.toBeInstanceOf(StaleRequestError);
+        expect(await store.list(tenant, 'alice')).toEqual([newer]);
+      });
+
+      it('a PUT signed before a DELETE does not bring the device back, even once it is gone', async () => {
+        const { store, tenant } = await setup();
+        const d = registered('phone');
+        await store.put(tenant, 'alice', d, MAX, T);
+        await store.remove(tenant, 'alice', 'phone', T + 5);
+        await expect(store.put(tenant, 'alice', d, MAX, T + 4)).rejects.toBeInstanceOf(StaleRequestError);
+        expect(await store.list(tenant, 'alice')).toEqual([]);
+        // A DELETE of a device that was never there is remembered too.
+        await store.remove(tenant, 'alice', 'never', T + 5);
+        await expect(store.put(tenant, 'alice', registered('never'), MAX, T + 1)).rejects.toBeInstanceOf(
+          StaleRequestError,
+        );
+      });
+
+      it('a change signed in the same second as the last one applies; a later one always does', async () => {
+        const { store, tenant } = await setup();
+        await store.put(tenant, 'alice', registered('phone'), MAX, T);
+        const same = registered('phone');
+        await store.put(tenant, 'alice', same, MAX, T);
+        expect(await store.list(tenant, 'alice')).toEqual([same]);
+        await store.remove(tenant, 'alice', 'phone', T);
+        const later = registered('phone');
+        expect(await store.put(tenant, 'alice', later, MAX, T + 1)).toEqual({ created: true });
+        expect(await store.list(tenant, 'alice')).toEqual([later]);
+      });
+
+      it('another device’s order is its own', async () => {
+        const { store, tenant } = await setup();
+        await store.put(tenant, 'alice', registered('phone'), MAX, T + 10);
+        const pad = registered('pad');
+        expect(await store.put(tenant, 'alice', pad, MAX, T)).toEqual({ created: true });
+      });
+
+      it('settings signed before the last settings are stale and change nothing', async () => {
+        const { store, tenant } = await setup();
+        const newer = { ...DEFAULT_SETTINGS, blockedCallers: ['+1'] };
+        await store.putSettings(tenant, 'alice', newer, T + 10);
+        await expect(store.putSettings(tenant, 'alice', DEFAULT_SETTINGS, T + 9)).rejects.toBeInstanceOf(
+          StaleRequestError,
+        );
+        expect((await store.lookup(tenant, 'alice')).settings).toEqual(newer);
+        await store.putSettings(tenant, 'alice', DEFAULT_SETTINGS, T + 10);
+        expect((await store.lookup(tenant, 'alice')).settings).toEqual(DEFAULT_SETTINGS);
+      });
+
+      it('ids that are prototype names are plain ids', async () => {
+        const { store, tenant } = await setup();
+        const names = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+        const devices = names.map((id) => registered(id));
+        for (const d of devices) await store.put(tenant, 'alice', d, MAX, T);
+        expect(ids(await store.list(tenant, 'alice')).sort()).toEqual([...names].sort());
+        await store.remove(tenant, 'alice', 'toString', T);
+        await store.remove(tenant, 'alice', 'isPrototypeOf', T);
+        expect(ids(await store.list(tenant, 'alice')).sort()).toEqual(names.filter((n) => n !== 'toString').sort());
+        expect(await store.list(tenant, '__proto__')).toEqual([]);
       });
     });
   });

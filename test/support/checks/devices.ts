@@ -8,10 +8,10 @@ import { listDevices, MAX_DEVICES_PER_USER, registerDevice, removeDevice } from 
 import { TeamRequiredError, TooManyDevicesError, UnknownTeamError } from '../../../functions/core/errors.js';
 import { BUNDLE, newToken, TEAM_ID } from '../contract-helpers.js';
 import type { MakeWorld, World } from '../fakes/world.js';
-import { inlineDevice, registration, ring, ringRequest } from './kit.js';
+import { inlineDevice, registration, ring, ringRequest, signed } from './kit.js';
 
 const register = (w: World, userId: string, deviceId: string, reg = registration(newToken())) =>
-  registerDevice(w.deps, w.tenant, userId, deviceId, reg);
+  registerDevice(w.deps, signed(w), userId, deviceId, reg);
 const idsOf = async (w: World, userId: string) => (await listDevices(w.deps, w.tenant, userId)).map((d) => d.deviceId);
 
 export function describeDevices(name: string, make: MakeWorld): void {
@@ -120,9 +120,9 @@ export function describeDevices(name: string, make: MakeWorld): void {
       const tokens = { b: newToken(), a: newToken(), c: newToken() };
       for (const [id, t] of Object.entries(tokens)) await register(w, 'alice', id, registration(t));
       expect(await idsOf(w, 'alice')).toEqual(['a', 'b', 'c']);
-      await removeDevice(w.deps, w.tenant, 'alice', 'b');
-      await removeDevice(w.deps, w.tenant, 'alice', 'b');
-      await removeDevice(w.deps, w.tenant, 'nobody', 'b');
+      await removeDevice(w.deps, signed(w), 'alice', 'b');
+      await removeDevice(w.deps, signed(w), 'alice', 'b');
+      await removeDevice(w.deps, signed(w), 'nobody', 'b');
       expect(await idsOf(w, 'alice')).toEqual(['a', 'c']);
       await ring(w, ringRequest({ to: { userId: 'alice' } }));
       expect(w.pusher.sentTo(tokens.b)).toHaveLength(0);

@@ -3,10 +3,18 @@ import type { CallTokenClaims } from '../../../functions/core/call-token.js';
 import type { DeviceRegistration } from '../../../functions/core/devices.js';
 import { type RingRequest, ringCall } from '../../../functions/core/ring-call.js';
 import type { InlineDevice } from '../../../functions/core/targets.js';
+import type { TenantRequest } from '../../../functions/core/tenants.js';
 import { BUNDLE, uniqueCallId, VOIP_PARAM } from '../contract-helpers.js';
 import type { World } from '../fakes/world.js';
 
 export const API_URL = 'https://callwake.example.com/v1/app';
+
+/** The world's tenant making a request signed now (on the world's clock). */
+export const signed = (w: World, over: Partial<TenantRequest> = {}): TenantRequest => ({
+  tenantId: w.tenant,
+  signedAt: Math.floor(w.clock.now() / 1000),
+  ...over,
+});
 export const HOUR = 60 * 60 * 1000;
 
 export const inlineDevice = (pnPrid: string, pnParam = VOIP_PARAM): InlineDevice => ({

@@ -12,7 +12,18 @@ import { CallAlreadyEndedError, CallIdConflictError, CallNotFoundError } from '.
 import { inlineDeviceIdOf } from '../../../functions/core/ids.js';
 import { ALERT_PARAM, BUNDLE, callUuidOf, newToken, TEAM_ID } from '../contract-helpers.js';
 import type { MakeWorld } from '../fakes/world.js';
-import { API_URL, claimsOf, HOUR, inlineDevice, pushed, registration, replacing, ring, ringRequest } from './kit.js';
+import {
+  API_URL,
+  claimsOf,
+  HOUR,
+  inlineDevice,
+  pushed,
+  registration,
+  replacing,
+  ring,
+  ringRequest,
+  signed,
+} from './kit.js';
 
 export function describeRingCall(name: string, make: MakeWorld): void {
   describe(`ringCall (${name})`, () => {
@@ -107,14 +118,14 @@ export function describeRingCall(name: string, make: MakeWorld): void {
         const [phone, pad, inline] = [newToken(), newToken(), newToken()];
         await registerDevice(
           w.deps,
-          w.tenant,
+          signed(w),
           'alice',
           'phone',
           registration(phone, { teamId: TEAM_ID, environment: 'production' }),
         );
         await registerDevice(
           w.deps,
-          w.tenant,
+          signed(w),
           'alice',
           'pad',
           registration(pad, {
@@ -337,7 +348,7 @@ export function describeRingCall(name: string, make: MakeWorld): void {
       it('a device reached inline and through the registry, or inline twice in any case, is pushed once (as the registry device)', async () => {
         const w = make();
         const [t, u] = [newToken(), newToken()];
-        await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(t));
+        await registerDevice(w.deps, signed(w), 'alice', 'phone', registration(t));
         const r = await ring(
           w,
           ringRequest({
@@ -357,8 +368,8 @@ export function describeRingCall(name: string, make: MakeWorld): void {
         async (reason) => {
           const w = make();
           const [dead, alive] = [newToken(), newToken()];
-          await registerDevice(w.deps, w.tenant, 'alice', 'dead', registration(dead));
-          await registerDevice(w.deps, w.tenant, 'alice', 'alive', registration(alive));
+          await registerDevice(w.deps, signed(w), 'alice', 'dead', registration(dead));
+          await registerDevice(w.deps, signed(w), 'alice', 'alive', registration(alive));
           w.pusher.reject(dead, reason);
           const r = await ring(w, ringRequest({ to: { userId: 'alice' } }));
           expect(r.answer.deliveries).toEqual([
@@ -373,7 +384,7 @@ export function describeRingCall(name: string, make: MakeWorld): void {
         const w = make();
         const [busy, silent, topic] = [newToken(), newToken(), newToken()];
         for (const [id, t] of Object.entries({ busy, silent, topic }))
-          await registerDevice(w.deps, w.tenant, 'alice', id, registration(t));
+          await registerDevice(w.deps, signed(w), 'alice', id, registration(t));
         w.pusher.reject(busy, 'InternalServerError').silence(silent).reject(topic, 'BadTopic');
         expect((await ring(w, ringRequest({ to: { userId: 'alice' } }))).answer.status).toBe('unreachable');
         expect((await w.deps.devices.list(w.tenant, 'alice')).map((d) => d.deviceId)).toEqual([
@@ -386,7 +397,7 @@ export function describeRingCall(name: string, make: MakeWorld): void {
       it('an inline device is never pruned: not even a registered device with the same token, of another user', async () => {
         const w = make();
         const t = newToken();
-        await registerDevice(w.deps, w.tenant, 'bob', 'bobs-phone', registration(t));
+        await registerDevice(w.deps, signed(w), 'bob', 'bobs-phone', registration(t));
         w.pusher.reject(t, 'Unregistered');
         const r = await ring(w, ringRequest({ to: { userId: 'alice' }, devices: [inlineDevice(t)] }));
         expect(r.answer.deliveries).toEqual([
@@ -398,7 +409,7 @@ export function describeRingCall(name: string, make: MakeWorld): void {
       it('a prune that fails does not fail the webhook: the answer stands, the failure is logged', async () => {
         const w = make();
         const t = newToken();
-        await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(t));
+        await registerDevice(w.deps, signed(w), 'alice', 'phone', registration(t));
         w.pusher.reject(t, 'Unregistered');
         w.deps.devices = replacing(w.deps.devices, 'prune', async () => {
           throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
@@ -451,7 +462,7 @@ export function describeRingCall(name: string, make: MakeWorld): void {
     it('logs nothing a PBX or phone gave it: no number, name, token, callId or device id', async () => {
       const w = make();
       const [t, dead] = [newToken(), newToken()];
-      await registerDevice(w.deps, w.tenant, 'alice', '+15557654321', registration(dead));
+      await registerDevice(w.deps, signed(w), 'alice', '+15557654321', registration(dead));
       w.pusher.reject(dead, 'Unregistered');
       const req = ringRequest({ to: { userId: 'alice' }, devices: [inlineDevice(t)] });
       await ring(w, req);

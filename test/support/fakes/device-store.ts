@@ -1,5 +1,5 @@
 import type { ApnsEnvironment } from '../../../functions/core/call.js';
-import { TooManyDevicesError } from '../../../functions/core/errors.js';
+import { StaleRequestError, TooManyDevicesError } from '../../../functions/core/errors.js';
 import type { DeviceStore, PruneCause, RegisteredDevice, UserRecord } from '../../../functions/core/ports.js';
 import { DEFAULT_SETTINGS, type UserSettings } from '../../../functions/core/settings.js';
 
@@ -29,6 +29,15 @@ export class FakeDeviceStore implements DeviceStore {
   private readonly owners = new Map<string, Owner>();
   private readonly pruned = new Map<string, Record<string, PruneCause>>();
   private readonly settings = new Map<string, UserSettings>();
+  /** Signed time of the last change of each device (its PUT, its DELETE, or a move away). */
+  private readonly changedAt = new Map<string, number>();
+  private readonly settingsChangedAt = new Map<string, number>();
+
+  /** A change signed before the last one applied to the same resource is refused. */
+  private order(times: Map<string, number>, k: string, signedAt: number): void {
+    const last = times.get(k);
+    if (last !== undefined && last > signedAt) throw new StaleRequestError();
+  }
 
   async lookup(tenantId: string, userId: string): Promise<UserRecord> {
     return {
@@ -37,8 +46,10 @@ export class FakeDeviceStore implements DeviceStore {
     };
   }
 
-  async putSettings(tenantId: string, userId: string, settings: UserSettings): Promise<void> {
+  async putSettings(tenantId: string, userId: string, settings: UserSettings, signedAt: number): Promise<void> {
+    this.order(this.settingsChangedAt, key(tenantId, userId), signedAt);
     this.settings.set(key(tenantId, userId), copy(settings));
+    this.settingsChangedAt.set(key(tenantId, userId), signedAt);
   }
 
   async setEnvironment(
@@ -72,8 +83,10 @@ export class FakeDeviceStore implements DeviceStore {
     userId: string,
     device: RegisteredDevice,
     maxDevices: number,
+    signedAt: number,
   ): Promise<{ created: boolean }> {
     const { deviceId, ...stored } = copy(device);
+    this.order(this.changedAt, key(tenantId, userId, deviceId), signedAt);
     const devices = new Map(this.devicesOf(tenantId, userId));
     const created = !devices.has(deviceId);
     const previousToken = devices.get(deviceId)?.pushToken;
@@ -84,6 +97,8 @@ export class FakeDeviceStore implements DeviceStore {
     if (devices.size > maxDevices) throw new TooManyDevicesError(maxDevices);
 
     if (movesFrom && movesFrom.userId !== userId) this.devicesOf(tenantId, movesFrom.userId).delete(movesFrom.deviceId);
+    if (movesFrom) this.changedAt.set(key(tenantId, movesFrom.userId, movesFrom.deviceId), signedAt);
+    this.changedAt.set(key(tenantId, userId, deviceId), signedAt);
     if (previousToken !== undefined && previousToken !== stored.pushToken) {
       this.release(tenantId, previousToken, userId, deviceId);
     }
@@ -92,8 +107,10 @@ export class FakeDeviceStore implements DeviceStore {
     return { created };
   }
 
-  async remove(tenantId: string, userId: string, deviceId: string): Promise<void> {
+  async remove(tenantId: string, userId: string, deviceId: string, signedAt: number): Promise<void> {
+    this.order(this.changedAt, key(tenantId, userId, deviceId), signedAt);
     this.removeWhere(tenantId, userId, deviceId, () => true);
+    this.changedAt.set(key(tenantId, userId, deviceId), signedAt);
   }
 
   async prune(tenantId: string, userId: string, deviceId: string, pushToken: string, cause: PruneCause) {

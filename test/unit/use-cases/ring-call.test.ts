@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { actOnCall } from '../../../functions/core/app-calls.js';
 import { cancelCall, viewCall } from '../../../functions/core/cancel-call.js';
 import { listDevices, registerDevice } from '../../../functions/core/devices.js';
-import { claimsOf, inlineDevice, registration, ring, ringRequest } from '../../support/checks/kit.js';
+import { claimsOf, inlineDevice, registration, ring, ringRequest, signed } from '../../support/checks/kit.js';
 import { describeRingCall } from '../../support/checks/ring-call.js';
 import { callUuidOf, newToken } from '../../support/contract-helpers.js';
 import { FakeCallStore } from '../../support/fakes/call-store.js';
@@ -84,7 +84,7 @@ describe('ringCall while its pushes are on their way', () => {
     const devices = new FakeDeviceStore();
     const w = worldOn((clock) => ({ calls: new FakeCallStore(clock), devices }))();
     const dead = newToken();
-    await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(dead));
+    await registerDevice(w.deps, signed(w), 'alice', 'phone', registration(dead));
     w.pusher.reject(dead, 'BadDeviceToken', 300);
     const req = ringRequest({ to: { userId: 'alice' } });
     await ring(w, req);
@@ -102,11 +102,11 @@ describe('ringCall while its pushes are on their way', () => {
     const devices = new FakeDeviceStore();
     const w = worldOn((clock) => ({ calls: new FakeCallStore(clock), devices }))();
     const [dead, fresh] = [newToken(), newToken()];
-    await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(dead));
+    await registerDevice(w.deps, signed(w), 'alice', 'phone', registration(dead));
     w.pusher.reject(dead, 'Unregistered', 200);
     const created = ring(w, ringRequest({ to: { userId: 'alice' } }));
     await w.clock.sleep(100);
-    await registerDevice(w.deps, w.tenant, 'alice', 'phone', registration(fresh));
+    await registerDevice(w.deps, signed(w), 'alice', 'phone', registration(fresh));
     expect((await created).answer.deliveries).toEqual([
       { deviceId: 'phone', pushType: 'voip', result: 'failed', reason: 'Unregistered' },
     ]);
