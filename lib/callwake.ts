@@ -939,15 +939,22 @@ function deadLetterAlarms(scope: Construct, queues: EventQueues): DeadLetterAlar
 }
 
 /**
- * One JSON object per request. Deliberately absent: request and response bodies, headers (the
- * Authorization bearer token and the PBX signature headers among them) and query strings.
+ * One JSON object per request, naming no user, device, call or tenant: the route it matched
+ * (`ANY /v1/pbx/{proxy+}`), never the path, whose segments are those ids. The two request ids
+ * join a line to the function's own log (`integrationRequestId` is the Lambda invocation's id),
+ * where ids appear as the functions chose to log them (fingerprints of device ids). The caller's
+ * IP stays: it is what finds the source of junk that uses up a route's limit (behind the optional
+ * CloudFront it is CloudFront's address, and the WAF sees the caller's). Deliberately absent:
+ * the path, the user agent (a PBX or app may put anything in it), query strings, request and
+ * response bodies, and every header (the Authorization bearer token and the signature headers
+ * among them).
  */
 export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
   requestId: '$context.requestId',
+  integrationRequestId: '$context.integration.requestId',
   requestTime: '$context.requestTimeEpoch',
   httpMethod: '$context.httpMethod',
   routeKey: '$context.routeKey',
-  path: '$context.path',
   protocol: '$context.protocol',
   status: '$context.status',
   responseLength: '$context.responseLength',
@@ -957,7 +964,6 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
   integrationError: '$context.integration.error',
   errorMessage: '$context.error.message',
   sourceIp: '$context.identity.sourceIp',
-  userAgent: '$context.identity.userAgent',
 };
 
 function entry(name: 'pbx-api' | 'app-api' | 'events' | 'callbacks' | 'ring-timer'): string {
