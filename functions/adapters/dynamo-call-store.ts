@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Call, CallDevice, EndReason } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
-import type { CallStore, TransitionResult } from '../core/ports.js';
+import type { CallStore, DeliveryResult, TransitionResult } from '../core/ports.js';
 import { isConditionFailed, itemOfConditionFailure } from './dynamo-errors.js';
 import { callKey as keyOf, TTL_ATTRIBUTE } from './table-layout.js';
 
@@ -80,7 +80,7 @@ export class DynamoCallStore implements CallStore {
 
   async recordDeliveries(
     callUuid: string,
-    results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>,
+    results: Record<string, DeliveryResult>,
     answerStatus: 'ringing' | 'unreachable',
     now: number,
   ): Promise<Call | undefined> {
@@ -98,6 +98,10 @@ export class DynamoCallStore implements CallStore {
       if (r.reason !== undefined) {
         sets.push(`devices.#s${i}.reason = :r${i}`);
         values[`:r${i}`] = r.reason;
+      }
+      if (r.alertEnvironment !== undefined) {
+        sets.push(`devices.#s${i}.alert.environment = :e${i}`);
+        values[`:e${i}`] = r.alertEnvironment;
       }
     });
     const update = async (extraSet: string[], extraValues: Record<string, unknown>, condition: string) => {

@@ -5,6 +5,11 @@ import type { CallwakeEvent, EventType } from './events.js';
 import type { LimitStore } from './limits.js';
 import type { UserSettings } from './settings.js';
 
+/** What one device's push came to; `alertEnvironment`: its token was found in the other environment. */
+export type DeliveryResult = Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'> & {
+  alertEnvironment?: ApnsEnvironment;
+};
+
 /** Where calls live. Every method treats an item past its lifetime as absent. */
 export interface CallStore {
   /** Creates the call unless a live one holds its callUuid; then returns that one. */
@@ -13,7 +18,7 @@ export interface CallStore {
   /** Records push results; marks the call `unreachable` when nothing was sent and it still rings. */
   recordDeliveries(
     callUuid: string,
-    results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>,
+    results: Record<string, DeliveryResult>,
     answerStatus: 'ringing' | 'unreachable',
     now: number,
   ): Promise<Call | undefined>;

@@ -30,9 +30,9 @@ export function pushedCaller(call: Call, displayName = call.caller.displayName):
   return caller;
 }
 
-/** What an alert shows of the caller: the display name, else the number, else the uri. */
+/** What an alert shows of the caller: the display name (an empty one is none), else the number, else the uri. */
 export const callerLabel = (call: Call, displayName = call.caller.displayName): string | undefined =>
-  call.callerInPush === false ? undefined : (displayName ?? call.caller.number ?? call.caller.uri);
+  call.callerInPush === false ? undefined : [displayName, call.caller.number, call.caller.uri].find((s) => !!s);
 
 function callwakeMember(c: PushContent, displayName: string | undefined) {
   const { call } = c;

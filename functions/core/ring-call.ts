@@ -12,7 +12,7 @@ import { hashOfJson } from './canonical-json.js';
 import { CallAlreadyEndedError, CallIdConflictError } from './errors.js';
 import { callUuidOf, fingerprint } from './ids.js';
 import { admitRequest, takeRingingSlot } from './limits.js';
-import type { Deps, PushOutcome, RegisteredDevice } from './ports.js';
+import type { DeliveryResult, Deps, PushOutcome, RegisteredDevice } from './ports.js';
 import { buildPushPayload, MAX_DISPLAY_NAME_CODE_POINTS, shortenCodePoints } from './push-payload.js';
 import { rejectionOf } from './settings.js';
 import { alertTargetOf, type InlineDevice, registeredTarget, resolveTargets, type Target, topicOf } from './targets.js';
@@ -142,11 +142,14 @@ export async function ringCall(
   );
   const outcomes = attempts.map((a) => a?.outcome);
 
-  const results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>> = {};
+  const results: Record<string, DeliveryResult> = {};
   outcomes.forEach((o, i) => {
     if (o === undefined) return;
     results[slotName(i)] =
       o.result === 'sent' ? { delivery: 'sent', apnsId: o.apnsId } : { delivery: 'failed', reason: o.reason };
+    // The device's alerts at the call's end go where its token was found (a debug build: sandbox).
+    const foundIn = attempts[i]?.foundIn;
+    if (foundIn && call.devices[slotName(i)]?.alert) results[slotName(i)]!.alertEnvironment = foundIn;
   });
   const anySent = outcomes.some((o) => o?.result === 'sent');
   const [recorded] = await Promise.all([
@@ -287,9 +290,9 @@ async function pruneDeadTokens(deps: Deps, call: Call, targets: Target[], outcom
 }
 
 /** The stored item may lag our own results if a cancel raced in; the answer shows what we know. */
-function withResults(call: Call, results: Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>): Call {
+function withResults(call: Call, results: Record<string, DeliveryResult>): Call {
   const devices = { ...call.devices };
-  for (const [slot, r] of Object.entries(results)) {
+  for (const [slot, { alertEnvironment: _alerts, ...r }] of Object.entries(results)) {
     const d = devices[slot];
     if (d && d.delivery === 'pending') devices[slot] = { ...d, ...r };
   }

@@ -150,16 +150,31 @@ export const webhookSchema: Schema<WebhookRequest> = z.object({
 });
 
 /** An ISO 8601 date and time with its offset (`Z` or `±hh:mm`): a time without one means nothing on a server. */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+
+/** A real calendar time: `Date.parse` would roll February 30th over into March. */
+function isIsoTime(s: string): boolean {
+  const m = ISO_TIME.exec(s);
+  if (!m || Number.isNaN(Date.parse(s))) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = m
+    .slice(1)
+    .map((v) => (v === undefined ? 0 : Number(v)));
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHours <= 23 &&
+    offsetMinutes <= 59
+  );
+}
+
 const isoTime = z.pipe(
-  z
-    .string()
-    .check(
-      z.refine(
-        (s) => ISO_TIME.test(s) && !Number.isNaN(Date.parse(s)),
-        'must be an ISO 8601 time with its offset, e.g. 2026-12-24T18:00:00Z',
-      ),
-    ),
+  z.string().check(z.refine(isIsoTime, 'must be an ISO 8601 time with its offset, e.g. 2026-12-24T18:00:00Z')),
   z.transform((s) => Date.parse(s)),
 );
 

@@ -19,7 +19,7 @@ import { startTestStack, type TestStack } from '../support/stack.js';
  */
 let t: TestStack;
 beforeAll(async () => {
-  t = await startTestStack({ twoEnvironments: true, defaultEnvironment: 'production' });
+  t = await startTestStack({ twoEnvironments: true, defaultEnvironment: 'production', events: {} });
 });
 afterAll(async () => t.stop());
 
@@ -145,6 +145,21 @@ describe('a push token in the wrong environment', () => {
         .pushesFor(token)
         .map((p) => p.status),
     ).toEqual([200, 200]);
+  });
+
+  it('the call’s end-of-call alerts follow the token to the environment it was found in', async () => {
+    const user = newUser();
+    const [token, alert] = [newToken(), newToken()];
+    sandbox().assignEnvironment(token, 'sandbox');
+    sandbox().assignEnvironment(alert, 'sandbox');
+    await t.pbx.putDevice(user, 'phone', deviceBody(token, { environment: 'production', alertPushToken: alert }));
+    const r = await t.pbx.ring({ callId: uniqueCallId(), from: { number: '+1555' }, to: { userId: user } });
+    expect(r.body.deliveries[0].result).toBe('sent');
+    await t.pbx.cancel(r.body.callId);
+    const missed = await sandbox().waitForPush(alert, 3000);
+    expect((missed.payload as { callwake: { type: string } }).callwake.type).toBe('missed');
+    expect(production().pushesFor(alert)).toEqual([]);
+    expect((await t.pbx.listDevices(user)).body.devices[0].alertTokenSuffix).toBe(alert.slice(-8));
   });
 
   it('the reverse: a production token registered as sandbox', async () => {

@@ -64,6 +64,14 @@ describe('the settings resource', () => {
       updatedAt: expect.stringMatching(ISO_UTC),
     });
     expect((await t.pbx.getSettings(user)).body).toEqual(first.body);
+    for (const until of ['2030-01-02T03:04Z', '2028-02-29T23:59:59.123456789+14:00', '2030-12-31T00:00:00-12:00']) {
+      const r = await t.pbx.putSettings(user, { doNotDisturb: { until } });
+      expect({ until, status: r.status, stored: r.body.doNotDisturb.until }).toEqual({
+        until,
+        status: 200,
+        stored: new Date(Date.parse(until)).toISOString(),
+      });
+    }
     const second = await t.pbx.putSettings(user, { blockedCallers: ['+1'], doNotDisturb: { until: null } });
     expect(second.body).toEqual({ ...DEFAULTS, blockedCallers: ['+1'], updatedAt: expect.stringMatching(ISO_UTC) });
     expect((await t.pbx.putSettings(user, {})).body).toEqual({ ...DEFAULTS, updatedAt: expect.any(String) });
@@ -101,6 +109,8 @@ describe('the settings resource', () => {
       'doNotDisturb.until',
     ],
     ['until a number', { doNotDisturb: { enabled: true, until: 1893456000000 } }, 'doNotDisturb.until'],
+    ['until a day that does not exist', { doNotDisturb: { until: '2026-02-30T00:00:00Z' } }, 'doNotDisturb.until'],
+    ['until an hour that does not exist', { doNotDisturb: { until: '2026-02-03T24:30:00Z' } }, 'doNotDisturb.until'],
     ['a list that is not a list', { blockedCallers: '+1555' }, 'blockedCallers'],
     ['enabled not a boolean', { doNotDisturb: { enabled: 'yes' } }, 'doNotDisturb.enabled'],
     ['missedCallPush not a boolean', { missedCallPush: 1 }, 'missedCallPush'],

@@ -1,8 +1,8 @@
 import type { Call, CallDevice, EndReason } from '../../../functions/core/call.js';
 import type { Clock } from '../../../functions/core/clock.js';
-import type { CallStore, TransitionResult } from '../../../functions/core/ports.js';
+import type { CallStore, DeliveryResult, TransitionResult } from '../../../functions/core/ports.js';
 
-type Results = Record<string, Pick<CallDevice, 'delivery' | 'reason' | 'apnsId'>>;
+type Results = Record<string, DeliveryResult>;
 
 /**
  * What a stored item is: a JSON document. A copy in and a copy out, undefined members dropped
@@ -63,7 +63,11 @@ export class FakeCallStore implements CallStore {
       if (call.status === 'ringing') Object.assign(call, { status: 'unreachable', endReason: 'failed' });
       else if (call.status === 'answered' || call.status === 'declined') told = 'ringing';
     }
-    for (const [slot, result] of Object.entries(results)) Object.assign(call.devices[slot]!, copy(result));
+    for (const [slot, { alertEnvironment, ...result }] of Object.entries(results)) {
+      const device = call.devices[slot]!;
+      Object.assign(device, copy(result));
+      if (alertEnvironment && device.alert) device.alert.environment = alertEnvironment;
+    }
     call.answerStatus = told;
     call.deliveredAt ??= now;
     return copy(call);
