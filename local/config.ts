@@ -9,7 +9,8 @@ import type { TenantConfig } from '../functions/core/tenants.js';
 export interface LocalConfig {
   host: string;
   port: number;
-  publicBaseUrl: string;
+  /** Undefined: the server's own URL, known once it listens (PORT=0 picks a free port). */
+  publicBaseUrl: string | undefined;
   tenants: Map<string, TenantConfig>;
   /** True when no CALLWAKE_TENANTS was given and a demo tenant with a fresh secret was made. */
   demoTenant: boolean;
@@ -37,11 +38,10 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   if ((teamId || keyId || keyFile) && !(teamId && keyId && keyFile)) {
     throw new Error('An Apple key needs all three of APNS_TEAM_ID, APNS_KEY_ID and APNS_KEY_FILE');
   }
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     host,
     port,
-    publicBaseUrl: (env.PUBLIC_BASE_URL || `http://${shownHost}:${port}`).replace(/\/+$/, ''),
+    publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, '') : undefined,
     tenants,
     demoTenant: !env.CALLWAKE_TENANTS,
     apple: teamId && keyId && keyFile ? { teamId, keyId, privateKeyPem: readFileSync(keyFile, 'utf8') } : undefined,

@@ -40,20 +40,28 @@ async function main() {
     apnsLine = `APNs:       built-in simulator at https://${simulator.address} (team LOCALTEAM1)`;
   }
 
-  const stack = await startStack({
-    host: config.host,
-    port: config.port,
-    publicBaseUrl: config.publicBaseUrl,
-    tenants: config.tenants,
-    dynamoEndpoint,
-    tableName: config.tableName,
-    apns,
-    defaultEnvironment: config.defaultEnvironment,
-    pushDeadlineMs: config.pushDeadlineMs,
-    log: powertoolsLog('callwake-local'),
-    // Deployed, events go to SNS and the callback queue; here each is printed as one line.
-    events: {},
-  });
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    stack = await startStack({
+      host: config.host,
+      port: config.port,
+      publicBaseUrl: config.publicBaseUrl,
+      tenants: config.tenants,
+      dynamoEndpoint,
+      tableName: config.tableName,
+      apns,
+      defaultEnvironment: config.defaultEnvironment,
+      pushDeadlineMs: config.pushDeadlineMs,
+      log: powertoolsLog('callwake-local'),
+      // Deployed, events go to SNS and the callback queue; here each is printed as one line.
+      events: {},
+    });
+  } catch (e) {
+    // Nothing may outlive a failed start: DynamoDB Local is a Java process of its own.
+    await simulator?.stop();
+    await dynamo?.stop();
+    throw e;
+  }
 
   const [tenantId, { secrets }] = [...config.tenants.entries()][0]!;
   // Only the throwaway demo secret goes to disk; a real tenant's secret stays where it was given.
@@ -62,7 +70,7 @@ async function main() {
     [
       '',
       'callwake is running',
-      `API:        ${stack.url}  (PBX: ${stack.url}/v1/pbx, app: ${config.publicBaseUrl}/v1/app)`,
+      `API:        ${stack.url}  (PBX: ${stack.url}/v1/pbx, app: ${config.publicBaseUrl ?? stack.url}/v1/app)`,
       `DynamoDB:   ${dynamoEndpoint} (table ${config.tableName}${dynamo ? ', DynamoDB Local in memory' : ''})`,
       apnsLine,
       config.demoTenant
