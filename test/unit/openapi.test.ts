@@ -817,10 +817,11 @@ describe('v1.1 the webhook resource', () => {
       clock: { now: () => CREATED },
       allowHttpCallbacks,
     });
+    const acme = { tenantId: 'acme', signedAt: Math.floor(CREATED / 1000) };
     await expect(getWebhook(deps(false), 'acme')).rejects.toBeInstanceOf(WebhookNotFoundError);
-    const all = await putWebhook(deps(false), 'acme', { url });
+    const all = await putWebhook(deps(false), acme, { url });
     expect(all.events).toEqual([...EVENT_TYPES]);
-    const some = await putWebhook(deps(false), 'acme', {
+    const some = await putWebhook(deps(false), acme, {
       url,
       events: ['device.pruned', 'call.answered', 'call.ringing', 'call.answered'],
     });
@@ -829,10 +830,10 @@ describe('v1.1 the webhook resource', () => {
       expect(schemas.errors(S.Webhook, view)).toEqual([]);
     expect(schemas.errors(S.Webhook, { ...some, events: ['call.answered', 'call.answered'] })).not.toEqual([]);
     // A deployed stack takes https: only; npm start also http:.
-    await expect(putWebhook(deps(false), 'acme', { url: 'http://pbx.example.com/cw' })).rejects.toBeInstanceOf(
+    await expect(putWebhook(deps(false), acme, { url: 'http://pbx.example.com/cw' })).rejects.toBeInstanceOf(
       InsecureWebhookUrlError,
     );
-    expect((await putWebhook(deps(true), 'acme', { url: 'http://127.0.0.1:9/cw' })).url).toBe('http://127.0.0.1:9/cw');
+    expect((await putWebhook(deps(true), acme, { url: 'http://127.0.0.1:9/cw' })).url).toBe('http://127.0.0.1:9/cw');
   });
 });
 
