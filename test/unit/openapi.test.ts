@@ -1170,21 +1170,22 @@ describe('v1.1 user settings', () => {
     expect(view).toEqual(get.examples.defaults.value);
   });
 
-  it('until: the SettingsTime pattern accepts exactly what the validator accepts', () => {
+  it('until: the SettingsTime pattern accepts exactly what the validator accepts, calendar included', () => {
     /** Each field's valid values and near misses; a time is valid fields with at most one near miss. */
     const fields: [string[], string[]][] = [
       [
-        ['2026', '0000', '9999'],
+        // Leap years (2024, 2000, 0400), common ones (2026, 1900, 2100), and year 0000.
+        ['2026', '2024', '2000', '1900', '2100', '0400', '0000', '9999'],
         ['202', '20266'],
       ],
       [['-'], ['/']],
       [
-        ['01', '02', '12'],
+        ['01', '02', '04', '11', '12'],
         ['00', '13', '1'],
       ],
       [['-'], ['']],
       [
-        ['01', '28', '30', '31'],
+        ['01', '28', '29', '30', '31'],
         ['32', '00', '1'],
       ],
       [
@@ -1192,8 +1193,8 @@ describe('v1.1 user settings', () => {
         [' ', ''],
       ],
       [
-        ['00', '18', '23', '24'],
-        ['25', '7'],
+        ['00', '18', '23'],
+        ['24', '25', '7'],
       ],
       [[':'], ['']],
       [
@@ -1233,21 +1234,44 @@ describe('v1.1 user settings', () => {
         if (byCode) accepted++;
         return (schemas.errors(S.SettingsTime, s).length === 0) === byCode;
       }),
-      { numRuns: 4000 },
+      { numRuns: 6000 },
     );
     // Both sides were exercised.
-    expect(accepted).toBeGreaterThan(500);
-    expect(accepted).toBeLessThan(3500);
+    expect(accepted).toBeGreaterThan(600);
+    expect(accepted).toBeLessThan(5000);
     for (const s of S.SettingsTime.examples) expect([s, ok({ doNotDisturb: { until: s } })]).toEqual([s, true]);
     // A time without an offset names itself.
     expect(errorPaths({ doNotDisturb: { until: '2026-12-24T18:00:00' } })).toEqual(['doNotDisturb.until']);
-    // The described leniency: a day past its month's end rolls over (see the report).
-    expect(settingsSchema.parse({ doNotDisturb: { until: '2026-02-30T00:00Z' } }).doNotDisturb.until).toBe(
-      Date.parse('2026-03-02T00:00:00.000Z'),
-    );
-    expect(S.SettingsTime.description).toContain(
-      '`2026-02-30`) is read as the\n following days (2026-03-02)'.replace('\n', ''),
-    );
+    // The calendar, as the description says: every case both ways, so each side can fail on its own.
+    const calendar: [string, boolean][] = [
+      ['2024-02-29T00:00Z', true],
+      ['2000-02-29T00:00Z', true],
+      ['0400-02-29T00:00Z', true],
+      ['2026-02-28T23:59:59Z', true],
+      ['2026-02-29T00:00Z', false],
+      ['1900-02-29T00:00Z', false],
+      ['0000-02-29T00:00Z', false],
+      ['2026-02-30T00:00Z', false],
+      ['2026-04-31T12:00Z', false],
+      ['2026-12-31T23:59+01:00', true],
+      ['2026-12-24T24:00Z', false],
+      ['2026-12-24T24:00:00.000Z', false],
+      ['2026-12-24T18:00:60Z', false],
+    ];
+    for (const [s, valid] of calendar)
+      expect([s, ok({ doNotDisturb: { until: s } }), schemas.errors(S.SettingsTime, s).length === 0]).toEqual([
+        s,
+        valid,
+        valid,
+      ]);
+    const described = S.SettingsTime.description.replace(/\s+/g, ' ');
+    for (const words of [
+      'must be a real calendar time',
+      '`2026-02-30`',
+      '`24:00` is refused',
+      'year 0000 counts as a common year',
+    ])
+      expect(described).toContain(words);
   });
 
   it('the answer is the whole document as stored, until in UTC, with updatedAt: the PUT example gives the answer example', () => {
@@ -2025,6 +2049,73 @@ describe('v1.1 the pushes: x-callwake-pushes against what the code sends', () =>
     await h.change(r.answer.callId, (uuid) => h.calls.markExpired(uuid, h.now));
     expect(h.sent.length).toBe(rang);
     expect(h.to(pad.pushToken)).toHaveLength(1);
+  });
+
+  it('an empty display name is no label: the alerts show the number (else the uri); the payloads keep it', async () => {
+    const { h, phone, pad } = household();
+    const r = await h.ring(h.request({ from: { number: '+15551230000', displayName: '' } }));
+    const call = await h.call(r.answer.callId);
+    const vars = { bundleId: BUNDLE, callUuid: call.callUuid, ringEndSeconds: Math.floor(call.expiresAt / 1000) };
+    const voip = expectPush('voip', h.to(phone.pushToken)[0]!, vars);
+    expect(voip.callwake.caller).toEqual({ number: '+15551230000', displayName: '' });
+    expect(expectPush('incomingAlert', h.to(pad.pushToken)[0]!, vars).aps.alert.body).toBe('+15551230000');
+    h.now += 5000;
+    const endedAt = h.now;
+    await h.change(r.answer.callId, () => cancelCall(h.deps, TENANT, r.answer.callId, 'caller_hangup'));
+    for (const token of [phone.alertPushToken!, pad.pushToken]) {
+      const missed = expectPush('missedCall', h.to(token).at(-1)!, {
+        bundleId: BUNDLE,
+        callUuid: call.callUuid,
+        alertExpirySeconds: Math.floor(endedAt / 1000) + DAY_S,
+      });
+      expect([missed.aps.alert['loc-args'], missed.callwake.caller]).toEqual([
+        ['+15551230000'],
+        { number: '+15551230000', displayName: '' },
+      ]);
+    }
+    // Without a number, the uri.
+    const uriOnly = household();
+    await uriOnly.h.ring(uriOnly.h.request({ from: { uri: 'sip:bob@example.com', displayName: '' } }));
+    expect(JSON.parse(uriOnly.h.to(uriOnly.pad.pushToken)[0]!.payload).aps.alert.body).toBe('sip:bob@example.com');
+    expect(S.AlertPush.properties.aps.properties.alert.properties.body.description).toContain(
+      'an empty display name is none',
+    );
+    expect(S.MissedCallText.description).toContain('an empty display name is none');
+  });
+
+  it("a token found in the other environment takes that call's end-of-call alerts there", async () => {
+    const { h, phone, pad, old } = household();
+    // The phone's VoIP token is a sandbox one registered as production; the pad's the reverse.
+    h.answer = (t, env) =>
+      (t === phone.pushToken && env === 'production') || (t === pad.pushToken && env === 'sandbox')
+        ? REFUSE.BadDeviceToken
+        : 'accept';
+    const r = await h.ring(h.request());
+    expect(r.answer.deliveries.map((d) => [d.deviceId, d.result])).toEqual([
+      ['phone', 'sent'],
+      ['pad', 'sent'],
+      ['old-phone', 'sent'],
+    ]);
+    expect([...h.corrected].sort((a, b) => a.deviceId.localeCompare(b.deviceId))).toEqual([
+      { deviceId: 'pad', environment: 'production' },
+      { deviceId: 'phone', environment: 'sandbox' },
+    ]);
+    const rang = h.sent.length;
+    h.now += 7000;
+    await h.change(r.answer.callId, () => cancelCall(h.deps, TENANT, r.answer.callId, 'caller_hangup'));
+    const alerts = h.sent.slice(rang);
+    expect(alerts.map((p) => [p.token, p.environment]).sort()).toEqual(
+      [
+        [phone.alertPushToken!, 'sandbox'],
+        [pad.pushToken, 'production'],
+      ].sort(),
+    );
+    // One attempt each: an end-of-call alert is not retried in the other environment.
+    expect(alerts).toHaveLength(2);
+    expect(h.to(old.pushToken)).toHaveLength(1);
+    expect(P.description.replace(/\s+/g, ' ')).toContain(
+      "go to the environment that call's ring reached it in: the device's, or the other one when the wrong-environment retry found its token there",
+    );
   });
 
   it('an alert token APNs calls dead is cleared from its device, which is not pruned', async () => {
