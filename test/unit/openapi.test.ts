@@ -248,8 +248,14 @@ describe('every operation declares its answers', () => {
     '404': ['not_found'],
     '405': ['method_not_allowed'],
     '500': ['internal_error'],
+    // v1.1: a request that would outlive the function (both APIs).
+    '503': ['timed_out'],
   };
   const PBX_401 = ['bad_signature', 'stale_signature'];
+  /** v1.1: every PBX request counts against its tenant's limits. */
+  const PBX_429 = ['rate_limited'];
+  /** v1.1: registry, settings and webhook changes are ordered by their signed time. */
+  const STALE = { '409': ['stale_request'] };
   const APP_401 = ['invalid_token'];
   const APP_OWN = { '403': ['token_scope'], '410': ['call_ended'] };
   /** The contract's own codes per operation, and its success statuses. */
@@ -257,14 +263,17 @@ describe('every operation declares its answers', () => {
     ringCall: { success: ['200', '201'], errors: { '409': ['call_id_conflict'], '410': ['call_ended'] } },
     cancelCall: { success: ['200'], errors: {} },
     getCall: { success: ['200', '304'], errors: { '404': ['call_not_found'] } },
-    putDevice: { success: ['200', '201'], errors: { '400': ['unknown_team'], '409': ['too_many_devices'] } },
-    deleteDevice: { success: ['204'], errors: {} },
+    putDevice: {
+      success: ['200', '201'],
+      errors: { '400': ['unknown_team', 'app_not_allowed'], '409': ['too_many_devices', 'stale_request'] },
+    },
+    deleteDevice: { success: ['204'], errors: STALE },
     listDevices: { success: ['200'], errors: {} },
-    putSettings: { success: ['200'], errors: {} },
+    putSettings: { success: ['200'], errors: STALE },
     getSettings: { success: ['200'], errors: {} },
-    putWebhook: { success: ['200'], errors: {} },
+    putWebhook: { success: ['200'], errors: STALE },
     getWebhook: { success: ['200'], errors: { '404': ['webhook_not_found'] } },
-    deleteWebhook: { success: ['204'], errors: {} },
+    deleteWebhook: { success: ['204'], errors: STALE },
     confirmCall: { success: ['200'], errors: APP_OWN },
     getAppCall: { success: ['200', '304'], errors: APP_OWN },
     answerCall: { success: ['200'], errors: { ...APP_OWN, '409': ['call_ended'] } },
@@ -279,7 +288,12 @@ describe('every operation declares its answers', () => {
     const o = ops.find((x) => x.operationId === operationId);
     expect(o).toBeDefined();
     const own = OWN[operationId]!;
-    const expected: Record<string, string[]> = { ...COMMON, '401': o!.path.startsWith('/v1/pbx/') ? PBX_401 : APP_401 };
+    const pbx = o!.path.startsWith('/v1/pbx/');
+    const expected: Record<string, string[]> = {
+      ...COMMON,
+      '401': pbx ? PBX_401 : APP_401,
+      ...(pbx ? { '429': PBX_429 } : {}),
+    };
     for (const [status, codes] of Object.entries(own.errors))
       expected[status] = [...(expected[status] ?? []), ...codes];
 
@@ -300,12 +314,19 @@ describe('every operation declares its answers', () => {
     }
   });
 
-  it('puts cache-control: no-store on every answer, Allow on 405, WWW-Authenticate on the app 401', () => {
+  it('puts cache-control: no-store on every answer, Allow on 405, WWW-Authenticate on the app 401, Retry-After on 429 and 503', () => {
     for (const { operationId, path, op } of ops) {
       for (const [status, response] of Object.entries<Json>(op.responses)) {
         const headers = deref(response).headers ?? {};
         const cacheControl = deref(headers['Cache-Control']);
         expect([operationId, status, cacheControl?.schema?.const]).toEqual([operationId, status, 'no-store']);
+        // Retry-After exactly on the answers that say when to come back.
+        const retryAfter = deref(headers['Retry-After']);
+        expect([operationId, status, retryAfter?.required === true]).toEqual([
+          operationId,
+          status,
+          status === '429' || status === '503',
+        ]);
       }
       expect(deref(op.responses['405']).headers?.Allow).toBeDefined();
       if (path.startsWith('/v1/app/'))
