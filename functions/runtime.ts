@@ -4,7 +4,7 @@ import { ProviderTokens } from './adapters/apns-jwt.js';
 import { ApnsPusher } from './adapters/apns-pusher.js';
 import { documentClient } from './adapters/dynamo-table.js';
 import { DynamoTokenShare } from './adapters/dynamo-token-share.js';
-import { powertoolsLog } from './adapters/log.js';
+import type { Observability } from './adapters/observability.js';
 import { parseApnsKeys, parseTenants, parseTokenKeys } from './adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
 import { functionConfig } from './config.js';
@@ -19,11 +19,11 @@ import { wire } from './wiring.js';
  * fetched at init), then reused by every invocation. Each function only reads the secrets its
  * environment names, and IAM lets it read no others.
  */
-export function initOnce<D>(serviceName: string, build: (log: Log) => Promise<D>): () => Promise<D> {
-  const log = powertoolsLog(serviceName);
+export function initOnce<D>(o: Observability, build: (o: Observability) => Promise<D>): () => Promise<D> {
+  const { log } = o;
   let built: Promise<D> | undefined;
   const deps = () =>
-    (built ??= build(log).catch((e: unknown) => {
+    (built ??= build(o).catch((e: unknown) => {
       // A throttled or timed-out secret read at init must not break this container for good.
       built = undefined;
       log.error('initialisation failed', { error: (e as Error)?.name, cause: causeOf(e) });
@@ -36,7 +36,7 @@ export function initOnce<D>(serviceName: string, build: (log: Log) => Promise<D>
 }
 
 /** The two API functions. */
-export const lambdaDeps = (serviceName: string) => initOnce(serviceName, build);
+export const lambdaDeps = (o: Observability) => initOnce(o, build);
 
 /**
  * The pusher of a function that sends pushes (pbx-api, events): the APNs keys read once at init,
@@ -66,7 +66,7 @@ export async function apnsPusher(o: {
 /** An app may hold a token signed with a key this container has not seen yet (a rotation). */
 const TOKEN_KEY_REFRESH_MIN_MS = 10_000;
 
-async function build(log: Log) {
+async function build({ log, metrics }: Observability) {
   const config = functionConfig();
   const sm = secretsManagerClient();
   const tokenKeys = new CachedSecret(sm, config.tokenKeysSecretName, parseTokenKeys, config.secretsMaxAgeMs);
@@ -97,6 +97,7 @@ async function build(log: Log) {
     },
     tenant: async (tenantId) => (tenants ? (await tenants.get()).get(tenantId) : undefined),
     defaultLimits: config.tenantLimits,
+    metrics,
     log,
     defaultEnvironment: config.defaultEnvironment,
     pushDeadlineMs: config.pushDeadlineMs,

@@ -11,7 +11,7 @@ import { type Clock, realTimer, systemClock } from './core/clock.js';
 import { CALLBACK_RETRY, type CallbackDeps, type RetryPolicy } from './core/deliver-callback.js';
 import type { DispatchDeps } from './core/dispatch-events.js';
 import type { RingTimerDeps } from './core/expire-ring.js';
-import type { CallbackQueue, CallbackSender, EventPublisher, Log, Pusher, RingTimers } from './core/ports.js';
+import type { CallbackQueue, CallbackSender, EventPublisher, Log, Metrics, Pusher, RingTimers } from './core/ports.js';
 import type { TenantConfig, TenantLimits } from './core/tenants.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 
@@ -40,6 +40,7 @@ export interface Parts {
   publicBaseUrl?: string | undefined;
   /** `npm start` only: callbacks to http: URLs. */
   allowHttpCallbacks?: boolean;
+  metrics?: Metrics;
 }
 
 /** The one place adapters are plugged into the use cases' ports (Lambda, local server, tests). */
@@ -63,6 +64,7 @@ export function wire(p: Parts): PbxDeps & AppDeps {
     webhooks: new DynamoWebhookStore(p.doc, p.tableName),
     allowHttpCallbacks: p.allowHttpCallbacks ?? false,
     limits: new DynamoLimitStore(p.doc, p.tableName),
+    ...(p.metrics ? { metrics: p.metrics } : {}),
   };
 }
 
@@ -78,6 +80,7 @@ export function wireDispatch(p: {
   pushDeadlineMs: number;
   log: Log;
   clock?: Clock;
+  metrics?: Metrics;
 }): DispatchDeps {
   return {
     publisher: p.publisher,
@@ -91,6 +94,7 @@ export function wireDispatch(p: {
       clock: p.clock ?? systemClock,
       log: p.log,
       pushDeadlineMs: p.pushDeadlineMs,
+      ...(p.metrics ? { metrics: p.metrics } : {}),
     },
     log: p.log,
   };
@@ -104,6 +108,7 @@ export function wireCallbacks(p: {
   log: Log;
   retry?: RetryPolicy;
   clock?: Clock;
+  metrics?: Metrics;
 }): CallbackDeps {
   return {
     sender: p.sender,
@@ -114,6 +119,7 @@ export function wireCallbacks(p: {
     random: Math.random,
     retry: p.retry ?? CALLBACK_RETRY,
     log: p.log,
+    ...(p.metrics ? { metrics: p.metrics } : {}),
   };
 }
 
@@ -123,7 +129,14 @@ export function wireRingTimer(p: {
   tableName: string;
   log: Log;
   clock?: Clock;
+  metrics?: Metrics;
 }): RingTimerDeps {
   const clock = p.clock ?? systemClock;
-  return { calls: new DynamoCallStore(p.doc, p.tableName, clock), clock, timer: realTimer, log: p.log };
+  return {
+    calls: new DynamoCallStore(p.doc, p.tableName, clock),
+    clock,
+    timer: realTimer,
+    log: p.log,
+    ...(p.metrics ? { metrics: p.metrics } : {}),
+  };
 }

@@ -9,6 +9,7 @@ import type {
   CallbackQueue,
   EventPublisher,
   Log,
+  Metrics,
   Pusher,
   RingTimers,
 } from '../functions/core/ports.js';
@@ -42,6 +43,7 @@ export interface LocalEventsOptions {
   pusher: Pusher;
   pushDeadlineMs: number;
   log: Log;
+  metrics?: Metrics;
   clock?: Clock;
   /** The deployed policy unless a test shortens it. */
   retry?: RetryPolicy;
@@ -83,6 +85,7 @@ export async function startLocalEvents(o: LocalEventsOptions): Promise<LocalEven
     callbacks,
     tenantSecrets: o.tenantSecrets,
     log: o.log,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.retry ? { retry: o.retry } : {}),
     ...(clock ? { clock } : {}),
   });
@@ -92,7 +95,13 @@ export async function startLocalEvents(o: LocalEventsOptions): Promise<LocalEven
     o.log,
   );
 
-  const ringTimerDeps = wireRingTimer({ doc: o.doc, tableName: o.tableName, log: o.log, ...(clock ? { clock } : {}) });
+  const ringTimerDeps = wireRingTimer({
+    doc: o.doc,
+    tableName: o.tableName,
+    log: o.log,
+    ...(clock ? { clock } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+  });
   const timerQueue = new LocalQueue(
     'ring-timers',
     createRingTimerHandler(async () => ringTimerDeps),
@@ -117,6 +126,7 @@ export async function startLocalEvents(o: LocalEventsOptions): Promise<LocalEven
       pushDeadlineMs: o.pushDeadlineMs,
       log: o.log,
       ...(clock ? { clock } : {}),
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     }),
     async unreadable(records: readonly unknown[]) {
       print(`events: ${records.length} stream records that are not changes of ours (dead-lettered)`);

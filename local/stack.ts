@@ -11,7 +11,7 @@ import type { ApnsEnvironment } from '../functions/core/call.js';
 import type { TokenKeyRing } from '../functions/core/call-token.js';
 import type { Clock } from '../functions/core/clock.js';
 import type { RetryPolicy } from '../functions/core/deliver-callback.js';
-import type { Log } from '../functions/core/ports.js';
+import type { Log, Metrics } from '../functions/core/ports.js';
 import type { TenantConfig, TenantLimits } from '../functions/core/tenants.js';
 import { createPbxApi } from '../functions/pbx-api/api.js';
 import { wire } from '../functions/wiring.js';
@@ -49,6 +49,8 @@ export interface StackOptions {
   tokenKeys?: () => TokenKeyRing;
   /** How often a held request reads its call again. */
   waitPollMs?: number;
+  /** Where metrics go (deployed: CloudWatch's embedded metric format); absent, none are kept. */
+  metrics?: Metrics;
   /**
    * The events path (stream, events, callbacks, ring timers). `npm start` always runs it; tests
    * that do not look at events leave it off.
@@ -132,6 +134,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       publicBaseUrl,
       // A local PBX may listen for callbacks without TLS; a deployed stack takes https: only.
       allowHttpCallbacks: true,
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     });
   // The app API URL put in pushes is this server's own unless told otherwise: known once listening.
   let resolveDeps!: (d: ReturnType<typeof wire>) => void;
@@ -177,6 +180,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
         pusher,
         pushDeadlineMs: o.pushDeadlineMs,
         log: o.log,
+        ...(o.metrics ? { metrics: o.metrics } : {}),
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.events.retry ? { retry: o.events.retry } : {}),
         ...(o.events.print ? { print: o.events.print } : {}),

@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core';
 import { type AppAction, actOnCall } from '../core/app-calls.js';
 import { type CallTokenClaims, verifyCallToken } from '../core/call-token.js';
 import { AppActionRefusedError, AppCallGoneError, type DomainError, TokenScopeError } from '../core/errors.js';
@@ -66,7 +67,7 @@ function mapAppError(e: DomainError): ProblemError | undefined {
   return undefined;
 }
 
-export const createAppApi = (deps: () => Promise<AppDeps>) =>
+export const createAppApi = (deps: () => Promise<AppDeps>, middlewares: MiddlewareObj[] = []) =>
   createHttpApi<AppDeps, AppAuth>({
     name: 'app',
     router: appRouter,
@@ -75,4 +76,5 @@ export const createAppApi = (deps: () => Promise<AppDeps>) =>
     deps,
     authenticate: authenticateApp,
     mapError: mapAppError,
+    middlewares,
   });

@@ -30,6 +30,10 @@ export async function actOnCall(
     const call =
       action === 'view' ? await deps.calls.get(claims.callUuid) : await deps.calls.confirm(claims.callUuid, slot, now);
     if (!ours(call)) throw gone();
+    // The first confirmation: how long the phone took from the push to asking us.
+    if (action === 'confirm' && call.devices[slot]?.confirmedAt === now) {
+      deps.metrics?.time('ConfirmDelay', now - (call.deliveredAt ?? call.createdAt), { tenant: call.tenantId });
+    }
     return appViewOf(call, slot, now);
   }
 
@@ -43,5 +47,6 @@ export async function actOnCall(
     throw new AppActionRefusedError(view, action);
   }
   deps.log.info(action === 'answer' ? 'call answered' : 'call declined', { callUuid: claims.callUuid, slot });
+  deps.metrics?.count(action === 'answer' ? 'Answers' : 'Declines', 1, { tenant: result.call.tenantId });
   return view;
 }

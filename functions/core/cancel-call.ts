@@ -18,7 +18,10 @@ export async function cancelCall(deps: Deps, tenantId: string, callId: string, r
     const now = deps.clock.now();
     const result = await deps.calls.cancel(callUuid, endReason, now);
     if (result.outcome !== 'absent') {
-      if (result.outcome === 'changed') deps.log.info('call cancelled', { callUuid, endReason });
+      if (result.outcome === 'changed') {
+        deps.log.info('call cancelled', { callUuid, endReason });
+        deps.metrics?.count('Cancels', 1, { tenant: tenantId, reason: endReason });
+      }
       return pbxViewOf(result.call, now);
     }
     const tombstone: Call = {

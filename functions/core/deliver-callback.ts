@@ -1,7 +1,7 @@
 import type { Clock, Timer } from './clock.js';
 import { fingerprint } from './ids.js';
 import { signatureOf } from './pbx-signature.js';
-import type { CallbackDelivery, CallbackQueue, CallbackSender, Log, PostOutcome } from './ports.js';
+import type { CallbackDelivery, CallbackQueue, CallbackSender, Log, Metrics, PostOutcome } from './ports.js';
 
 /** How a callback is retried: exponential backoff with jitter, for at least `giveUpAfterMs`. */
 export interface RetryPolicy {
@@ -35,6 +35,7 @@ export interface CallbackDeps {
   random: () => number;
   retry: RetryPolicy;
   log: Log;
+  metrics?: Metrics;
 }
 
 export type CallbackOutcome = 'delivered' | 'retrying' | 'dead-lettered' | 'dropped';
@@ -67,6 +68,7 @@ export async function deliverCallback(deps: CallbackDeps, delivery: CallbackDeli
     d = { ...d, attempts: d.attempts + 1 };
     if (outcome.ok) {
       deps.log.info('callback delivered', { ...logged, attempts: d.attempts, status: outcome.status });
+      deps.metrics?.count('CallbacksDelivered');
       return 'delivered';
     }
     deps.log.warn('callback attempt failed', { ...logged, attempts: d.attempts, ...failure(outcome) });
@@ -77,9 +79,11 @@ export async function deliverCallback(deps: CallbackDeps, delivery: CallbackDeli
     if (deps.clock.now() - d.firstAttemptAt >= deps.retry.giveUpAfterMs) {
       await deps.callbacks.deadLetter(d);
       deps.log.error('callback dead-lettered', { ...logged, attempts: d.attempts });
+      deps.metrics?.count('CallbacksDeadLettered');
       return 'dead-lettered';
     }
     await deps.callbacks.enqueue([d], backoffMs(deps.retry, d.attempts, deps.random));
+    deps.metrics?.count('CallbacksRetried');
     return 'retrying';
   }
 }

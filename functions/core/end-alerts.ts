@@ -2,7 +2,7 @@ import type { AlertTarget, Call } from './call.js';
 import type { Clock } from './clock.js';
 import type { CallwakeEvent } from './events.js';
 import { fingerprint } from './ids.js';
-import type { DeviceStore, Log, Pusher } from './ports.js';
+import type { DeviceStore, Log, Metrics, Pusher } from './ports.js';
 import { callerLabel, fitDisplayName, MAX_PAYLOAD_BYTES, pushedCaller } from './push-payload.js';
 
 /** How long a missed-call alert stays worth delivering to a phone that is off. */
@@ -14,6 +14,7 @@ export interface EndAlertDeps {
   clock: Clock;
   log: Log;
   pushDeadlineMs: number;
+  metrics?: Metrics;
 }
 
 export type EndAlertKind = 'missed' | 'missedPassive' | 'ended';
@@ -124,7 +125,11 @@ export async function sendEndAlerts(deps: EndAlertDeps, event: CallwakeEvent, ca
           },
           deadline,
         );
-        if (outcome.result === 'sent') return true;
+        if (outcome.result === 'sent') {
+          deps.metrics?.count('AlertsSent');
+          return true;
+        }
+        deps.metrics?.count('AlertsFailed', 1, { reason: outcome.reason });
         deps.log.warn('end-of-call alert refused', {
           device: fingerprint(target.deviceId),
           kind,

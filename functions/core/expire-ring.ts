@@ -1,11 +1,12 @@
 import type { Clock, Timer } from './clock.js';
-import type { CallStore, Log } from './ports.js';
+import type { CallStore, Log, Metrics } from './ports.js';
 
 export interface RingTimerDeps {
   calls: CallStore;
   clock: Clock;
   timer: Timer;
   log: Log;
+  metrics?: Metrics;
 }
 
 /**
@@ -17,6 +18,9 @@ export async function expireRing(deps: RingTimerDeps, callUuid: string, expiresA
   const early = expiresAt - deps.clock.now();
   if (early > 0) await deps.timer.sleep(early);
   const marked = await deps.calls.markExpired(callUuid, Math.max(deps.clock.now(), expiresAt));
-  if (marked) deps.log.info('call expired', { callUuid });
+  if (marked) {
+    deps.log.info('call expired', { callUuid });
+    deps.metrics?.count('Expiries');
+  }
   return marked;
 }

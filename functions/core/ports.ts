@@ -137,6 +137,43 @@ export interface Log {
 
 export const silentLog: Log = { info() {}, warn() {}, error() {} };
 
+/** What operators graph and alarm on (docs/deploy.md lists every metric). */
+export type MetricName =
+  | 'CallsCreated'
+  | 'CallsRung'
+  | 'CallsUnreachable'
+  | 'CallsRejected'
+  | 'PushesSent'
+  | 'PushesFailed'
+  | 'PushLatency'
+  | 'WebhookLatency'
+  | 'ConfirmDelay'
+  | 'Answers'
+  | 'Declines'
+  | 'Cancels'
+  | 'Expiries'
+  | 'AlertsSent'
+  | 'AlertsFailed'
+  | 'CallbacksDelivered'
+  | 'CallbacksRetried'
+  | 'CallbacksDeadLettered'
+  | 'WaitsHeld';
+
+/** Low-cardinality dimensions only; `tenant` is kept only where the operator opted in. */
+export interface MetricDimensions {
+  tenant?: string;
+  reason?: string;
+  outcome?: string;
+}
+
+export interface Metrics {
+  count(name: MetricName, value?: number, dimensions?: MetricDimensions): void;
+  /** A duration in milliseconds. */
+  time(name: MetricName, ms: number, dimensions?: MetricDimensions): void;
+}
+
+export const noMetrics: Metrics = { count() {}, time() {} };
+
 export interface Deps {
   calls: CallStore;
   devices: DeviceStore;
@@ -154,6 +191,8 @@ export interface Deps {
   /** Per-tenant limits; absent, nothing is limited. */
   limits?: LimitStore;
   log: Log;
+  /** Absent: nothing is measured (tests, tools). */
+  metrics?: Metrics;
 }
 
 /** A tenant's callback: where its events are POSTed, and which ones. */

@@ -162,8 +162,20 @@ export async function ringCall(
     targets: targets.length,
     sent: outcomes.filter((o) => o?.result === 'sent').length,
   });
+  countPushes(deps, tenantId, results, anySent);
   const final = recorded ?? { ...call, answerStatus: anySent ? 'ringing' : 'unreachable' };
   return { created: true, answer: createAnswerOf(withResults(final, results)) };
+}
+
+function countPushes(deps: Deps, tenant: string, results: Record<string, DeliveryResult>, anySent: boolean) {
+  const m = deps.metrics;
+  if (!m) return;
+  m.count('CallsCreated', 1, { tenant });
+  m.count(anySent ? 'CallsRung' : 'CallsUnreachable', 1, { tenant });
+  for (const r of Object.values(results)) {
+    if (r.delivery === 'sent') m.count('PushesSent');
+    else m.count('PushesFailed', 1, { reason: r.reason ?? 'Unknown' });
+  }
 }
 
 /**
@@ -182,6 +194,11 @@ async function rejectCall(deps: Deps, rejected: Call, registered: readonly Regis
     return { created: false, answer: await answerToRetry(deps, stored.existing, call.requestHash!) };
   }
   deps.log.info('call rejected', { callUuid: call.callUuid, reason: call.rejectReason });
+  deps.metrics?.count('CallsCreated', 1, { tenant: call.tenantId });
+  deps.metrics?.count('CallsRejected', 1, {
+    tenant: call.tenantId,
+    ...(call.rejectReason ? { reason: call.rejectReason } : {}),
+  });
   return { created: true, answer: createAnswerOf(call) };
 }
 
@@ -237,7 +254,9 @@ async function pushOne(
       },
       deadline,
     );
+  const started = deps.timer.now();
   const outcome = await send(t.environment);
+  deps.metrics?.time('PushLatency', deps.timer.now() - started);
   if (outcome.result === 'sent' || outcome.reason !== 'BadDeviceToken' || t.registeredTo === undefined) {
     return { outcome };
   }

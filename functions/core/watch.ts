@@ -41,7 +41,7 @@ export interface WaitOutcome<V> {
  * a call that is gone ends the wait with the error a plain read would give.
  */
 export async function awaitChange<V>(
-  deps: Pick<Deps, 'clock' | 'timer' | 'log' | 'waitPollMs'>,
+  deps: Pick<Deps, 'clock' | 'timer' | 'log' | 'waitPollMs' | 'metrics'>,
   read: () => Promise<Snapshot<V>>,
   known: ReadonlySet<string>,
   waitMs: number,
@@ -51,7 +51,10 @@ export async function awaitChange<V>(
   const deadline = deps.timer.now() + waitMs;
   for (;;) {
     const now = deps.timer.now();
-    if (now >= deadline) return { snapshot, waited: true };
+    if (now >= deadline) {
+      deps.metrics?.count('WaitsHeld', 1, { outcome: 'timedOut' });
+      return { snapshot, waited: true };
+    }
     const untilTurn = snapshot.turnsAt === undefined ? Infinity : snapshot.turnsAt - deps.clock.now();
     await deps.timer.sleep(Math.max(0, Math.min(deadline - now, deps.waitPollMs, untilTurn)));
     try {
@@ -62,6 +65,9 @@ export async function awaitChange<V>(
       deps.log.warn('read failed while waiting; still waiting', { error: (e as Error)?.name });
       continue;
     }
-    if (!known.has(snapshot.tag)) return { snapshot, waited: true };
+    if (!known.has(snapshot.tag)) {
+      deps.metrics?.count('WaitsHeld', 1, { outcome: 'woken' });
+      return { snapshot, waited: true };
+    }
   }
 }

@@ -68,7 +68,7 @@ export function taggedJson(status: number, snapshot: Snapshot<unknown>): APIGate
  * already has it; held first when it asked to wait. Without `If-None-Match`, `Prefer` is ignored.
  */
 export async function answerViewRequest<V>(
-  deps: Pick<Deps, 'clock' | 'timer' | 'log' | 'waitPollMs'>,
+  deps: Pick<Deps, 'clock' | 'timer' | 'log' | 'waitPollMs' | 'metrics'>,
   req: HttpRequest,
   remainingMs: number,
   read: () => Promise<Snapshot<V>>,

@@ -2,7 +2,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DomainError } from '../core/errors.js';
 import { causeOf } from '../core/ids.js';
-import type { Log } from '../core/ports.js';
+import type { Log, MetricName, Metrics } from '../core/ports.js';
 import { ProblemError, problemResponse } from './problem.js';
 import { type HttpRequest, requestOf } from './request.js';
 import type { Router, Routing } from './router.js';
@@ -45,6 +45,10 @@ export interface HttpApiOptions<D extends { log: Log }, A> {
   authenticate(req: HttpRequest, deps: D, routing: Routing<D, A>): A | Promise<A>;
   /** Domain errors this API turns into problems (the rest are 500s). */
   mapError(e: DomainError): ProblemError | undefined;
+  /** Operations whose whole time is a metric (the webhook's). */
+  timed?: Record<string, MetricName>;
+  /** Outermost middlewares (the deployed functions' log context and metrics). */
+  middlewares?: MiddlewareObj[];
 }
 
 type Mw<D, A> = MiddlewareObj<Event, Result, Error, StatefulContext<D, A>>;
@@ -124,15 +128,26 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
     },
   };
 
+  /**
+   * A request that ended in a problem is logged with its code (API Gateway's access log has every
+   * request already: a line per success would only cost log bytes); a timed operation's latency
+   * is a metric.
+   */
   function accessLog(state: RequestState<D, A> | undefined, status: number, code?: string) {
-    state?.deps?.log.info('request', {
+    if (!state) return;
+    const ms = Date.now() - state.startedAt;
+    const operation = state.routing?.found ? state.routing.route.operationId : undefined;
+    const metric = operation && opts.timed?.[operation];
+    if (metric) (state.deps as { metrics?: Metrics } | undefined)?.metrics?.time(metric, ms);
+    if (status < 400) return;
+    state.deps?.log.info('request', {
       api: opts.name,
       method: state.req?.method,
       // The route template, never the concrete path: ids and callIds stay out of logs.
       route: state.routing?.found ? state.routing.route.path : '(no route)',
       status,
       ...(code ? { code } : {}),
-      ms: Date.now() - state.startedAt,
+      ms,
     });
   }
 
@@ -150,6 +165,7 @@ export function createHttpApi<D extends { log: Log }, A>(opts: HttpApiOptions<D,
       );
     },
   })
+    .use(opts.middlewares ?? [])
     .use(problems)
     .use(load)
     .use(authenticate)

@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core';
 import {
   AppNotAllowedError,
   CallAlreadyEndedError,
@@ -84,7 +85,7 @@ function mapPbxError(e: DomainError): ProblemError | undefined {
   return undefined;
 }
 
-export const createPbxApi = (deps: () => Promise<PbxDeps>) =>
+export const createPbxApi = (deps: () => Promise<PbxDeps>, middlewares: MiddlewareObj[] = []) =>
   createHttpApi<PbxDeps, PbxAuth>({
     name: 'pbx',
     router: pbxRouter,
@@ -92,4 +93,6 @@ export const createPbxApi = (deps: () => Promise<PbxDeps>) =>
     deps,
     authenticate: authenticatePbx,
     mapError: mapPbxError,
+    timed: { ringCall: 'WebhookLatency' },
+    middlewares,
   });

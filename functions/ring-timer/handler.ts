@@ -1,12 +1,18 @@
+import middy from '@middy/core';
 import { documentClient } from '../adapters/dynamo-table.js';
+import { lambdaObservability } from '../adapters/observability.js';
 import { ringTimerConfig } from '../config.js';
 import { initOnce } from '../runtime.js';
 import { wireRingTimer } from '../wiring.js';
 import { createRingTimerHandler } from './ring-timer.js';
 
+const observability = lambdaObservability('callwake-ring-timer');
+
 /** The ring-timer Lambda: marks calls still ringing at their ring end (their `call.expired`). */
-export const handler = createRingTimerHandler(
-  initOnce('callwake-ring-timer', async (log) =>
-    wireRingTimer({ doc: documentClient(), tableName: ringTimerConfig().tableName, log }),
+export const handler = middy(
+  createRingTimerHandler(
+    initOnce(observability, async ({ log, metrics }) =>
+      wireRingTimer({ doc: documentClient(), tableName: ringTimerConfig().tableName, log, metrics }),
+    ),
   ),
-);
+).use(observability.middlewares);

@@ -5,6 +5,7 @@ import { PREFIX } from '../../functions/adapters/table-layout.js';
 import type { TokenKeyRing } from '../../functions/core/call-token.js';
 import type { Clock } from '../../functions/core/clock.js';
 import type { RetryPolicy } from '../../functions/core/deliver-callback.js';
+import type { Metrics } from '../../functions/core/ports.js';
 import type { AppRef, TenantConfig, TenantLimits } from '../../functions/core/tenants.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../../local/clients.js';
@@ -68,6 +69,8 @@ export async function startTestStack(
     tenantLimits?: TenantLimits;
     /** Bind a tenant to these apps (the object form of the tenants' configuration). */
     apps?: { acme?: AppRef[]; globex?: AppRef[] };
+    /** Where the stack's metrics go. */
+    metrics?: Metrics;
   } = {},
 ): Promise<TestStack> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
@@ -99,6 +102,7 @@ export async function startTestStack(
     ...(o.waitPollMs === undefined ? {} : { waitPollMs: o.waitPollMs }),
     events: o.events ? { ...o.events, print: (line) => log.info(line) } : false,
     tenantLimits: o.tenantLimits ?? { requestsPerSecond: 100_000, ringingCalls: 100_000 },
+    ...(o.metrics ? { metrics: o.metrics } : {}),
   });
   const doc = documentClient({ endpoint });
   return {

@@ -1,0 +1,40 @@
+import { MetricUnit, Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import type { MetricDimensions, MetricName, Metrics } from '../core/ports.js';
+
+/** Every callwake metric is in this CloudWatch namespace (the dashboard and alarms read it). */
+export const METRICS_NAMESPACE = 'Callwake';
+
+export const powertoolsMetrics = (serviceName: string): PowertoolsMetrics =>
+  new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName });
+
+/**
+ * The Metrics port over Powertools (CloudWatch embedded metric format: metrics are log lines,
+ * no API call). A metric without dimensions is buffered and written once per invocation; one
+ * with a dimension (Apple's reason, a wait's outcome, the tenant when the operator opted in with
+ * `METRICS_BY_TENANT`) is written on its own line.
+ */
+export function metricsPort(metrics: PowertoolsMetrics, byTenant: boolean): Metrics {
+  const emit = (
+    name: MetricName,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+    dimensions: MetricDimensions = {},
+  ) => {
+    const dims = Object.entries({
+      Reason: dimensions.reason,
+      Outcome: dimensions.outcome,
+      Tenant: byTenant ? dimensions.tenant : undefined,
+    }).filter((e): e is [string, string] => e[1] !== undefined);
+    if (dims.length === 0) {
+      metrics.addMetric(name, unit, value);
+      return;
+    }
+    const single = metrics.singleMetric();
+    for (const [k, v] of dims) single.addDimension(k, v);
+    single.addMetric(name, unit, value);
+  };
+  return {
+    count: (name, value = 1, dimensions) => emit(name, MetricUnit.Count, value, dimensions),
+    time: (name, ms, dimensions) => emit(name, MetricUnit.Milliseconds, ms, dimensions),
+  };
+}
