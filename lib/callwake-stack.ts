@@ -14,7 +14,10 @@ import {
   type LogLevelName,
 } from './callwake.js';
 
-/** The context keys the stack reads; each maps to the {@link CallwakeProps} member of that name. */
+/**
+ * The context keys the stack reads; each maps to the {@link CallwakeProps} member of that name,
+ * but `logRetentionDays` (`logRetention`) and the `edge*` keys (the members of `edge`).
+ */
 export const CONTEXT_KEYS = [
   'defaultApnsEnvironment',
   'tenantSecretName',
@@ -31,6 +34,11 @@ export const CONTEXT_KEYS = [
   'unmatchedBurstLimit',
   'tenantRequestsPerSecond',
   'tenantRingingCalls',
+  'edgeOriginDomainName',
+  'edgeOriginCertificateArn',
+  'edgeWafRateLimitPer5Min',
+  'edgeWebAclArn',
+  'edgeKeepExecuteApiEndpoint',
   'logRetentionDays',
   'tableRemovalPolicy',
   'logLevel',
@@ -63,9 +71,19 @@ export class CallwakeStack extends Stack {
     const c = this.callwake;
 
     new CfnOutput(this, 'ApiUrl', {
-      description: 'Base URL of the HTTP API (PBX webhooks under /v1/pbx/, the app API under /v1/app/)',
+      description:
+        c.edge === undefined
+          ? 'Base URL of the HTTP API (PBX webhooks under /v1/pbx/, the app API under /v1/app/)'
+          : 'Base URL of the API through CloudFront and AWS WAF, the only way in (PBX webhooks under /v1/pbx/)',
       value: c.apiUrl,
     });
+    if (c.edge !== undefined) {
+      new CfnOutput(this, 'EdgeOriginTarget', {
+        description: `Point ${c.edge.originDomainName} at this name (CNAME, or a Route 53 alias with EdgeOriginHostedZoneId)`,
+        value: c.edge.originDomain.regionalDomainName,
+      });
+      new CfnOutput(this, 'EdgeOriginHostedZoneId', { value: c.edge.originDomain.regionalHostedZoneId });
+    }
     new CfnOutput(this, 'TableName', { value: c.table.tableName });
     new CfnOutput(this, 'TenantSecretsName', {
       description: 'Secret holding {"<tenantId>": ["<secret>", ...]}',
@@ -183,6 +201,29 @@ export function callwakePropsFromContext(node: Node): CallwakeProps {
       throw new Error(`context logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
     }
     props.logLevel = logLevel as LogLevelName;
+  }
+
+  const edgeOriginDomainName = str(get('edgeOriginDomainName'), 'edgeOriginDomainName');
+  const edgeOriginCertificateArn = str(get('edgeOriginCertificateArn'), 'edgeOriginCertificateArn');
+  const wafRateLimitPer5Min = num(get('edgeWafRateLimitPer5Min'), 'edgeWafRateLimitPer5Min');
+  const webAclArn = str(get('edgeWebAclArn'), 'edgeWebAclArn');
+  const keepExecuteApiEndpoint = bool(get('edgeKeepExecuteApiEndpoint'), 'edgeKeepExecuteApiEndpoint');
+  if (edgeOriginDomainName !== undefined || edgeOriginCertificateArn !== undefined) {
+    if (edgeOriginDomainName === undefined || edgeOriginCertificateArn === undefined) {
+      throw new Error('context edgeOriginDomainName and edgeOriginCertificateArn go together: the edge needs both');
+    }
+    props.edge = {
+      originDomainName: edgeOriginDomainName,
+      originCertificateArn: edgeOriginCertificateArn,
+      ...(wafRateLimitPer5Min === undefined ? {} : { wafRateLimitPer5Min }),
+      ...(webAclArn === undefined ? {} : { webAclArn }),
+      ...(keepExecuteApiEndpoint === undefined ? {} : { keepExecuteApiEndpoint }),
+    };
+  } else if (wafRateLimitPer5Min !== undefined || webAclArn !== undefined || keepExecuteApiEndpoint !== undefined) {
+    throw new Error(
+      'context edgeWafRateLimitPer5Min, edgeWebAclArn and edgeKeepExecuteApiEndpoint need the edge: ' +
+        'edgeOriginDomainName and edgeOriginCertificateArn',
+    );
   }
 
   const tracing = bool(get('tracing'), 'tracing');

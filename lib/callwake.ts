@@ -3,6 +3,8 @@
  * (pbx-api, app-api), three Secrets Manager secrets and one HTTP API in front; and the events
  * path behind the table's stream: three more functions (events, callbacks, ring-timer), the events
  * topic, the callback and ring-timer queues, three dead-letter queues and an alarm on each.
+ * Each route of the API is throttled on its own; with `edge`, CloudFront and an AWS WAF rate
+ * limit per client IP stand in front of it, the only way in (lib/edge.ts).
  *
  * ```
  * PBX  --signed webhook-->  HTTP API  ANY /v1/pbx/{proxy+} --> pbx-api --> table, APNs
@@ -12,6 +14,7 @@
  * table stream (CALL#, USER#) --> events --> events topic (SNS: operators subscribe)
  *                                        \-> callback queue --> callbacks --> tenants' signed callbacks
  *                                        \-> ring-timer queue (delayed) --> ring-timer --> table (expiredAt)
+ *                                        \-> APNs (end-of-call alerts)
  * failures: events DLQ, callback DLQ, ring-timer DLQ, each with an alarm
  * ```
  */
@@ -47,6 +50,7 @@ import {
 } from '../functions/adapters/table-layout.js';
 import { API_FUNCTION_TIMEOUT_SECONDS } from '../functions/config.js';
 import { APNS_ENVIRONMENTS, type ApnsEnvironment } from '../functions/core/call.js';
+import { type CallwakeEdge, type EdgeProps, edgeInFront, type ResolvedEdge, resolveEdge } from './edge.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
 
 /** Core's, re-exported: the type of {@link CallwakeProps.defaultApnsEnvironment} and the values it may take. */
@@ -189,6 +193,14 @@ export interface CallwakeProps {
    * @default 200
    */
   readonly tenantRingingCalls?: number;
+  /**
+   * CloudFront with an AWS WAF rate limit per client IP in front of the API, and API Gateway's
+   * `execute-api` endpoint turned off (lib/edge.ts; docs/deploy.md says what it needs: an origin
+   * name and certificate of yours, and the stack in us-east-1 unless you bring the web ACL).
+   * Pushes then point apps at the distribution's URL.
+   * @default - none: clients call the `execute-api` endpoint (or `publicBaseUrl`)
+   */
+  readonly edge?: EdgeProps;
   /** Retention of function and access logs. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
   /**
@@ -224,8 +236,14 @@ export class Callwake extends Construct {
   readonly tenantSecrets: NamedSecret;
   readonly apnsKeys: NamedSecret;
   readonly tokenKeys: NamedSecret;
-  /** The API's default endpoint, e.g. `https://<id>.execute-api.<region>.amazonaws.com/`. */
+  /**
+   * Where clients reach the API, with a trailing slash: the default endpoint
+   * (`https://<id>.execute-api.<region>.amazonaws.com/`), or with `edge` the distribution's
+   * (`https://<id>.cloudfront.net/`).
+   */
   readonly apiUrl: string;
+  /** The CloudFront distribution, web ACL and origin domain in front of the API, with `edge`. */
+  readonly edge: CallwakeEdge | undefined;
   /**
    * Every call event, published by the events function with the message attributes `tenantId`
    * and `type` (String): subscribe with filter policies on them.
@@ -261,10 +279,16 @@ export class Callwake extends Construct {
     grantPbxApiItemsAndSecrets(this.pbxApi, this.table, secrets);
     grantAppApiCallDecisionsAndTokenKeys(this.appApi, this.table, secrets);
 
-    this.httpApi = routedHttpApi(this, this.pbxApi, this.appApi);
+    this.httpApi = routedHttpApi(this, this.pbxApi, this.appApi, config);
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
     this.stage = throttledStage(this, this.httpApi, this.accessLogs, config);
-    this.apiUrl = this.stage.url;
+    this.edge = config.edge === undefined ? undefined : edgeInFront(this, this.httpApi, this.stage, config.edge);
+    if (this.edge !== undefined && config.edge?.keepExecuteApiEndpoint !== true) {
+      // The request's own domain is API Gateway's origin name: pushes must carry CloudFront's.
+      for (const fn of [this.pbxApi, this.appApi]) fn.function.addEnvironment('PUBLIC_BASE_URL', this.edge.baseUrl);
+    }
+    // With the edge, clients' way in is the distribution (during a switch-over, the default endpoint too).
+    this.apiUrl = this.edge === undefined ? this.stage.url : `${this.edge.baseUrl}/`;
 
     this.eventsTopic = encryptedEventsTopic(this);
     this.queues = eventQueues(this);
@@ -521,7 +545,7 @@ function grantAppApiCallDecisionsAndTokenKeys(appApi: HouseFunction, table: Tabl
 }
 
 /** The HTTP API with its routes; the stage is {@link throttledStage}. */
-function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFunction): HttpApi {
+function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFunction, config: ResolvedProps): HttpApi {
   const pbxIntegration = new HttpLambdaIntegration('PbxApiIntegration', pbxApi.function, {
     payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
     timeout: API_INTEGRATION_TIMEOUT,
@@ -538,6 +562,8 @@ function routedHttpApi(scope: Construct, pbxApi: HouseFunction, appApi: HouseFun
     // `$default`: any other path reaches app-api, which answers the service's own
     // problem+json 404 instead of API Gateway's {"message":"Not Found"}.
     defaultIntegration: appIntegration,
+    // Behind the edge, only through it: the WAF cannot be gone around.
+    ...(config.edge === undefined || config.edge.keepExecuteApiEndpoint ? {} : { disableExecuteApiEndpoint: true }),
   });
   httpApi.addRoutes({ path: PBX_ROUTE_PATH, methods: [HttpMethod.ANY], integration: pbxIntegration });
   httpApi.addRoutes({ path: APP_ROUTE_PATH, methods: [HttpMethod.ANY], integration: appIntegration });
@@ -984,6 +1010,7 @@ interface ResolvedProps {
   readonly unmatched: RouteLimits;
   readonly tenantRequestsPerSecond: number;
   readonly tenantRingingCalls: number;
+  readonly edge: ResolvedEdge | undefined;
   readonly logRetention: RetentionDays;
   readonly tableRemovalPolicy: RemovalPolicy;
   readonly logLevel: LogLevelName;
@@ -1045,6 +1072,12 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new Error(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const tenantRequestsPerSecond = positiveInteger('tenantRequestsPerSecond');
+  if (props.edge !== undefined && props.publicBaseUrl !== undefined) {
+    throw new Error(
+      'publicBaseUrl and edge exclude each other: with edge, pushes carry the distribution URL (the only way in)',
+    );
+  }
   return {
     defaultApnsEnvironment: env,
     pushDeadlineMs: deadline,
@@ -1052,8 +1085,9 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
     pbx: routeLimits('pbxRateLimit', 'pbxBurstLimit'),
     app: routeLimits('appRateLimit', 'appBurstLimit'),
     unmatched: routeLimits('unmatchedRateLimit', 'unmatchedBurstLimit'),
-    tenantRequestsPerSecond: positiveInteger('tenantRequestsPerSecond'),
+    tenantRequestsPerSecond,
     tenantRingingCalls: positiveInteger('tenantRingingCalls'),
+    edge: props.edge === undefined ? undefined : resolveEdge(props.edge, tenantRequestsPerSecond),
     logRetention: retention,
     tableRemovalPolicy: removal,
     logLevel,

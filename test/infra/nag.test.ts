@@ -8,6 +8,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import cdkNag from 'cdk-nag';
+import type { CallwakeStackProps } from '../../lib/callwake-stack.js';
 import { acknowledgments, cdkJsonContext, nagFindings, type Synthesized, synthCallwake } from './support.js';
 
 const { AwsSolutionsChecks } = cdkNag;
@@ -15,7 +16,7 @@ const { AwsSolutionsChecks } = cdkNag;
 /** Rule ids as acknowledged (the CDK may qualify them with the plugin name). */
 const ruleOf = (id: string): string => id.replace(/^[^:[]*::/, '');
 
-const configurations: [string, Record<string, unknown>, Record<string, number>][] = [
+const configurations: [string, Record<string, unknown>, Record<string, number>, CallwakeStackProps?][] = [
   [
     'the default deployment',
     {},
@@ -46,15 +47,53 @@ const configurations: [string, Record<string, unknown>, Record<string, number>][
       'AwsSolutions-SQS3': 1,
     },
   ],
+  [
+    'the edge: CloudFront and a web ACL of its own, in us-east-1',
+    {
+      edgeOriginDomainName: 'origin.calls.example.com',
+      edgeOriginCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+    },
+    {
+      'AwsSolutions-L1': 5,
+      'AwsSolutions-SMG4': 3,
+      'AwsSolutions-APIG4': 1,
+      'AwsSolutions-IAM5[Resource::*]': 1,
+      'AwsSolutions-SQS3': 1,
+      // the distribution: no access logs (paths hold ids), CloudFront's own certificate, no geo restriction
+      'AwsSolutions-CFR1': 1,
+      'AwsSolutions-CFR3': 1,
+      'AwsSolutions-CFR4': 1,
+    },
+    { env: { account: '123456789012', region: 'us-east-1' } },
+  ],
+  [
+    'the edge with an existing web ACL, in another region',
+    {
+      edgeOriginDomainName: 'origin.calls.example.com',
+      edgeOriginCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      edgeWebAclArn:
+        'arn:aws:wafv2:us-east-1:123456789012:global/webacl/callwake-edge/a1b2c3d4-5678-90ab-cdef-1234567890ab',
+    },
+    {
+      'AwsSolutions-L1': 5,
+      'AwsSolutions-SMG4': 3,
+      'AwsSolutions-APIG4': 1,
+      'AwsSolutions-IAM5[Resource::*]': 1,
+      'AwsSolutions-SQS3': 1,
+      'AwsSolutions-CFR1': 1,
+      'AwsSolutions-CFR3': 1,
+      'AwsSolutions-CFR4': 1,
+    },
+  ],
 ];
 
-describe.each(configurations)('cdk-nag AwsSolutions on %s', (_name, context, expectedAcks) => {
+describe.each(configurations)('cdk-nag AwsSolutions on %s', (_name, context, expectedAcks, props) => {
   let s: Synthesized | undefined;
   let synthError: unknown;
   beforeAll(() => {
     try {
       // The rules look at the template, not the code: no bundling needed here.
-      s = synthCallwake({ context, nag: true, bundle: false });
+      s = synthCallwake({ context, nag: true, bundle: false, ...(props === undefined ? {} : { props }) });
     } catch (e) {
       synthError = e;
     }
