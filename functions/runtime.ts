@@ -1,15 +1,11 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ProviderTokens } from './adapters/apns-jwt.js';
-import { ApnsPusher } from './adapters/apns-pusher.js';
 import { documentClient } from './adapters/dynamo-table.js';
-import { DynamoTokenShare } from './adapters/dynamo-token-share.js';
 import type { Observability } from './adapters/observability.js';
-import { parseApnsKeys, parseTenants, parseTokenKeys } from './adapters/secret-formats.js';
+import { parseTenants, parseTokenKeys } from './adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
 import { functionConfig } from './config.js';
 import type { ApnsEnvironment } from './core/call.js';
-import { systemClock } from './core/clock.js';
 import { causeOf } from './core/ids.js';
 import type { Log, Pusher } from './core/ports.js';
 import { wire } from './wiring.js';
@@ -35,14 +31,15 @@ export function initOnce<D>(o: Observability, build: (o: Observability) => Promi
   return deps;
 }
 
-/** The two API functions. */
-export const lambdaDeps = (o: Observability) => initOnce(o, build);
-
 /**
- * The pusher of a function that sends pushes (pbx-api, events): the APNs keys read once at init,
- * one provider token per team shared through the table, the hosts from the config.
+ * The two API functions' dependencies. Only pbx-api pushes: app-api is given no pusher, so no
+ * APNs code (HTTP/2, JWT signing, keys) is in its bundle or its cold start.
  */
-export async function apnsPusher(o: {
+export const lambdaDeps = (o: Observability, pusherOf: PusherFactory = async () => NO_PUSHER) =>
+  initOnce(o, (obs) => build(obs, pusherOf));
+
+/** How a function that pushes builds its pusher (functions/apns.ts). */
+export type PusherFactory = (o: {
   apnsKeysSecretName: string | undefined;
   apnsHost: string | undefined;
   apnsHosts: Partial<Record<ApnsEnvironment, string>>;
@@ -50,23 +47,18 @@ export async function apnsPusher(o: {
   secretsManager: SecretsManagerClient;
   doc: DynamoDBDocumentClient;
   log: Log;
-}): Promise<Pusher> {
-  const keys = o.apnsKeysSecretName
-    ? await new CachedSecret(o.secretsManager, o.apnsKeysSecretName, parseApnsKeys, Infinity).get()
-    : undefined;
-  if (!keys) return { teams: [], send: async () => ({ result: 'failed', reason: 'UnknownTeam', permanent: false }) };
-  return new ApnsPusher({
-    tokens: new ProviderTokens(keys, systemClock, new DynamoTokenShare(o.doc, o.tableName)),
-    log: o.log,
-    ...(o.apnsHost ? { hostOverride: o.apnsHost } : {}),
-    hosts: o.apnsHosts,
-  });
-}
+}) => Promise<Pusher>;
+
+/** A function that never pushes: any push it were asked for fails as for an unknown team. */
+export const NO_PUSHER: Pusher = {
+  teams: [],
+  send: async () => ({ result: 'failed', reason: 'UnknownTeam', permanent: false }),
+};
 
 /** An app may hold a token signed with a key this container has not seen yet (a rotation). */
 const TOKEN_KEY_REFRESH_MIN_MS = 10_000;
 
-async function build({ log, metrics }: Observability) {
+async function build({ log, metrics }: Observability, pusherOf: PusherFactory) {
   const config = functionConfig();
   const sm = secretsManagerClient();
   const tokenKeys = new CachedSecret(sm, config.tokenKeysSecretName, parseTokenKeys, config.secretsMaxAgeMs);
@@ -75,7 +67,7 @@ async function build({ log, metrics }: Observability) {
     : undefined;
   const doc = documentClient({ ...(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {}) });
   const [pusher] = await Promise.all([
-    apnsPusher({ ...config, secretsManager: sm, doc, log }),
+    pusherOf({ ...config, secretsManager: sm, doc, log }),
     tokenKeys.get(),
     tenants?.get(),
   ]);

@@ -1,6 +1,5 @@
 import type { TokenKeyRing } from '../core/call-token.js';
 import type { AppRef, TenantConfig, TenantLimits } from '../core/tenants.js';
-import { type ApnsTeamKey, teamKeyOf } from './apns-jwt.js';
 
 /**
  * The three secrets' JSON shapes (docs/deploy.md shows how to write them), read into what the
@@ -88,14 +87,18 @@ export function tenantsFrom(entries: Iterable<[string, unknown]>): Map<string, T
   return out;
 }
 
-/** `{"<teamId>": {"keyId": "…", "privateKey": "<PEM of the .p8>"}}` */
-export function parseApnsKeys(text: string): Map<string, ApnsTeamKey> {
-  const out = new Map<string, ApnsTeamKey>();
+/**
+ * `{"<teamId>": {"keyId": "…", "privateKey": "<PEM of the .p8>"}}`, as given: the key is read
+ * into a signing key where it is used (functions/apns.ts), so no function that never pushes
+ * carries the APNs code.
+ */
+export function parseApnsKeys(text: string): Map<string, { keyId: string; privateKey: string }> {
+  const out = new Map<string, { keyId: string; privateKey: string }>();
   for (const [teamId, v] of Object.entries(object(text, 'APNs keys'))) {
     const { keyId, privateKey } = (v ?? {}) as { keyId?: unknown; privateKey?: unknown };
     if (typeof keyId !== 'string' || typeof privateKey !== 'string')
       throw new SecretFormatError(`APNs team ${teamId} needs keyId and privateKey`);
-    out.set(teamId, teamKeyOf(teamId, keyId, privateKey));
+    out.set(teamId, { keyId, privateKey });
   }
   return out;
 }

@@ -4,8 +4,9 @@ import { lambdaObservability } from '../adapters/observability.js';
 import { secretsManagerClient } from '../adapters/secrets-manager.js';
 import { SnsPublisher, snsClient } from '../adapters/sns-publisher.js';
 import { SqsCallbackQueue, SqsRingTimers, sendAll, sqsClient } from '../adapters/sqs-queues.js';
+import { apnsPusher } from '../apns.js';
 import { eventsConfig } from '../config.js';
-import { apnsPusher, initOnce } from '../runtime.js';
+import { initOnce } from '../runtime.js';
 import { wireDispatch } from '../wiring.js';
 import { createEventsHandler } from './events.js';
 
