@@ -48,7 +48,7 @@ import {
   STREAM_VIEW_TYPE,
   TTL_ATTRIBUTE,
 } from '../functions/adapters/table-layout.js';
-import { API_FUNCTION_TIMEOUT_SECONDS } from '../functions/config.js';
+import { API_FUNCTION_TIMEOUT_SECONDS, DEFAULT_TENANT_LIMITS } from '../functions/config.js';
 import { APNS_ENVIRONMENTS, type ApnsEnvironment } from '../functions/core/call.js';
 import { type CallwakeEdge, type EdgeProps, edgeInFront, type ResolvedEdge, resolveEdge } from './edge.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
@@ -113,8 +113,9 @@ export const CALLWAKE_DEFAULTS = {
   appBurstLimit: 400,
   unmatchedRateLimit: 10,
   unmatchedBurstLimit: 20,
-  tenantRequestsPerSecond: 50,
-  tenantRingingCalls: 200,
+  // The functions' own defaults, so an environment without them means the same.
+  tenantRequestsPerSecond: DEFAULT_TENANT_LIMITS.requestsPerSecond,
+  tenantRingingCalls: DEFAULT_TENANT_LIMITS.ringingCalls,
   logRetention: HOUSE_LOG_RETENTION,
   tableRemovalPolicy: RemovalPolicy.RETAIN,
   logLevel: 'INFO',
@@ -487,12 +488,11 @@ function appApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets,
  * - calls (dynamo-call-store.ts): create and putTombstone PutItem; get GetItem; recordDeliveries
  *   and cancel UpdateItem;
  * - users and push-token owners (dynamo-device-store.ts): GetItem of both; transactions whose Puts
- *   rewrite a user's item and a token's owner, whose Update removes a moved token's device from
- *   its former user, whose Deletes release an owner; putSettings UpdateItem;
+ *   rewrite users' items (devices, settings) and a token's owner, and whose Deletes release an owner;
  * - the shared APNs provider token (dynamo-token-share.ts): GetItem, PutItem;
- * - webhooks (dynamo-webhook-store.ts): GetItem, PutItem, DeleteItem;
- * - the tenant limits: UpdateItem of the tenant's ringing counter (`TENANT#…`, sk `RINGING`) and
- *   of its request windows (`RATE#…`).
+ * - webhooks (dynamo-webhook-store.ts): GetItem, PutItem (a DELETE writes a marker);
+ * - the tenant limits (dynamo-limit-store.ts): UpdateItem of the tenant's request windows
+ *   (`RATE#…`) and of its ringing counter (`TENANT#…`, sk `RINGING`).
  */
 function grantPbxApiItemsAndSecrets(pbxApi: HouseFunction, table: Table, secrets: ServiceSecrets): void {
   const { call, user, pushToken, providerToken, tenant, rate } = PREFIX;
@@ -504,8 +504,8 @@ function grantPbxApiItemsAndSecrets(pbxApi: HouseFunction, table: Table, secrets
     actions: ['PutItem'],
     prefixes: [call, user, pushToken, providerToken, tenant],
   });
-  grantItems(pbxApi, table, 'PbxUpdateItems', { actions: ['UpdateItem'], prefixes: [call, user, tenant, rate] });
-  grantItems(pbxApi, table, 'PbxDeleteItems', { actions: ['DeleteItem'], prefixes: [pushToken, tenant] });
+  grantItems(pbxApi, table, 'PbxUpdateItems', { actions: ['UpdateItem'], prefixes: [call, tenant, rate] });
+  grantItems(pbxApi, table, 'PbxDeleteItems', { actions: ['DeleteItem'], prefixes: [pushToken] });
   secrets.tenantSecrets.secret.grantRead(pbxApi.role);
   secrets.apnsKeys.secret.grantRead(pbxApi.role);
   secrets.tokenKeys.secret.grantRead(pbxApi.role);
@@ -890,13 +890,20 @@ function grantSendMessage(fn: HouseFunction, sid: string, queues: readonly Queue
 }
 
 /**
+ * What the events function's one kind of update names besides the key: a call's first end gives
+ * its tenant's ringing slot back (dynamo-limit-store.ts endRinging: one transaction removing the
+ * call's `countsRinging` mark and decrementing the tenant's `ringing` counter).
+ */
+export const EVENTS_UPDATE_ATTRIBUTES = { written: ['countsRinging', 'ringing'], tested: [] } as const;
+
+/**
  * events: read tenants' webhook items, publish to the events topic, queue callbacks and ring
- * timers, dead-letter what it cannot read (the stream read comes with its event source); and
- * send the end-of-call alerts with the rings' pusher: the APNs keys, the shared provider token
+ * timers, dead-letter what it cannot read (the stream read comes with its event source); send the
+ * end-of-call alerts with the rings' pusher: the APNs keys, the shared provider token
  * (dynamo-token-share.ts: GetItem, PutItem), and a dead alert token cleared from its device
  * (dynamo-device-store.ts clearAlertToken: GetItem of the user's item, then a transaction whose one
- * Put rewrites it). A call's first end also gives its tenant's ringing slot back: the call and the
- * tenant's `RINGING` counter updated in one transaction.
+ * Put rewrites it); and give a call's ringing slot back (its call and tenant counter updated, naming
+ * only the two attributes, returning nothing: it may not change a call's state).
  */
 function grantEventsWebhooksAlertsTopicAndQueues(
   events: HouseFunction,
@@ -908,7 +915,12 @@ function grantEventsWebhooksAlertsTopicAndQueues(
   const { call, user, providerToken, tenant } = PREFIX;
   grantItems(events, table, 'EventsGetItems', { actions: ['GetItem'], prefixes: [tenant, user, providerToken] });
   grantItems(events, table, 'EventsPutItems', { actions: ['PutItem'], prefixes: [user, providerToken] });
-  grantItems(events, table, 'EventsUpdateItems', { actions: ['UpdateItem'], prefixes: [call, tenant] });
+  grantItems(events, table, 'EventsGiveRingingSlotsBack', {
+    actions: ['UpdateItem'],
+    prefixes: [call, tenant],
+    attributes: [...EVENTS_UPDATE_ATTRIBUTES.written, ...EVENTS_UPDATE_ATTRIBUTES.tested],
+    returnValues: ['NONE'],
+  });
   secrets.apnsKeys.secret.grantRead(events.role);
   events.role.addToPolicy(
     new iam.PolicyStatement({ sid: 'PublishEvents', actions: ['sns:Publish'], resources: [topic.topicArn] }),

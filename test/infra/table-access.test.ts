@@ -6,6 +6,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store.js';
+import { DynamoLimitStore } from '../../functions/adapters/dynamo-limit-store.js';
 import {
   callKey,
   PARTITION_KEY,
@@ -18,7 +19,7 @@ import {
   userKey,
   webhookKey,
 } from '../../functions/adapters/table-layout.js';
-import { APP_API_CALL_ATTRIBUTES, RING_TIMER_CALL_ATTRIBUTES } from '../../lib/callwake.js';
+import { APP_API_CALL_ATTRIBUTES, EVENTS_UPDATE_ATTRIBUTES, RING_TIMER_CALL_ATTRIBUTES } from '../../lib/callwake.js';
 import {
   actionsOf,
   FUNCTION_NAMES,
@@ -55,8 +56,8 @@ describe('the item actions each function may send, on the items it sends them to
       [
         `Allow dynamodb:GetItem on table.Arn if ${under(call, user, pushToken, providerToken, tenant)}`,
         `Allow dynamodb:PutItem on table.Arn if ${under(call, user, pushToken, providerToken, tenant)}`,
-        `Allow dynamodb:UpdateItem on table.Arn if ${under(call, user, tenant, rate)}`,
-        `Allow dynamodb:DeleteItem on table.Arn if ${under(pushToken, tenant)}`,
+        `Allow dynamodb:UpdateItem on table.Arn if ${under(call, tenant, rate)}`,
+        `Allow dynamodb:DeleteItem on table.Arn if ${under(pushToken)}`,
       ].sort(),
     );
   });
@@ -75,11 +76,21 @@ describe('the item actions each function may send, on the items it sends them to
   });
 
   it('events: webhooks, the end-of-call alerts (provider token, dead alert tokens), ringing slots given back', () => {
+    const attributes = [
+      PARTITION_KEY,
+      SORT_KEY,
+      ...EVENTS_UPDATE_ATTRIBUTES.written,
+      ...EVENTS_UPDATE_ATTRIBUTES.tested,
+    ];
     expect(itemLinesOf('events')).toEqual(
       [
         `Allow dynamodb:GetItem on table.Arn if ${under(tenant, user, providerToken)}`,
         `Allow dynamodb:PutItem on table.Arn if ${under(user, providerToken)}`,
-        `Allow dynamodb:UpdateItem on table.Arn if ${under(call, tenant)}`,
+        `Allow dynamodb:UpdateItem on table.Arn if ${JSON.stringify({
+          ...onlyItemsUnder(call, tenant),
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+        })}`,
       ].sort(),
     );
   });
@@ -154,8 +165,8 @@ describe('the leading-key conditions admit the items the code touches, and no ot
     expect(admitted('pbx-api')).toEqual({
       'dynamodb:GetItem': ['call', 'pushTokenOwner', 'providerToken', 'ringing', 'user', 'webhook'].sort(),
       'dynamodb:PutItem': ['call', 'pushTokenOwner', 'providerToken', 'ringing', 'user', 'webhook'].sort(),
-      'dynamodb:UpdateItem': ['call', 'requestWindow', 'ringing', 'user', 'webhook'].sort(),
-      'dynamodb:DeleteItem': ['pushTokenOwner', 'ringing', 'webhook'].sort(),
+      'dynamodb:UpdateItem': ['call', 'requestWindow', 'ringing', 'webhook'].sort(),
+      'dynamodb:DeleteItem': ['pushTokenOwner'],
     });
   });
 
@@ -187,15 +198,31 @@ interface SentCommand {
   };
 }
 
-/** A call store on a document client that records what it is sent and answers as if it succeeded. */
-function recordingCallStore(): { store: DynamoCallStore; sent: SentCommand[] } {
+/**
+ * A document client that records what it is sent, each item of a transaction as a request of its
+ * own (IAM authorizes them one by one), and answers as if every request succeeded.
+ */
+function recordingClient(): { doc: DynamoDBDocumentClient; sent: SentCommand[] } {
   const sent: SentCommand[] = [];
   const doc = {
-    send: async (command: { constructor: { name: string }; input: SentCommand['input'] }) => {
-      sent.push({ command: command.constructor.name, input: command.input });
+    send: async (command: {
+      constructor: { name: string };
+      input: SentCommand['input'] & { TransactItems?: unknown[] };
+    }) => {
+      for (const item of command.input.TransactItems ?? []) {
+        const [kind, input] = Object.entries(item as Record<string, SentCommand['input']>)[0] ?? [];
+        sent.push({ command: `Transact${kind}`, input: input ?? {} });
+      }
+      if (command.input.TransactItems === undefined)
+        sent.push({ command: command.constructor.name, input: command.input });
       return { Attributes: { ...callKey('3f2c8e4a-5b1d-5c6e-9f70-8a1b2c3d4e5f'), lifetimeEnd: 2e12, devices: {} } };
     },
   } as unknown as DynamoDBDocumentClient;
+  return { doc, sent };
+}
+
+function recordingCallStore(): { store: DynamoCallStore; sent: SentCommand[] } {
+  const { doc, sent } = recordingClient();
   return { store: new DynamoCallStore(doc, 'table', { now: () => 1e12 }), sent };
 }
 
@@ -262,6 +289,16 @@ describe('the attributes the policies allow are the ones the requests name', () 
       sent.flatMap((c) => topLevelAttributesOf(c.input.UpdateExpression ?? '', c.input.ExpressionAttributeNames)),
     );
     expect([...written].sort()).toEqual([...APP_API_CALL_ATTRIBUTES.written].sort());
+  });
+
+  it("events: giving a ringing slot back names exactly the policy's attributes and asks for nothing back", async () => {
+    const { doc, sent } = recordingClient();
+    await new DynamoLimitStore(doc, 'table').endRinging('acme', '3f2c8e4a-5b1d-5c6e-9f70-8a1b2c3d4e5f');
+    expect(sent.map((c) => c.command)).toEqual(['TransactUpdate', 'TransactUpdate']);
+    expect(sent.map((c) => String(c.input.Key?.[PARTITION_KEY]).replace(/#.*/, '#'))).toEqual([call, tenant]);
+    const allowed = [PARTITION_KEY, SORT_KEY, ...EVENTS_UPDATE_ATTRIBUTES.written, ...EVENTS_UPDATE_ATTRIBUTES.tested];
+    expect([...new Set(sent.flatMap(attributesNamedBy))].sort()).toEqual([...allowed].sort());
+    for (const c of sent) expect(['NONE', undefined]).toContain(c.input.ReturnValues);
   });
 
   it("ring-timer: markExpired names exactly the policy's attributes and asks for nothing back", async () => {
