@@ -841,10 +841,10 @@ function feedFromQueue(fn: HouseFunction, queue: Queue, options: { maxConcurrenc
  * own in IAM: each of its Put, Update and Delete is authorized as PutItem, UpdateItem and
  * DeleteItem on its own item, with that item's leading key.
  */
-export type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
-export type ItemPrefix = (typeof PREFIX)[keyof typeof PREFIX];
+type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+type ItemPrefix = (typeof PREFIX)[keyof typeof PREFIX];
 
-export interface ItemGrant {
+interface ItemGrant {
   readonly actions: readonly ItemAction[];
   /** Only items whose partition key starts with one of these (table-layout.ts). */
   readonly prefixes: readonly ItemPrefix[];
