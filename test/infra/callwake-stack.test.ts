@@ -482,7 +482,7 @@ describe('the HTTP API', () => {
 
   it('logs the route, status, latencies and both request ids, and no path: no user, device or call id', () => {
     const stage = onlyResource(s.template, 'AWS::ApiGatewayV2::Stage')[1];
-    const format = (stage.Properties?.['AccessLogSettings'] as { Format: string }).Format;
+    const format = String((stage.Properties?.['AccessLogSettings'] as { Format?: string } | undefined)?.Format);
     expect(JSON.parse(format)).toEqual({
       requestId: '$context.requestId',
       integrationRequestId: '$context.integration.requestId',

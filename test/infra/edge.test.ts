@@ -4,6 +4,7 @@
  * pointing apps at the distribution. Set through CDK context, as an operator sets it.
  */
 import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { CallwakeStack } from '../../lib/callwake-stack.js';
 import { EDGE_ORIGIN_READ_TIMEOUT, WAF_RATE_LIMITED_BODY } from '../../lib/edge.js';
 import {
@@ -129,7 +130,7 @@ describe('with the edge (web ACL created here, stack in us-east-1)', () => {
 
   it("answers a blocked client 429 rate_limited, as a problem like the functions' own", () => {
     const acl = onlyResource(s.template, 'AWS::WAFv2::WebACL')[1];
-    const rule = (acl.Properties?.['Rules'] as Record<string, Json>[])[0];
+    const rule = (acl.Properties?.['Rules'] as Record<string, Json>[] | undefined)?.[0];
     expect(rule?.['Action']).toEqual({
       Block: { CustomResponse: { ResponseCode: 429, CustomResponseBodyKey: 'rate_limited' } },
     });
@@ -253,12 +254,12 @@ describe('edge settings', () => {
       'Callwake',
       region === null ? {} : { env: { account: '123456789012', region } },
     );
-  const wafLimit = (stack: CallwakeStack): unknown =>
-    (
-      stack.resolve((stack.callwake.edge?.webAcl?.rules as { statement: unknown }[])[0]?.statement) as {
-        rateBasedStatement: { limit: number };
-      }
-    ).rateBasedStatement.limit;
+  /** The limit of the created web ACL's one rule, from the synthesized template. */
+  const wafLimit = (stack: CallwakeStack): unknown => {
+    const acl = onlyResource(Template.fromStack(stack), 'AWS::WAFv2::WebACL')[1];
+    const rules = (acl.Properties?.['Rules'] ?? []) as { Statement?: { RateBasedStatement?: { Limit?: number } } }[];
+    return rules[0]?.Statement?.RateBasedStatement?.Limit;
+  };
 
   it('takes the per-IP limit as told, and defaults it to the tenant limit over five minutes', () => {
     expect(wafLimit(build({ ...edgeContext, edgeWafRateLimitPer5Min: '2000' }))).toBe(2000);
