@@ -16,6 +16,7 @@ import { callUuidOf } from '../../functions/core/ids.js';
 import { type Deps, type DeviceStore, type RegisteredDevice, silentLog } from '../../functions/core/ports.js';
 import { type RingRequest, type RingResult, ringCall } from '../../functions/core/ring-call.js';
 import { DEFAULT_SETTINGS, type UserSettings } from '../../functions/core/settings.js';
+import type { AppRef } from '../../functions/core/tenants.js';
 import { FakeCallStore } from '../support/fakes/call-store.js';
 import { FakeTokenKeys } from '../support/fakes/token-keys.js';
 
@@ -156,9 +157,12 @@ export class PushHarness {
     };
   }
 
-  /** Rings, then runs the events path on the call's creation (the stream's insert and update in one). */
-  async ring(req: RingRequest): Promise<RingResult> {
-    const result = await ringCall(this.deps, TENANT, req, API_URL);
+  /**
+   * Rings (for a tenant bound to `apps`, when given), then runs the events path on the call's
+   * creation (the stream's insert and update in one).
+   */
+  async ring(req: RingRequest, tenant: { apps?: readonly AppRef[] } = {}): Promise<RingResult> {
+    const result = await ringCall(this.deps, TENANT, req, API_URL, tenant);
     if (result.created) await this.dispatch(undefined, await this.call(req.callId));
     return result;
   }
