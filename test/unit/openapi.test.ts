@@ -6,7 +6,10 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parse } from 'yaml';
+import { MIN_TENANT_SECRET_BYTES, parseTenants } from '../../functions/adapters/secret-formats.js';
 import { SnsPublisher } from '../../functions/adapters/sns-publisher.js';
+import { userKey, webhookKey } from '../../functions/adapters/table-layout.js';
+import { itemOfUserModel, MARKER_KEPT_MS, userModelOf } from '../../functions/adapters/user-item.js';
 import { appRouter } from '../../functions/app-api/api.js';
 import { appViewOf, type Call, END_REASON_OF_CANCEL, pbxViewOf, vanishedAppView } from '../../functions/core/call.js';
 import { cancelCall } from '../../functions/core/cancel-call.js';
@@ -15,7 +18,8 @@ import { deviceViewOf, MAX_DEVICES_PER_USER } from '../../functions/core/devices
 import { endAlertPayload } from '../../functions/core/end-alerts.js';
 import { CallIdConflictError } from '../../functions/core/errors.js';
 import { type CallwakeEvent, EVENT_TYPES, eventsOfCallChange, prunedEvent } from '../../functions/core/events.js';
-import { inlineDeviceIdOf, isCallId, isSimpleId } from '../../functions/core/ids.js';
+import { callUuidOf, inlineDeviceIdOf, isCallId, isSimpleId } from '../../functions/core/ids.js';
+import { MAX_SKEW_SECONDS } from '../../functions/core/pbx-signature.js';
 import { silentLog, type Webhook } from '../../functions/core/ports.js';
 import { buildPushPayload, MAX_PAYLOAD_BYTES } from '../../functions/core/push-payload.js';
 import {
@@ -35,6 +39,7 @@ import {
   WebhookNotFoundError,
 } from '../../functions/core/webhooks.js';
 import { answerViewRequest, etagOf, MAX_WAIT_SECONDS } from '../../functions/http/conditional.js';
+import { pathSpellings } from '../../functions/http/path-encoding.js';
 import { MAX_BODY_BYTES } from '../../functions/http/pipeline.js';
 import { ProblemError, problemResponse } from '../../functions/http/problem.js';
 import type { HttpRequest } from '../../functions/http/request.js';
@@ -50,6 +55,7 @@ import {
   webhookSchema,
 } from '../../functions/pbx-api/schemas.js';
 import { SchemaValidator } from './json-schema-subset.js';
+import { PbxHarness, type PbxReply, TABLE } from './pbx-harness.js';
 import {
   API_URL,
   type ApnsRequest,
@@ -540,6 +546,13 @@ describe('the limits and formats are the ones the validators enforce', () => {
       "goes at once to every registered device of the user that has an alert token: a VoIP device's `alertPushToken`, and an alert-mode device's own token",
       'An alert token APNs answers `Unregistered` or `BadDeviceToken` for is cleared',
       'The wrong-environment retry: only a registered device',
+      // v1.1: tenants bound to their apps; requests ordered
+      'Registry, settings and webhook changes are ordered by `X-Callwake-Timestamp`',
+      'One signed in the same second as the last change applies',
+      'Tenant secrets are at least 32 bytes (UTF-8) and never shared between tenants',
+      '`apps` and `limits` exist only in the object form',
+      'one path per signature',
+      'An empty display name (`""`) is no label',
     ]) {
       expect(decisions).toContain(s);
     }
@@ -2247,5 +2260,437 @@ describe('v1.1 a push token in the wrong environment', () => {
     ]);
     expect(h.pruned.map((p) => p.deviceId).sort()).toEqual(['gone', 'topic']);
     expect(h.corrected).toEqual([{ deviceId: 'pad', environment: 'sandbox' }]);
+  });
+});
+
+/** A real answer of the PBX API is one its operation declares: status, problem code, body and headers. */
+function expectDeclaredAnswer(operationId: string, reply: PbxReply, status: number, code?: string): void {
+  const o = ops.find((x) => x.operationId === operationId)!;
+  const what = `${operationId} ${reply.status} ${reply.body?.code ?? ''}`;
+  expect([what, reply.status, reply.body?.code]).toEqual([what, status, code]);
+  const response = deref(o.op.responses[String(status)]);
+  expect([what, response !== undefined]).toEqual([what, true]);
+  const declared = Object.fromEntries(
+    Object.entries<Json>(response.headers ?? {}).map(([name, h]) => [name.toLowerCase(), deref(h)]),
+  );
+  const sent = Object.keys(reply.headers).filter((k) => k !== 'content-type');
+  expect([what, sent.filter((k) => !declared[k])]).toEqual([what, []]);
+  for (const [name, h] of Object.entries<Json>(declared)) {
+    if (h.required) expect([what, name, reply.headers[name] !== undefined]).toEqual([what, name, true]);
+    if (reply.headers[name] !== undefined)
+      expect([what, name, schemas.errors(h.schema, reply.headers[name])]).toEqual([what, name, []]);
+  }
+  const type = code ? 'application/problem+json' : 'application/json';
+  if (reply.body === undefined) expect([what, response.content]).toEqual([what, undefined]);
+  else {
+    expect([what, reply.headers['content-type']]).toEqual([what, type]);
+    expect([what, schemas.errors(response.content[type].schema, reply.body)]).toEqual([what, []]);
+    if (code) expect([what, problemCodesOf(response).codes]).toEqual([what, expect.arrayContaining([code])]);
+  }
+}
+
+const decisionsText = (): string => doc['x-callwake-decisions'].join('\n');
+const registration = (pushToken: string, over: Record<string, unknown> = {}) => ({
+  platform: 'ios',
+  pushToken,
+  bundleId: BUNDLE,
+  teamId: TEAM,
+  environment: 'production',
+  ...over,
+});
+
+describe('v1.1 registry, settings and webhook changes are ordered by their signed time', () => {
+  const devicePath = (user: string, id: string) => `/v1/pbx/users/${user}/devices/${id}`;
+  const tokenSuffixes = async (h: PbxHarness, user: string) =>
+    Object.fromEntries(
+      ((await h.send('GET', `/v1/pbx/users/${user}/devices`)).body.devices as Json[]).map((d) => [
+        d.deviceId,
+        d.tokenSuffix,
+      ]),
+    );
+
+  it('a device PUT or DELETE signed before the last change is 409 stale_request and changes nothing; the same second applies', async () => {
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    const put = (token: string, signedAt: number) =>
+      h.send('PUT', devicePath('alice', 'phone'), registration(token), { signedAt });
+    const del = (signedAt: number) => h.send('DELETE', devicePath('alice', 'phone'), undefined, { signedAt });
+    const [t1, t2, t3] = [newToken(), newToken(), newToken()];
+    expectDeclaredAnswer('putDevice', await put(t1, T), 201);
+    expectDeclaredAnswer('putDevice', await put(t2, T - 1), 409, 'stale_request');
+    expectDeclaredAnswer('deleteDevice', await del(T - 1), 409, 'stale_request');
+    expect(await tokenSuffixes(h, 'alice')).toEqual({ phone: t1.slice(-8) });
+    // The same second applies, in arrival order.
+    expectDeclaredAnswer('putDevice', await put(t3, T), 200);
+    expect(await tokenSuffixes(h, 'alice')).toEqual({ phone: t3.slice(-8) });
+    expectDeclaredAnswer('deleteDevice', await del(T), 204);
+    // The DELETE's marker: a PUT signed before it cannot bring the device back; a later one can.
+    expectDeclaredAnswer('putDevice', await put(t1, T - 5), 409, 'stale_request');
+    expect(await tokenSuffixes(h, 'alice')).toEqual({});
+    expectDeclaredAnswer('putDevice', await put(t1, T), 201);
+    // Another device's order is its own.
+    expectDeclaredAnswer(
+      'putDevice',
+      await h.send('PUT', devicePath('alice', 'pad'), registration(newToken()), { signedAt: T - 100 }),
+      201,
+    );
+    expect(S.DeviceRegistration).toBeDefined();
+  });
+
+  it('a DELETE of an absent device leaves a marker too; a token moving away removes the old device as of the move', async () => {
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    expectDeclaredAnswer('deleteDevice', await h.send('DELETE', devicePath('alice', 'ghost'), undefined), 204);
+    const ghost = (signedAt: number) =>
+      h.send('PUT', devicePath('alice', 'ghost'), registration(newToken()), { signedAt });
+    expectDeclaredAnswer('putDevice', await ghost(T - 1), 409, 'stale_request');
+    expectDeclaredAnswer('putDevice', await ghost(T), 201);
+
+    // Another user's device takes the token: the old device is removed as of that PUT's signed time.
+    const shared = newToken();
+    await h.send('PUT', devicePath('alice', 'old-phone'), registration(shared), { signedAt: T - 20 });
+    await h.send('PUT', devicePath('bob', 'new-phone'), registration(shared), { signedAt: T - 10 });
+    expect(await tokenSuffixes(h, 'alice')).toEqual({ ghost: expect.any(String) });
+    const back = (signedAt: number) =>
+      h.send('PUT', devicePath('alice', 'old-phone'), registration(newToken()), { signedAt });
+    expectDeclaredAnswer('putDevice', await back(T - 11), 409, 'stale_request');
+    expectDeclaredAnswer('putDevice', await back(T - 10), 201);
+    // The same within one user.
+    const twin = newToken();
+    await h.send('PUT', devicePath('carol', 'a'), registration(twin), { signedAt: T - 30 });
+    await h.send('PUT', devicePath('carol', 'b'), registration(twin), { signedAt: T - 5 });
+    expectDeclaredAnswer(
+      'deleteDevice',
+      await h.send('DELETE', devicePath('carol', 'a'), undefined, { signedAt: T - 6 }),
+      409,
+      'stale_request',
+    );
+    const d = decisionsText();
+    expect(d).toContain('A `DELETE` of a device or of the webhook, present or not, leaves a removal marker');
+    expect(d).toContain('A push token moving to another device');
+    expect(d).toContain('removes the old device as a `DELETE` signed with that `PUT`');
+  });
+
+  it('a stale PUT is told after the 400s and before too_many_devices; a prune leaves no marker', async () => {
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    for (let i = 0; i < MAX_DEVICES_PER_USER; i++)
+      await h.send('PUT', devicePath('dave', `d${i}`), registration(newToken()), { signedAt: T });
+    await h.send('DELETE', devicePath('dave', 'extra'), undefined, { signedAt: T });
+    const extra = (signedAt: number, over: Record<string, unknown> = {}) =>
+      h.send('PUT', devicePath('dave', 'extra'), registration(newToken(), over), { signedAt });
+    expectDeclaredAnswer('putDevice', await extra(T - 1), 409, 'stale_request');
+    expectDeclaredAnswer('putDevice', await extra(T), 409, 'too_many_devices');
+    expectDeclaredAnswer('putDevice', await extra(T - 1, { teamId: 'NOSUCHTEAM' }), 400, 'unknown_team');
+    // A prune is no signed change: a PUT signed before it registers the device again.
+    const dead = (await h.devices.list(TENANT, 'dave'))[0]!;
+    await h.devices.prune(TENANT, 'dave', dead.deviceId, dead.pushToken, {
+      reason: 'Unregistered',
+      callId: 'c',
+      callUuid: callUuidOf(TENANT, 'c'),
+      at: h.clock.now(),
+    });
+    expectDeclaredAnswer(
+      'putDevice',
+      await h.send('PUT', devicePath('dave', dead.deviceId), registration(newToken()), { signedAt: T - 1 }),
+      201,
+    );
+    expect(decisionsText()).toContain('a prune leaves no marker');
+  });
+
+  it('settings: signed before the last settings is 409 stale_request and changes nothing; the same second applies', async () => {
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    const path = '/v1/pbx/users/alice/settings';
+    expectDeclaredAnswer('putSettings', await h.send('PUT', path, { blockedCallers: ['+1555'] }, { signedAt: T }), 200);
+    expectDeclaredAnswer('putSettings', await h.send('PUT', path, {}, { signedAt: T - 1 }), 409, 'stale_request');
+    expect((await h.send('GET', path)).body.blockedCallers).toEqual(['+1555']);
+    expectDeclaredAnswer('putSettings', await h.send('PUT', path, {}, { signedAt: T }), 200);
+    expect((await h.send('GET', path)).body.blockedCallers).toEqual([]);
+    // Settings and devices of one user are ordered apart.
+    expectDeclaredAnswer(
+      'putDevice',
+      await h.send('PUT', devicePath('alice', 'phone'), registration(newToken()), { signedAt: T - 50 }),
+      201,
+    );
+  });
+
+  it('the webhook: PUT and DELETE ordered; a DELETE with no webhook leaves a marker for a day', async () => {
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    const put = (url: string, signedAt: number) => h.send('PUT', '/v1/pbx/webhook', { url }, { signedAt });
+    const del = (signedAt: number) => h.send('DELETE', '/v1/pbx/webhook', undefined, { signedAt });
+    const started = Date.now();
+    expectDeclaredAnswer('deleteWebhook', await del(T - 10), 204);
+    const marker = h.doc.item(TABLE, webhookKey(TENANT))!;
+    expect(marker).toMatchObject({ deleted: true, changedAt: T - 10 });
+    // Kept a day: DynamoDB's TTL (epoch seconds) a day after the DELETE.
+    const ttl = marker.ttl as number;
+    expect(ttl).toBeGreaterThanOrEqual(Math.floor((started + MARKER_KEPT_MS) / 1000));
+    expect(ttl).toBeLessThanOrEqual(Math.ceil((Date.now() + MARKER_KEPT_MS) / 1000));
+    expectDeclaredAnswer('putWebhook', await put('https://a.example.com/cw', T - 11), 409, 'stale_request');
+    expectDeclaredAnswer('getWebhook', await h.send('GET', '/v1/pbx/webhook'), 404, 'webhook_not_found');
+    expectDeclaredAnswer('putWebhook', await put('https://a.example.com/cw', T - 10), 200);
+    expectDeclaredAnswer('putWebhook', await put('https://b.example.com/cw', T - 5), 200);
+    expectDeclaredAnswer('putWebhook', await put('https://c.example.com/cw', T - 6), 409, 'stale_request');
+    expectDeclaredAnswer('deleteWebhook', await del(T - 6), 409, 'stale_request');
+    expect((await h.send('GET', '/v1/pbx/webhook')).body.url).toBe('https://b.example.com/cw');
+    expectDeclaredAnswer('deleteWebhook', await del(T - 5), 204);
+    expectDeclaredAnswer('getWebhook', await h.send('GET', '/v1/pbx/webhook'), 404, 'webhook_not_found');
+  });
+
+  it("a device's removal marker lasts a day from its signed time, then goes at the item's next write", async () => {
+    expect(MARKER_KEPT_MS).toBe(24 * 60 * 60 * 1000);
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    await h.send('DELETE', devicePath('erin', 'gone'), undefined, { signedAt: T });
+    const markers = () =>
+      userModelOf(h.doc.item(TABLE, userKey(TENANT, 'erin')) as never).removed.get('gone') ?? 'none';
+    const write = () => h.send('PUT', devicePath('erin', `w${h.nowSeconds()}`), registration(newToken()));
+    h.clock.advance(MARKER_KEPT_MS - 1000);
+    await write();
+    expect(markers()).toBe(T);
+    h.clock.advance(1000);
+    await write();
+    expect(markers()).toBe('none');
+    // The pure rule the adapter writes with.
+    const model = {
+      ...userModelOf(undefined),
+      removed: new Map([
+        ['old', T],
+        ['new', T + 1],
+      ]),
+    };
+    const item = itemOfUserModel(model, (T + 1) * 1000 + MARKER_KEPT_MS - 1);
+    expect(item.removed).toEqual([{ deviceId: 'new', at: T + 1 }]);
+    expect(decisionsText()).toContain('for a day (24 h, far longer than a signature stays valid)');
+  });
+
+  it('a PBX whose clock ran ahead is refused until its clock catches up, at most 300 s', async () => {
+    const h = new PbxHarness();
+    const ahead = h.nowSeconds() + MAX_SKEW_SECONDS - 1;
+    const put = (signedAt?: number) =>
+      h.send('PUT', devicePath('alice', 'phone'), registration(newToken()), signedAt ? { signedAt } : {});
+    expectDeclaredAnswer('putDevice', await put(ahead), 201);
+    expectDeclaredAnswer('putDevice', await put(), 409, 'stale_request');
+    h.clock.advance((MAX_SKEW_SECONDS - 2) * 1000);
+    expectDeclaredAnswer('putDevice', await put(), 409, 'stale_request');
+    h.clock.advance(1000);
+    expectDeclaredAnswer('putDevice', await put(), 200);
+    // Further ahead, the signature itself is refused: the bound is the signature's.
+    expectDeclaredAnswer('putDevice', await put(h.nowSeconds() + MAX_SKEW_SECONDS + 1), 401, 'stale_signature');
+    expect(decisionsText()).toContain('until its clock catches up, at most 300 s later');
+  });
+
+  it('creates and cancels are not ordered: a replayed create is the same create, a replayed cancel the same cancel', async () => {
+    const h = new PbxHarness();
+    const T = h.nowSeconds();
+    const create = {
+      callId: 'replayed@pbx.example.com',
+      from: { number: '+1555' },
+      devices: [{ pnProvider: 'apns', pnPrid: newToken(), pnParam: `${TEAM}.${BUNDLE}.voip` }],
+    };
+    const first = await h.send('POST', '/v1/pbx/calls', create, { signedAt: T });
+    expectDeclaredAnswer('ringCall', first, 201);
+    const replay = await h.send('POST', '/v1/pbx/calls', create, { signedAt: T - 60 });
+    expectDeclaredAnswer('ringCall', replay, 200);
+    expect(replay.body).toEqual(first.body);
+    const cancel = '/v1/pbx/calls/replayed%40pbx.example.com/cancel';
+    expectDeclaredAnswer('cancelCall', await h.send('POST', cancel, undefined, { signedAt: T }), 200);
+    const again = await h.send('POST', cancel, undefined, { signedAt: T - 60 });
+    expectDeclaredAnswer('cancelCall', again, 200);
+    expect(again.body.status).toBe('cancelled');
+    expect(decisionsText()).toContain('Reads, creates and cancels are not ordered');
+  });
+});
+
+describe('v1.1 tenants bound to their apps', () => {
+  const OTHER_TEAM = 'FGHIJ67890';
+  const secrets = (tenant: string) => [`${tenant}-secret-of-at-least-thirty-two-bytes`];
+  /** acme bound to one app; globex to one bundle under two teams; initech in the v1 form. */
+  const harness = () =>
+    new PbxHarness({
+      teams: [TEAM, OTHER_TEAM],
+      tenants: {
+        acme: { secrets: secrets('acme'), apps: [{ teamId: TEAM, bundleId: BUNDLE }] },
+        globex: {
+          secrets: secrets('globex'),
+          apps: [
+            { teamId: TEAM, bundleId: 'com.globex.phone' },
+            { teamId: OTHER_TEAM, bundleId: 'com.globex.phone' },
+          ],
+        },
+        initech: secrets('initech'),
+      },
+    });
+  const put = (h: PbxHarness, tenant: string, over: Record<string, unknown>, user = 'alice', id = 'phone') =>
+    h.send('PUT', `/v1/pbx/users/${user}/devices/${id}`, registration(newToken(), over), { tenant });
+
+  it('the documented configuration is what the code reads; secrets of 32 bytes or more, never shared, refused by tenant name', () => {
+    const scheme = doc.components.securitySchemes.pbxSignature;
+    const example = scheme['x-callwake-tenant-configuration'].example;
+    const tenants = parseTenants(JSON.stringify(example));
+    expect(tenants.get('acme')).toEqual(example.acme);
+    expect(tenants.get('globex')).toEqual({ secrets: example.globex });
+    const text = scheme.description.replace(/\s+/g, ' ');
+    expect(MIN_TENANT_SECRET_BYTES).toBe(32);
+    for (const words of [
+      'at least 32 bytes (UTF-8) and belongs to one tenant only',
+      'naming the tenant (both, for a shared secret), never the secret',
+      '`apps` and `limits` exist only in this form',
+    ])
+      expect(text).toContain(words);
+    // Exactly 32 bytes is enough (in UTF-8 bytes, not characters); one fewer is refused, by the tenant's name.
+    const refusal = (config: object): string => {
+      try {
+        parseTenants(JSON.stringify(config));
+        return 'accepted';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(refusal({ acme: ['x'.repeat(32)] })).toBe('accepted');
+    expect(refusal({ acme: ['\u00e9'.repeat(16)] })).toBe('accepted');
+    const short = 'y'.repeat(31);
+    expect(refusal({ acme: { secrets: [short] } })).toMatch(/tenant acme/);
+    expect(refusal({ acme: { secrets: [short] } })).not.toContain(short);
+    const shared = 'z'.repeat(40);
+    const both = refusal({ acme: [shared], globex: { secrets: [shared] } });
+    expect([both.includes('acme'), both.includes('globex'), both.includes(shared)]).toEqual([true, true, false]);
+    expect(refusal({ acme: { apps: [] } })).toMatch(/tenant acme/);
+    // `limits` and `apps` only in the object form: the v1 form has neither.
+    expect(parseTenants(JSON.stringify({ initech: secrets('initech') })).get('initech')).toEqual({
+      secrets: secrets('initech'),
+    });
+  });
+
+  it('registering another app is 400 app_not_allowed, even for a team that does not exist; teamId may come from the apps', async () => {
+    const h = harness();
+    expectDeclaredAnswer('putDevice', await put(h, 'acme', { bundleId: 'com.globex.phone' }), 400, 'app_not_allowed');
+    // No probing for teams: a team that does not exist and one that does look the same.
+    for (const teamId of ['NOSUCHTEAM', OTHER_TEAM])
+      expectDeclaredAnswer('putDevice', await put(h, 'acme', { teamId }), 400, 'app_not_allowed');
+    expect(await h.devices.list('acme', 'alice')).toEqual([]);
+    // teamId left out: the one team the tenant's apps give for the bundle…
+    expectDeclaredAnswer('putDevice', await put(h, 'acme', { teamId: undefined }), 201);
+    expect((await h.devices.list('acme', 'alice')).map((d) => d.teamId)).toEqual([TEAM]);
+    // …several: validation_failed on teamId; none: app_not_allowed.
+    const several = await put(h, 'globex', { teamId: undefined, bundleId: 'com.globex.phone' });
+    expectDeclaredAnswer('putDevice', several, 400, 'validation_failed');
+    expect(several.body.errors.map((e: Json) => e.path)).toEqual(['teamId']);
+    expectDeclaredAnswer('putDevice', await put(h, 'globex', { teamId: undefined }), 400, 'app_not_allowed');
+    expectDeclaredAnswer(
+      'putDevice',
+      await put(h, 'globex', { teamId: OTHER_TEAM, bundleId: 'com.globex.phone' }),
+      201,
+    );
+    // A tenant of the v1 form keeps v1's answers.
+    expectDeclaredAnswer('putDevice', await put(h, 'initech', { teamId: 'NOSUCHTEAM' }), 400, 'unknown_team');
+    const initech = await put(h, 'initech', { teamId: undefined });
+    expectDeclaredAnswer('putDevice', initech, 400, 'validation_failed');
+    expectDeclaredAnswer('putDevice', await put(h, 'initech', { teamId: OTHER_TEAM, bundleId: 'com.any.app' }), 201);
+    const d = decisionsText();
+    expect(d).toContain('gets 400 `app_not_allowed`, never `unknown_team`');
+    expect(d).toContain('the one team its apps give for the `bundleId`');
+  });
+
+  it('a target outside the apps, inline or registered, fails AppNotAllowed (before UnknownTeam): nothing pushed, nothing pruned', async () => {
+    const NO_KEY_TEAM = 'NOKEYTEAM1';
+    const h = new PbxHarness({
+      tenants: { acme: { secrets: secrets('acme'), apps: [{ teamId: TEAM, bundleId: BUNDLE }] } },
+    });
+    // Registered while the tenant was not bound yet.
+    const acme = h.tenants.get('acme')!;
+    h.tenants.set('acme', { secrets: acme.secrets });
+    const foreign = newToken();
+    await h.send('PUT', '/v1/pbx/users/alice/devices/foreign', registration(foreign, { bundleId: 'com.other.app' }));
+    const own = newToken();
+    await h.send('PUT', '/v1/pbx/users/alice/devices/own', registration(own));
+    h.tenants.set('acme', { ...acme, apps: [...acme.apps!, { teamId: NO_KEY_TEAM, bundleId: BUNDLE }] });
+    const [inlineForeign, inlineNoKey, inlineOwn, outsideNoKey] = [newToken(), newToken(), newToken(), newToken()];
+    const contact = (token: string, param: string) => ({ pnProvider: 'apns', pnPrid: token, pnParam: param });
+    const r = await h.send('POST', '/v1/pbx/calls', {
+      callId: 'bound@pbx.example.com',
+      from: { number: '+15550000000', displayName: 'Your Bank' },
+      to: { userId: 'alice' },
+      devices: [
+        contact(inlineForeign, `${TEAM}.com.other.app.voip`),
+        contact(inlineNoKey, `${NO_KEY_TEAM}.${BUNDLE}.voip`),
+        contact(inlineOwn, `${TEAM}.${BUNDLE}.voip`),
+        contact(outsideNoKey, `NOSUCHTEAM.${BUNDLE}.voip`),
+      ],
+    });
+    expectDeclaredAnswer('ringCall', r, 201);
+    expect(r.body.deliveries.map((d: Json) => [d.deviceId, d.result, d.reason ?? null])).toEqual([
+      ['foreign', 'failed', 'AppNotAllowed'],
+      ['own', 'sent', null],
+      [inlineDeviceIdOf(inlineForeign), 'failed', 'AppNotAllowed'],
+      [inlineDeviceIdOf(inlineNoKey), 'failed', 'UnknownTeam'],
+      [inlineDeviceIdOf(inlineOwn), 'sent', null],
+      [inlineDeviceIdOf(outsideNoKey), 'failed', 'AppNotAllowed'],
+    ]);
+    for (const t of [foreign, inlineForeign, inlineNoKey, outsideNoKey]) expect(h.pusher.sentTo(t)).toEqual([]);
+    expect(h.pusher.sentTo(own)).toHaveLength(1);
+    // The registered device outside the apps stays registered.
+    expect((await h.devices.list('acme', 'alice')).map((d) => d.deviceId)).toEqual(['foreign', 'own']);
+    const reason = deref(S.Delivery.properties.reason);
+    expect(reason.examples).toContain('AppNotAllowed');
+    expect(reason.description).toContain('`AppNotAllowed` for a device, inline or registered');
+    expect(decisionsText()).toContain('`AppNotAllowed` is decided before `UnknownTeam`');
+  });
+
+  it('Do Not Disturb: the passive alert goes only to the devices of the tenant’s apps', async () => {
+    const h = new PushHarness();
+    const phone = registered('phone', { alertPushToken: newToken() });
+    const pad = registered('pad', { pushType: 'alert' });
+    const foreign = registered('foreign', { pushType: 'alert', bundleId: 'com.other.app' });
+    const foreignVoip = registered('foreign-voip', { bundleId: 'com.other.app', alertPushToken: newToken() });
+    h.user = {
+      devices: [phone, pad, foreign, foreignVoip],
+      settings: { ...DEFAULT_SETTINGS, doNotDisturb: { enabled: true, until: null, allowedCallers: [] } },
+    };
+    const r = await h.ring(h.request(), { apps: [{ teamId: TEAM, bundleId: BUNDLE }] });
+    expect(r.answer.status).toBe('rejected');
+    expect(h.sent.map((p) => p.token).sort()).toEqual([phone.alertPushToken!, pad.pushToken].sort());
+    // Unbound, all four would get it: the binding is what left two out.
+    const unbound = new PushHarness();
+    unbound.user = structuredClone(h.user);
+    await unbound.ring(unbound.request());
+    expect(unbound.sent).toHaveLength(4);
+    expect(decisionsText()).toContain(
+      "A Do Not Disturb rejection's passive alert goes only to the user's registered devices of the tenant's apps.",
+    );
+  });
+});
+
+describe('v1.1 one path per signature', () => {
+  it('only spellings that decode back to the path received are accepted', async () => {
+    const h = new PbxHarness();
+    await h.send('POST', '/v1/pbx/calls', {
+      callId: 'abc%40pbx',
+      from: { number: '1' },
+      devices: [{ pnProvider: 'apns', pnPrid: newToken(), pnParam: `${TEAM}.${BUNDLE}.voip` }],
+    });
+    // Signed for the callId abc@pbx, sent for the callId abc%40pbx: refused, and nothing cancelled.
+    const other = await h.send('POST', '/v1/pbx/calls/abc%2540pbx/cancel', undefined, {
+      signedPath: '/v1/pbx/calls/abc%40pbx/cancel',
+    });
+    expectDeclaredAnswer('cancelCall', other, 401, 'bad_signature');
+    expect((await h.calls.get(callUuidOf('acme', 'abc%40pbx')))?.status).toBe('ringing');
+    // Signed as sent, in any of the documented encodings, it passes.
+    for (const sent of ['/v1/pbx/calls/abc%2540pbx/cancel', '/v1/pbx/calls/%61%62%63%25%34%30%70%62%78/cancel'])
+      expectDeclaredAnswer('cancelCall', await h.send('POST', sent), 200);
+    // The rule itself: every spelling decodes back; the id's unencoded spelling is not among them.
+    const spellings = pathSpellings('/v1/pbx/calls/abc%40pbx/cancel', new Set([4]));
+    expect(spellings).not.toContain('/v1/pbx/calls/abc%40pbx/cancel');
+    expect(spellings).toContain('/v1/pbx/calls/abc%2540pbx/cancel');
+    expect(pathSpellings('/v1/pbx/calls/abc@pbx/cancel', new Set([4]))).toEqual(
+      expect.arrayContaining(['/v1/pbx/calls/abc@pbx/cancel', '/v1/pbx/calls/abc%40pbx/cancel']),
+    );
+    const d = decisionsText();
+    expect(d).toContain('Only the spellings that decode back to the path received count');
+    expect(doc.components.securitySchemes.pbxSignature.description.replace(/\s+/g, ' ')).toContain(
+      'keeping only those that decode back to that very path',
+    );
   });
 });
