@@ -10,15 +10,19 @@ import { MIN_TENANT_SECRET_BYTES, parseTenants } from '../../functions/adapters/
 import { SnsPublisher } from '../../functions/adapters/sns-publisher.js';
 import { userKey, webhookKey } from '../../functions/adapters/table-layout.js';
 import { itemOfUserModel, MARKER_KEPT_MS, userModelOf } from '../../functions/adapters/user-item.js';
-import { appRouter } from '../../functions/app-api/api.js';
+import { appRouter, createAppApi } from '../../functions/app-api/api.js';
+import { API_FUNCTION_TIMEOUT_SECONDS, DEFAULT_TENANT_LIMITS, functionConfig } from '../../functions/config.js';
 import { appViewOf, type Call, END_REASON_OF_CANCEL, pbxViewOf, vanishedAppView } from '../../functions/core/call.js';
+import { callIdHashOf, mintCallToken } from '../../functions/core/call-token.js';
 import { cancelCall } from '../../functions/core/cancel-call.js';
 import { backoffMs, CALLBACK_RETRY, deliverCallback } from '../../functions/core/deliver-callback.js';
 import { deviceViewOf, MAX_DEVICES_PER_USER } from '../../functions/core/devices.js';
+import { type DispatchDeps, dispatchChanges } from '../../functions/core/dispatch-events.js';
 import { endAlertPayload } from '../../functions/core/end-alerts.js';
 import { CallIdConflictError } from '../../functions/core/errors.js';
 import { type CallwakeEvent, EVENT_TYPES, eventsOfCallChange, prunedEvent } from '../../functions/core/events.js';
 import { callUuidOf, inlineDeviceIdOf, isCallId, isSimpleId } from '../../functions/core/ids.js';
+import { REQUEST_WINDOW_SECONDS } from '../../functions/core/limits.js';
 import { MAX_SKEW_SECONDS } from '../../functions/core/pbx-signature.js';
 import { silentLog, type Webhook } from '../../functions/core/ports.js';
 import { buildPushPayload, MAX_PAYLOAD_BYTES } from '../../functions/core/push-payload.js';
@@ -40,7 +44,7 @@ import {
 } from '../../functions/core/webhooks.js';
 import { answerViewRequest, etagOf, MAX_WAIT_SECONDS } from '../../functions/http/conditional.js';
 import { pathSpellings } from '../../functions/http/path-encoding.js';
-import { MAX_BODY_BYTES } from '../../functions/http/pipeline.js';
+import { MAX_BODY_BYTES, TIMEOUT_EARLY_MS } from '../../functions/http/pipeline.js';
 import { ProblemError, problemResponse } from '../../functions/http/problem.js';
 import type { HttpRequest } from '../../functions/http/request.js';
 import { fieldErrors, withoutNulls } from '../../functions/http/validation.js';
@@ -54,8 +58,9 @@ import {
   settingsSchema,
   webhookSchema,
 } from '../../functions/pbx-api/schemas.js';
+import { FakeTokenKeys } from '../support/fakes/token-keys.js';
 import { SchemaValidator } from './json-schema-subset.js';
-import { PbxHarness, type PbxReply, TABLE } from './pbx-harness.js';
+import { PbxHarness, type PbxReply, secretFor, TABLE } from './pbx-harness.js';
 import {
   API_URL,
   type ApnsRequest,
@@ -546,11 +551,14 @@ describe('the limits and formats are the ones the validators enforce', () => {
       "goes at once to every registered device of the user that has an alert token: a VoIP device's `alertPushToken`, and an alert-mode device's own token",
       'An alert token APNs answers `Unregistered` or `BadDeviceToken` for is cleared',
       'The wrong-environment retry: only a registered device',
-      // v1.1: tenants bound to their apps; requests ordered
+      // v1.1: tenants bound to their apps; requests ordered; limits
       'Registry, settings and webhook changes are ordered by `X-Callwake-Timestamp`',
       'One signed in the same second as the last change applies',
       'Tenant secrets are at least 32 bytes (UTF-8) and never shared between tenants',
       '`apps` and `limits` exist only in the object form',
+      'Per-tenant limits (`x-callwake-limits`): requests are counted in fixed 10 s windows',
+      '`Retry-After` on 429: the whole seconds to the end of the current 10 s window (1-10) for the request limit; 2 for the ringing calls',
+      '503 `timed_out`: both APIs answer it, with `Retry-After: 1`',
       'one path per signature',
       'An empty display name (`""`) is no label',
     ]) {
@@ -2660,6 +2668,229 @@ describe('v1.1 tenants bound to their apps', () => {
     expect(decisionsText()).toContain(
       "A Do Not Disturb rejection's passive alert goes only to the user's registered devices of the tenant's apps.",
     );
+  });
+});
+
+describe('v1.1 per-tenant limits and the early timeout', () => {
+  const L = doc['x-callwake-limits'];
+  /** Moves the harness clock to `offset` seconds into a fresh request window. */
+  const intoWindow = (h: PbxHarness, offset: number): number => {
+    const windowMs = REQUEST_WINDOW_SECONDS * 1000;
+    h.clock.advance(windowMs - (h.clock.now() % windowMs) + offset * 1000);
+    return h.nowSeconds() - offset;
+  };
+  const list = (h: PbxHarness, tenant = 'acme') => h.send('GET', '/v1/pbx/users/alice/devices', undefined, { tenant });
+
+  it('x-callwake-limits is the code’s: the window, the defaults and the variables that set them', () => {
+    expect(L.requestWindowSeconds).toBe(REQUEST_WINDOW_SECONDS);
+    expect({ requestsPerSecond: L.requestsPerSecond.default, ringingCalls: L.ringingCalls.default }).toEqual(
+      DEFAULT_TENANT_LIMITS,
+    );
+    const env = { TABLE_NAME: 't', TOKEN_KEYS_SECRET_NAME: 'k' };
+    expect(functionConfig(env).tenantLimits).toEqual(DEFAULT_TENANT_LIMITS);
+    expect(
+      functionConfig({ ...env, [L.requestsPerSecond.environment]: '7', [L.ringingCalls.environment]: '9' })
+        .tenantLimits,
+    ).toEqual({ requestsPerSecond: 7, ringingCalls: 9 });
+    expect(L.retryAfterSeconds.ringingCalls).toBe(2);
+    const info = doc.info.description.replace(/\s+/g, ' ');
+    expect(info).toContain(
+      `Each tenant may make ${DEFAULT_TENANT_LIMITS.requestsPerSecond} PBX requests a second (counted in ${REQUEST_WINDOW_SECONDS} s windows: ${DEFAULT_TENANT_LIMITS.requestsPerSecond * REQUEST_WINDOW_SECONDS} a window) and have ${DEFAULT_TENANT_LIMITS.ringingCalls} calls ringing at once`,
+    );
+  });
+
+  it('requests: 500 a window by default, then 429 with Retry-After to the window’s end; a 429 does not count', async () => {
+    const h = new PbxHarness({ tenants: { acme: [secretFor('acme')], globex: [secretFor('globex')] } });
+    const start = intoWindow(h, 3);
+    const max = DEFAULT_TENANT_LIMITS.requestsPerSecond * REQUEST_WINDOW_SECONDS;
+    h.limits.windows.set(`acme|${start}`, max - 1);
+    expectDeclaredAnswer('listDevices', await list(h), 200);
+    for (const [operationId, reply] of [
+      ['listDevices', await list(h)],
+      ['putSettings', await h.send('PUT', '/v1/pbx/users/alice/settings', {})],
+      ['getWebhook', await h.send('GET', '/v1/pbx/webhook')],
+      ['cancelCall', await h.send('POST', '/v1/pbx/calls/c1/cancel')],
+      ['ringCall', await h.send('POST', '/v1/pbx/calls', { callId: 'c2', from: { number: '1' }, to: { userId: 'a' } })],
+    ] as const) {
+      expectDeclaredAnswer(operationId, reply, 429, 'rate_limited');
+      expect([operationId, reply.headers['retry-after']]).toEqual([operationId, '7']);
+    }
+    expect(h.limits.counted('acme')).toBe(max);
+    // Nothing was done: no settings, no tombstone.
+    expect((await h.devices.lookup('acme', 'alice')).settings).toEqual(DEFAULT_SETTINGS);
+    expect(await h.calls.get(callUuidOf('acme', 'c1'))).toBeUndefined();
+    // Another tenant's count is its own; the next window starts afresh (Retry-After 1 on its last second).
+    expectDeclaredAnswer('listDevices', await list(h, 'globex'), 200);
+    h.clock.advance(6000);
+    expect((await list(h)).headers['retry-after']).toBe('1');
+    h.clock.advance(1000);
+    expectDeclaredAnswer('listDevices', await list(h), 200);
+  });
+
+  it('what never counts: unsigned, unknown, invalid or refused requests (401, 413, 415, 400, 404, 405)', async () => {
+    const h = new PbxHarness();
+    intoWindow(h, 0);
+    const refused = [
+      await h.send('GET', '/v1/pbx/users/alice/devices', undefined, { unsigned: true }),
+      await h.send('GET', '/v1/pbx/users/alice/devices', undefined, { secret: 'x'.repeat(40) }),
+      await h.send('GET', '/v1/pbx/users/alice/devices', undefined, { signedAt: h.nowSeconds() - 400 }),
+      await h.send('PUT', '/v1/pbx/users/alice/settings', { blockedCallers: ['x'.repeat(20_000)] }),
+      await h.send('PUT', '/v1/pbx/users/alice/settings', {}, { contentType: 'text/plain' }),
+      await h.send('PUT', '/v1/pbx/users/alice/settings', undefined, { rawBody: '{"blockedCallers": [' }),
+      await h.send('PUT', '/v1/pbx/users/alice/settings', { blockedCallers: [''] }),
+      await h.send('PUT', '/v1/pbx/users/a%2Fb/settings', {}),
+      await h.send('GET', '/v1/pbx/nothing-here'),
+      await h.send('PATCH', '/v1/pbx/webhook'),
+    ];
+    expect(refused.map((r) => [r.status, r.body?.code])).toEqual([
+      [401, 'bad_signature'],
+      [401, 'bad_signature'],
+      [401, 'stale_signature'],
+      [413, 'payload_too_large'],
+      [415, 'unsupported_media_type'],
+      [400, 'malformed_json'],
+      [400, 'validation_failed'],
+      [400, 'validation_failed'],
+      [404, 'not_found'],
+      [405, 'method_not_allowed'],
+    ]);
+    expect(h.limits.counted('acme')).toBe(0);
+    // Whatever the answer once past them: a 404 call_not_found and a 409 count.
+    await h.send('GET', '/v1/pbx/calls/nope');
+    await h.send('DELETE', '/v1/pbx/webhook', undefined, { signedAt: h.nowSeconds() });
+    await h.send('PUT', '/v1/pbx/webhook', { url: 'https://x.example.com' }, { signedAt: h.nowSeconds() - 1 });
+    expect(h.limits.counted('acme')).toBe(3);
+    expect(decisionsText()).toContain('never counts, so unsigned or invalid traffic cannot use up a tenant');
+  });
+
+  it('a tenant’s own limits (the object form) override the deployment’s', async () => {
+    const h = new PbxHarness({
+      tenants: {
+        acme: { secrets: [secretFor('acme')], limits: { requestsPerSecond: 1 } },
+        globex: [secretFor('globex')],
+      },
+      defaultLimits: { requestsPerSecond: 2, ringingCalls: 5 },
+    });
+    intoWindow(h, 0);
+    const statuses = async (tenant: string, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await list(h, tenant)).status);
+      return out;
+    };
+    expect(await statuses('acme', 11)).toEqual([...Array(10).fill(200), 429]);
+    expect(await statuses('globex', 21)).toEqual([...Array(20).fill(200), 429]);
+  });
+
+  it('ringing calls: a create past them is 429 with Retry-After 2 (a retry too); a slot comes back for a retry, a rejection, and at the call’s first end', async () => {
+    const h = new PbxHarness();
+    intoWindow(h, 0);
+    const max = DEFAULT_TENANT_LIMITS.ringingCalls;
+    const body = (callId: string, over: object = {}) => ({
+      callId,
+      from: { number: '+1555' },
+      devices: [{ pnProvider: 'apns', pnPrid: newToken(), pnParam: `${TEAM}.${BUNDLE}.voip` }],
+      ...over,
+    });
+    const a = body('a@pbx');
+    h.limits.ringing.set('acme', max - 1);
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', a), 201);
+    expect(h.limits.ringing.get('acme')).toBe(max);
+    const full = await h.send('POST', '/v1/pbx/calls', body('b@pbx'));
+    expectDeclaredAnswer('ringCall', full, 429, 'rate_limited');
+    expect(full.headers['retry-after']).toBe(String(L.retryAfterSeconds.ringingCalls));
+    // Even a retry of a create already made: the slot is taken before the callId is looked at.
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', a), 429, 'rate_limited');
+    expect(h.limits.ringing.get('acme')).toBe(max);
+
+    // The call's first end gives its slot back, through the events path, once.
+    const uuid = callUuidOf('acme', 'a@pbx');
+    const before = await h.calls.get(uuid);
+    expectDeclaredAnswer('cancelCall', await h.send('POST', '/v1/pbx/calls/a%40pbx/cancel'), 200);
+    const after = (await h.calls.get(uuid))!;
+    const dispatchDeps = {
+      publisher: { publish: async () => undefined },
+      webhooks: { get: async () => undefined },
+      callbacks: { enqueue: async () => undefined, deadLetter: async () => undefined },
+      ringTimers: { schedule: async () => undefined },
+      alerts: { pusher: h.pusher, devices: h.devices, clock: h.clock, log: silentLog, pushDeadlineMs: 5000 },
+      limits: h.limits,
+      log: silentLog,
+    } as unknown as DispatchDeps;
+    await dispatchChanges(dispatchDeps, [{ kind: 'call', before, after }]);
+    await dispatchChanges(dispatchDeps, [{ kind: 'call', before, after }]);
+    expect(h.limits.ringing.get('acme')).toBe(max - 1);
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', body('b@pbx')), 201);
+
+    // A retry, a conflict, a cancelled callId and a rejection give their slot back at once.
+    h.limits.ringing.set('acme', 50);
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', a), 410, 'call_ended');
+    const c = body('c@pbx');
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', c), 201);
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', c), 200);
+    expectDeclaredAnswer(
+      'ringCall',
+      await h.send('POST', '/v1/pbx/calls', { ...c, hasVideo: true }),
+      409,
+      'call_id_conflict',
+    );
+    await h.send('PUT', '/v1/pbx/users/bob/settings', { blockedCallers: ['+1555'] });
+    const rejected = await h.send('POST', '/v1/pbx/calls', body('d@pbx', { to: { userId: 'bob' } }));
+    expectDeclaredAnswer('ringCall', rejected, 201);
+    expect(rejected.body.status).toBe('rejected');
+    expect(h.limits.ringing.get('acme')).toBe(51);
+
+    // Over both limits: the request limit's Retry-After.
+    h.limits.ringing.set('acme', max);
+    h.limits.windows.set(`acme|${h.nowSeconds() - (h.nowSeconds() % REQUEST_WINDOW_SECONDS)}`, 10_000);
+    expect((await h.send('POST', '/v1/pbx/calls', body('e@pbx'))).headers['retry-after']).toBe('10');
+    expect(h.limits.ringing.get('acme')).toBe(max);
+    const d = decisionsText();
+    expect(d).toContain('with every slot taken it is 429, even as a retry of a create already made');
+    expect(d).toContain('A create over both is told the request limit');
+  });
+
+  it('503 timed_out: both APIs answer before the function’s time runs out, with Retry-After 1', async () => {
+    const timedOut = doc.components.responses.TimedOut.description.replace(/\s+/g, ' ');
+    expect(timedOut).toContain(`${TIMEOUT_EARLY_MS / 1000} s before its ${API_FUNCTION_TIMEOUT_SECONDS} s timeout`);
+    const hang = () => new Promise<never>(() => undefined);
+    const h = new PbxHarness({ override: { devices: { list: hang } as never } });
+    const started = Date.now();
+    const r = await h.send('GET', '/v1/pbx/users/alice/devices', undefined, { remainingMs: TIMEOUT_EARLY_MS + 150 });
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_EARLY_MS);
+    expectDeclaredAnswer('listDevices', r, 503, 'timed_out');
+
+    // The app API, with a genuine token, on a call store that never answers.
+    const keys = new FakeTokenKeys();
+    const token = mintCallToken(keys.tokenKeys().current, {
+      callUuid: callUuidOf('acme', 'c'),
+      callIdHash: callIdHashOf('c'),
+      slot: 0,
+      lifetimeEnd: h.clock.now() + 3_600_000,
+    });
+    const app = createAppApi(
+      async () => ({ ...h.deps, tokenKeys: keys.tokenKeys, calls: { get: hang, confirm: hang } }) as never,
+    );
+    const deadline = Date.now() + TIMEOUT_EARLY_MS + 150;
+    const a = await app(
+      {
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: '/v1/app/calls/c/confirm',
+        rawQueryString: '',
+        headers: { authorization: `Bearer ${token}` },
+        requestContext: { http: { method: 'POST', path: '/v1/app/calls/c/confirm' }, domainName: 'api.example.com' },
+        isBase64Encoded: false,
+      } as never,
+      { getRemainingTimeInMillis: () => deadline - Date.now() } as never,
+      { signal: new AbortController().signal } as never,
+    );
+    expectDeclaredAnswer(
+      'confirmCall',
+      { status: a!.statusCode!, headers: a!.headers as Record<string, string>, body: JSON.parse(a!.body!) },
+      503,
+      'timed_out',
+    );
+    expect(decisionsText()).toContain('so it never gets it');
   });
 });
 
