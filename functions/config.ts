@@ -110,7 +110,6 @@ export interface EventsConfig {
   tableName: string;
   topicArn: string;
   callbackQueueUrl: string;
-  callbackDeadLetterUrl: string;
   ringTimerQueueUrl: string;
   /** Stream records that cannot be read go here (the events dead-letter queue). */
   eventsDeadLetterUrl: string;
@@ -125,7 +124,6 @@ export const eventsConfig = (env: NodeJS.ProcessEnv = process.env): EventsConfig
   tableName: required(env, 'TABLE_NAME'),
   topicArn: required(env, 'EVENTS_TOPIC_ARN'),
   callbackQueueUrl: required(env, 'CALLBACK_QUEUE_URL'),
-  callbackDeadLetterUrl: required(env, 'CALLBACK_DLQ_URL'),
   ringTimerQueueUrl: required(env, 'RING_TIMER_QUEUE_URL'),
   eventsDeadLetterUrl: required(env, 'EVENTS_DLQ_URL'),
   apnsKeysSecretName: env.APNS_KEYS_SECRET_NAME || undefined,

@@ -12,7 +12,8 @@ export class SqsCallbackQueue implements CallbackQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
-    private readonly deadLetterUrl: string,
+    /** Only the callback function gives deliveries up; the events function only queues them. */
+    private readonly deadLetterUrl?: string,
   ) {}
 
   async enqueue(deliveries: readonly CallbackDelivery[], delayMs: number): Promise<void> {
@@ -32,6 +33,7 @@ export class SqsCallbackQueue implements CallbackQueue {
   }
 
   async deadLetter(delivery: CallbackDelivery): Promise<void> {
+    if (!this.deadLetterUrl) throw new Error('this function does not dead-letter callbacks');
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl: this.deadLetterUrl, MessageBody: JSON.stringify(delivery) }),
     );

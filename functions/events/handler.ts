@@ -26,7 +26,7 @@ export const handler = middy(
           pusher: await apnsPusher({ ...config, secretsManager: secretsManagerClient(), doc, log }),
           pushDeadlineMs: config.pushDeadlineMs,
           publisher: new SnsPublisher(snsClient(), config.topicArn),
-          callbacks: new SqsCallbackQueue(sqs, config.callbackQueueUrl, config.callbackDeadLetterUrl),
+          callbacks: new SqsCallbackQueue(sqs, config.callbackQueueUrl),
           ringTimers: new SqsRingTimers(sqs, config.ringTimerQueueUrl),
           log,
           metrics,
