@@ -724,8 +724,6 @@ function eventsFunction(
       TABLE_NAME: table.tableName,
       EVENTS_TOPIC_ARN: topic.topicArn,
       CALLBACK_QUEUE_URL: queues.callbacks.queueUrl,
-      // Read by eventsConfig (the callback queue adapter takes both URLs); nothing is sent there.
-      CALLBACK_DLQ_URL: queues.callbackDeadLetters.queueUrl,
       RING_TIMER_QUEUE_URL: queues.ringTimers.queueUrl,
       EVENTS_DLQ_URL: queues.eventsDeadLetters.queueUrl,
       // Missed-call and alert-replacement pushes, with the rings' keys and deadline.

@@ -269,7 +269,6 @@ describe('the environment of the functions', () => {
       TABLE_NAME: table,
       EVENTS_TOPIC_ARN: at('AWS::SNS::Topic', 'EventsTopic/Resource'),
       CALLBACK_QUEUE_URL: queue('CallbackQueue'),
-      CALLBACK_DLQ_URL: queue('CallbackDeadLetterQueue'),
       RING_TIMER_QUEUE_URL: queue('RingTimerQueue'),
       EVENTS_DLQ_URL: queue('EventsDeadLetterQueue'),
     });
