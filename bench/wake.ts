@@ -5,6 +5,7 @@ import { callKey } from '../functions/adapters/table-layout.js';
 import type { ApnsSimulator } from '../local/apns-simulator/index.js';
 import { CallbackReceiver } from '../local/callback-receiver.js';
 import type { AppClient, PbxClient, Reply } from '../local/clients.js';
+import type { Floors } from './floors.js';
 
 /**
  * How fast the loop closes, on `npm start`'s path: a waiting client learning of a change, and a
@@ -24,10 +25,8 @@ export async function measureWakes(o: {
   pbx: PbxClient;
   app: AppClient;
   sim: ApnsSimulator;
-  doc: DynamoDBDocumentClient;
-  table: string;
+  floors: Floors;
   tenantSecret: string;
-  httpHop: () => Promise<unknown>;
   newToken: () => string;
 }): Promise<WakeSamples> {
   const receiver = await CallbackReceiver.start({ secrets: () => [o.tenantSecret] });
@@ -71,8 +70,7 @@ export async function measureWakes(o: {
     out.changeToCallback.push(callback!.at - (Date.now() - (performance.now() - cancelled.at)));
 
     const t0 = performance.now();
-    await o.doc.send(new GetCommand({ TableName: o.table, Key: callKey(b.callUuid), ConsistentRead: true }));
-    await o.httpHop();
+    await o.floors.read(callKey(b.callUuid));
     out.floor.push(performance.now() - t0);
   }
   await o.pbx.deleteWebhook();

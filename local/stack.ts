@@ -60,6 +60,7 @@ export interface StackOptions {
 
 export interface RunningStack {
   url: string;
+  tableName: string;
   server: Server;
   deps: ReturnType<typeof wire>;
   pusher: ApnsPusher;
@@ -188,6 +189,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     : undefined;
   return {
     url,
+    tableName: o.tableName,
     server,
     deps,
     pusher,

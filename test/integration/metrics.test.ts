@@ -44,14 +44,14 @@ describe('a call’s metrics', () => {
   });
 
   it('unreachable, rejected, cancels, expiries, declines, waits and callbacks', async () => {
-    const before = (n: Parameters<RecordingMetrics['total']>[0]) => metrics.total(n);
+    const totalOf = (n: Parameters<RecordingMetrics['total']>[0]) => metrics.total(n);
     const [unreachable0, rejected0, cancels0, declines0, waits0, dead0] = [
-      before('CallsUnreachable'),
-      before('CallsRejected'),
-      before('Cancels'),
-      before('Declines'),
-      before('WaitsHeld'),
-      before('CallbacksDeadLettered'),
+      totalOf('CallsUnreachable'),
+      totalOf('CallsRejected'),
+      totalOf('Cancels'),
+      totalOf('Declines'),
+      totalOf('WaitsHeld'),
+      totalOf('CallbacksDeadLettered'),
     ];
     const dead = newToken();
     t.sim.markUnregistered(dead);
