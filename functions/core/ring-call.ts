@@ -11,7 +11,7 @@ import { callIdHashOf, mintCallToken } from './call-token.js';
 import { hashOfJson } from './canonical-json.js';
 import { CallAlreadyEndedError, CallIdConflictError } from './errors.js';
 import { callUuidOf, fingerprint } from './ids.js';
-import { admitRequest, takeRingingSlot } from './limits.js';
+import { admitRequest, RateLimitedError, takeRingingSlot } from './limits.js';
 import type { DeliveryResult, Deps, PushOutcome, RegisteredDevice } from './ports.js';
 import { buildPushPayload, MAX_DISPLAY_NAME_CODE_POINTS, shortenCodePoints } from './push-payload.js';
 import { rejectionOf } from './settings.js';
@@ -79,6 +79,10 @@ export async function ringCall(
   const failed = [read, admitted, slot].find((r) => r.status === 'rejected');
   if (failed) {
     await giveBackSlot();
+    // A retry of a call already stored is not a new ringing call: it keeps its stored answer
+    // (200, 409, 410) even while the tenant is at its ringing limit.
+    const existing = failed === slot && slot.reason instanceof RateLimitedError ? await deps.calls.get(callUuid) : undefined;
+    if (existing) return { created: false, answer: await answerToRetry(deps, existing, requestHash) };
     throw failed.reason;
   }
   const user = read.status === 'fulfilled' ? read.value : undefined;

@@ -159,7 +159,9 @@ function isIsoTime(s: string): boolean {
   const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = m
     .slice(1)
     .map((v) => (v === undefined ? 0 : Number(v)));
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // Computed, not Date.UTC: that reads years 0-99 as 1900-1999 (0000 is a leap year, 1900 is not).
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
   return (
     month >= 1 &&
     month <= 12 &&

@@ -76,6 +76,38 @@ describe('per-tenant limits', () => {
       again = await ring();
     }
     expect(again.status).toBe(201);
+    for (const c of [calls[1]!, calls[2]!, again]) await t.other.cancel(c.body.callId);
+  }, 30_000);
+
+  it('at the ringing limit a retried create keeps its stored answer (200, 409, 410); a new call gets 429', async () => {
+    await freshWindow();
+    const body = () => ({
+      callId: uniqueCallId(),
+      from: { number: '+1' },
+      devices: [inline(newToken())],
+      ringTimeoutSeconds: 60,
+    });
+    // Wait for slots freed by earlier tests' cancels, then take all three.
+    const first = body();
+    let created = await t.other.ring(first);
+    for (const deadline = Date.now() + 5000; created.status === 429 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      created = await t.other.ring(first);
+    }
+    expect(created.status).toBe(201);
+    const others = [body(), body()];
+    for (const b of others) expect((await t.other.ring(b)).status).toBe(201);
+    expectProblem(await t.other.ring(body()), 429, 'rate_limited');
+
+    const retried = await t.other.ring(first);
+    expect(retried.status).toBe(200);
+    expect(retried.body).toEqual(created.body);
+    expectProblem(await t.other.ring({ ...first, from: { number: '+2' } }), 409, 'call_id_conflict');
+    // A callId cancelled before its create: the tombstone's 410, not 429.
+    const early = body();
+    expect((await t.other.cancel(early.callId)).status).toBe(200);
+    expectProblem(await t.other.ring(early), 410, 'call_ended');
+    for (const b of [first, ...others]) await t.other.cancel(b.callId);
   }, 30_000);
 
   it('a retried create takes no second slot, and a refused one gives its slot back', async () => {

@@ -1216,7 +1216,7 @@ describe('v1.1 user settings', () => {
     /** Each field's valid values and near misses; a time is valid fields with at most one near miss. */
     const fields: [string[], string[]][] = [
       [
-        // Leap years (2024, 2000, 0400), common ones (2026, 1900, 2100), and year 0000.
+        // Leap years (2024, 2000, 0400, 0000), common ones (2026, 1900, 2100).
         ['2026', '2024', '2000', '1900', '2100', '0400', '0000', '9999'],
         ['202', '20266'],
       ],
@@ -1292,7 +1292,8 @@ describe('v1.1 user settings', () => {
       ['2026-02-28T23:59:59Z', true],
       ['2026-02-29T00:00Z', false],
       ['1900-02-29T00:00Z', false],
-      ['0000-02-29T00:00Z', false],
+      ['0000-02-29T00:00Z', true],
+      ['0100-02-29T00:00Z', false],
       ['2026-02-30T00:00Z', false],
       ['2026-04-31T12:00Z', false],
       ['2026-12-31T23:59+01:00', true],
@@ -1311,7 +1312,7 @@ describe('v1.1 user settings', () => {
       'must be a real calendar time',
       '`2026-02-30`',
       '`24:00` is refused',
-      'year 0000 counts as a common year',
+      'year 0000 a leap year',
     ])
       expect(described).toContain(words);
   });
@@ -2781,7 +2782,7 @@ describe('v1.1 per-tenant limits and the early timeout', () => {
     expect(await statuses('globex', 21)).toEqual([...Array(20).fill(200), 429]);
   });
 
-  it('ringing calls: a create past them is 429 with Retry-After 2 (a retry too); a slot comes back for a retry, a rejection, and at the call’s first end', async () => {
+  it('ringing calls: a create past them is 429 with Retry-After 2 (a retry keeps its stored answer); a slot comes back for a retry, a rejection, and at the call’s first end', async () => {
     const h = new PbxHarness();
     intoWindow(h, 0);
     const max = DEFAULT_TENANT_LIMITS.ringingCalls;
@@ -2798,8 +2799,14 @@ describe('v1.1 per-tenant limits and the early timeout', () => {
     const full = await h.send('POST', '/v1/pbx/calls', body('b@pbx'));
     expectDeclaredAnswer('ringCall', full, 429, 'rate_limited');
     expect(full.headers['retry-after']).toBe(String(L.retryAfterSeconds.ringingCalls));
-    // Even a retry of a create already made: the slot is taken before the callId is looked at.
-    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', a), 429, 'rate_limited');
+    // A retry of a create already made keeps its stored answer, and takes no slot.
+    expectDeclaredAnswer('ringCall', await h.send('POST', '/v1/pbx/calls', a), 200);
+    expectDeclaredAnswer(
+      'ringCall',
+      await h.send('POST', '/v1/pbx/calls', { ...a, hasVideo: true }),
+      409,
+      'call_id_conflict',
+    );
     expect(h.limits.ringing.get('acme')).toBe(max);
 
     // The call's first end gives its slot back, through the events path, once.
@@ -2845,7 +2852,7 @@ describe('v1.1 per-tenant limits and the early timeout', () => {
     expect((await h.send('POST', '/v1/pbx/calls', body('e@pbx'))).headers['retry-after']).toBe('10');
     expect(h.limits.ringing.get('acme')).toBe(max);
     const d = decisionsText();
-    expect(d).toContain('with every slot taken it is 429, even as a retry of a create already made');
+    expect(d).toContain('a create already made keeps its stored answer (200, 409 or 410), only a new call gets 429');
     expect(d).toContain('A create over both is told the request limit');
   });
 
