@@ -128,7 +128,7 @@ export class DynamoDeviceStore implements DeviceStore {
       // The token moves: the device that held it is removed, as if by this request.
       if (movesFrom?.userId === userId) {
         devices.delete(movesFrom.deviceId);
-        removed.set(movesFrom.deviceId, signedAt);
+        removed.set(movesFrom.deviceId, movedAwayAt(user, movesFrom.deviceId, signedAt));
       }
       devices.set(deviceId, { ...device, changedAt: signedAt });
       removed.delete(deviceId);
@@ -149,7 +149,10 @@ export class DynamoDeviceStore implements DeviceStore {
         if (other.devices.get(movesFrom.deviceId)?.pushToken === device.pushToken) {
           const otherDevices = new Map(other.devices);
           otherDevices.delete(movesFrom.deviceId);
-          const otherRemoved = new Map(other.removed).set(movesFrom.deviceId, signedAt);
+          const otherRemoved = new Map(other.removed).set(
+            movesFrom.deviceId,
+            movedAwayAt(other, movesFrom.deviceId, signedAt),
+          );
           items.push(
             this.putUser(tenantId, movesFrom.userId, { ...other, devices: otherDevices, removed: otherRemoved }, other),
           );
@@ -258,4 +261,13 @@ export class DynamoDeviceStore implements DeviceStore {
     );
     return out.Item as OwnerItem | undefined;
   }
+}
+
+/**
+ * The marker of a device whose token moved away: the later of the move's signed time and the
+ * device's own last change, so a move signed earlier cannot make room for a PUT to that device
+ * signed before the change it already had.
+ */
+function movedAwayAt(user: UserModel, deviceId: string, signedAt: number): number {
+  return Math.max(signedAt, lastChangeOf(user, deviceId) ?? signedAt);
 }

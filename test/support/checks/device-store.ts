@@ -245,6 +245,22 @@ export function describeDeviceStoreContract(name: string, make: MakeDeviceStore)
         expect(await store.list(tenant, 'alice')).toEqual([later]);
       });
 
+      it('a token moving away, even by a change signed earlier, never lets an older PUT back to its old device', async () => {
+        const { store, tenant } = await setup();
+        const phone = registered('phone');
+        await store.put(tenant, 'alice', phone, MAX, T + 10);
+        // The pad takes the phone's token with a request signed before the phone's last change.
+        await store.put(tenant, 'bob', registered('pad', { pushToken: phone.pushToken }), MAX, T + 5);
+        expect(await store.list(tenant, 'alice')).toEqual([]);
+        // A PUT to the phone signed between the two is older than what the phone already had.
+        await expect(store.put(tenant, 'alice', registered('phone'), MAX, T + 7)).rejects.toBeInstanceOf(
+          StaleRequestError,
+        );
+        expect(await store.list(tenant, 'alice')).toEqual([]);
+        const later = registered('phone');
+        expect(await store.put(tenant, 'alice', later, MAX, T + 10)).toEqual({ created: true });
+      });
+
       it('another device’s order is its own', async () => {
         const { store, tenant } = await setup();
         await store.put(tenant, 'alice', registered('phone'), MAX, T + 10);

@@ -97,7 +97,11 @@ export class FakeDeviceStore implements DeviceStore {
     if (devices.size > maxDevices) throw new TooManyDevicesError(maxDevices);
 
     if (movesFrom && movesFrom.userId !== userId) this.devicesOf(tenantId, movesFrom.userId).delete(movesFrom.deviceId);
-    if (movesFrom) this.changedAt.set(key(tenantId, movesFrom.userId, movesFrom.deviceId), signedAt);
+    if (movesFrom) {
+      // The device that lost its token keeps the later of its own last change and the move's.
+      const k = key(tenantId, movesFrom.userId, movesFrom.deviceId);
+      this.changedAt.set(k, Math.max(signedAt, this.changedAt.get(k) ?? signedAt));
+    }
     this.changedAt.set(key(tenantId, userId, deviceId), signedAt);
     if (previousToken !== undefined && previousToken !== stored.pushToken) {
       this.release(tenantId, previousToken, userId, deviceId);
