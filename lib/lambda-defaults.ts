@@ -45,12 +45,25 @@ export const ESM_REQUIRE_BANNER =
   'const require = __callwakeCreateRequire(import.meta.url);';
 
 /**
+ * What the Lambda Node.js runtime ships and the bundles leave out: the whole AWS SDK for
+ * JavaScript v3 (every `@aws-sdk/*` package, `lib-dynamodb` and `util-dynamodb` included), which
+ * Node.js 18+ runtimes resolve for ES modules too (through NODE_PATH). Bundled, the SDK alone was
+ * ~400 KB of each ~400-490 KB bundle; without it every bundle is under
+ * {@link MAX_BUNDLE_BYTES} (docs/decisions.md, "The AWS SDK from the runtime").
+ */
+export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/*'] as const;
+
+/** The most a function's minified bundle (`index.mjs`) may weigh; test/infra checks each. */
+export const MAX_BUNDLE_BYTES = 250_000;
+
+/**
  * esbuild options shared by every function.
  *
- * The AWS SDK v3 is bundled (not taken from the runtime): esbuild keeps only the clients and
- * middleware the code imports, so the function loads one minified file instead of resolving
- * hundreds of files of the runtime's full SDK from disk at cold start, and it runs exactly the SDK
- * version that the tests ran against (the runtime's copy lags and changes under us).
+ * The AWS SDK v3 is taken from the runtime, not bundled ({@link RUNTIME_PROVIDED_MODULES}): the
+ * code uses long-stable APIs of the SDK (GetItem, PutItem, UpdateItem, TransactWriteItems,
+ * GetSecretValue, PublishBatch, SendMessage(Batch)), so the runtime's version, whatever Lambda
+ * ships that month, runs it as the tests' version does. The exact list is explicit rather than
+ * CDK's default for `bundleAwsSDK: false`, which also leaves out `@smithy/*` behind a feature flag.
  */
 export const HOUSE_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
@@ -66,7 +79,9 @@ export const HOUSE_BUNDLING: BundlingOptions = {
   // Stack traces need names and line mappings, not the original sources: keeps the map (which
   // Node reads and parses at start-up when source maps are enabled) small.
   sourcesContent: false,
-  bundleAwsSDK: true,
+  // The AWS SDK v3 the runtime ships (every @aws-sdk/* package), not a copy in each bundle.
+  bundleAwsSDK: false,
+  externalModules: [...RUNTIME_PROVIDED_MODULES],
   // Bundle with the esbuild from devDependencies; never needs Docker.
   forceDockerBundling: false,
   logLevel: LogLevel.WARNING,

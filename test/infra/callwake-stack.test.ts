@@ -2,9 +2,10 @@
  * The default deployment, synthesized once (functions bundled with esbuild), and the properties
  * that matter checked on its template.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
+import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from '../../functions/adapters/table-layout.js';
 import {
   API_FUNCTION_TIMEOUT_SECONDS,
@@ -12,6 +13,7 @@ import {
   eventsConfig,
   ringTimerConfig,
 } from '../../functions/config.js';
+import { HOUSE_BUNDLING, HOUSE_RUNTIME, MAX_BUNDLE_BYTES } from '../../lib/lambda-defaults.js';
 import {
   actionsOf,
   type CfnResource,
@@ -141,17 +143,11 @@ describe('the functions', () => {
     }
   });
 
-  /** Strings only the SDK clients each function uses contain (protocol target prefixes, operation names). */
-  const sdkClientsInBundle: Record<FunctionName, string[]> = {
-    'pbx-api': ['DynamoDB_20120810', 'secretsmanager'],
-    'app-api': ['DynamoDB_20120810', 'secretsmanager'],
-    events: ['DynamoDB_20120810', 'PublishBatch', 'AmazonSQS', 'secretsmanager'],
-    callbacks: ['secretsmanager', 'AmazonSQS'],
-    'ring-timer': ['DynamoDB_20120810'],
-  };
+  /** Strings only the SDK clients contain (protocol target prefixes, service ids): none may be bundled. */
+  const SDK_CLIENT_MARKERS = ['DynamoDB_20120810', 'AmazonSQS', 'secretsmanager.', '2010-03-31'];
 
   it.each(FUNCTION_NAMES)(
-    '%s is bundled: minified ESM with the require banner, a source map, the SDK inside',
+    "%s is bundled: minified ESM with the require banner, a source map, the AWS SDK left to the runtime's",
     (name) => {
       const fn = lambdaFunction(s.template, name)[1];
       const assetDir = join(s.outdir, String(fn.Metadata?.['aws:asset:path']));
@@ -160,19 +156,42 @@ describe('the functions', () => {
       expect(bundle.slice(0, 120)).toContain("import { createRequire as __callwakeCreateRequire } from 'node:module';");
       expect(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/.test(bundle)).toBe(true);
       expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
-      // Nothing imported from outside the bundle but Node's own modules (a require() left in the
-      // bundle would name a module in a string, e.g. the SDK's optional CRT signer in an error text)...
+      // Nothing imported from outside the bundle but Node's own modules and the AWS SDK v3 the
+      // runtime ships (a require() left in the bundle would name a module in a string)...
       const imported = [...bundle.matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)].map(
         (m) => m[1] ?? m[2],
       );
-      expect(imported.filter((m) => !m?.startsWith('node:'))).toEqual([]);
-      // ...so the AWS SDK clients are in the bundle (the DynamoDB JSON protocol's target prefix and
-      // the Secrets Manager one are strings only the clients contain), not taken from the runtime.
-      expect(sdkClientsInBundle[name].filter((marker) => !bundle.includes(marker))).toEqual([]);
+      const outside = [...new Set(imported.filter((m) => !m?.startsWith('node:')))];
+      expect(outside.filter((m) => !/^@aws-sdk\/[a-z0-9-]+$/.test(String(m)))).toEqual([]);
+      expect(outside.length).toBeGreaterThan(0);
+      // ...and none of the SDK's clients inside it.
+      expect(SDK_CLIENT_MARKERS.filter((marker) => bundle.includes(marker))).toEqual([]);
       // Minified: few, long lines.
       expect(bundle.split('\n').length).toBeLessThan(bundle.length / 500);
     },
   );
+
+  it.each(FUNCTION_NAMES)('%s: its minified bundle is at most 250 KB', (name) => {
+    const fn = lambdaFunction(s.template, name)[1];
+    const size = statSync(join(s.outdir, String(fn.Metadata?.['aws:asset:path']), 'index.mjs')).size;
+    expect(size).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
+  });
+
+  it('bundles with the house options: ESM for node22, minified, source maps without sources, the SDK external', () => {
+    expect(HOUSE_BUNDLING).toEqual(
+      expect.objectContaining({
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        bundleAwsSDK: false,
+        externalModules: ['@aws-sdk/*'],
+        forceDockerBundling: false,
+      }),
+    );
+    expect(HOUSE_RUNTIME.name).toBe('nodejs22.x');
+  });
 });
 
 describe('the environment of the functions', () => {
