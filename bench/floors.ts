@@ -9,15 +9,21 @@ import { type ApnsSimulator, createSimulatorKey } from '../local/apns-simulator/
 
 /**
  * The I/O each path cannot avoid, done with clients of the same kind, against the same DynamoDB
- * Local and APNs simulator, with nothing of callwake in between. Every API request also crosses
- * one loopback HTTP exchange, so each floor includes one, to a bare server.
+ * Local and APNs simulator, with nothing of callwake in between: the same requests the path makes,
+ * on items of the same size (a copy of a call the stack stored), so a ratio measures callwake's
+ * own work (HTTP handling, authentication, validation, the use case, mapping) and not the size of
+ * what it must store. Every API request also crosses one loopback HTTP exchange, so each floor
+ * includes one, to a bare server.
  */
 export interface Floors {
   /** The webhook: its first read with the tenant's two limit counters alongside, the conditional
-   *  put, one APNs request, the update that records it; and the HTTP exchange. */
-  ring(i: number): Promise<void>;
-  /** confirm / answer: one conditional update returning the item; and the HTTP exchange. */
+   *  put of the call, one APNs request, the update that records it (returning the item); and the
+   *  HTTP exchange. */
+  ring(i: number, userId?: string): Promise<void>;
+  /** confirm / answer: one conditional update of a device's slot returning the item; and the HTTP exchange. */
   update(i: number): Promise<void>;
+  /** answer / decline: the conditional update that decides the call, returning it; and the HTTP exchange. */
+  decide(i: number): Promise<void>;
   /** A waiter learning of a change: one consistent read; and the HTTP exchange. */
   read(callKey: { pk: string; sk: string }): Promise<void>;
   httpHop(): Promise<void>;
@@ -29,6 +35,8 @@ export async function startFloors(o: {
   table: string;
   sim: ApnsSimulator;
   pushToken: string;
+  /** A call item as the stack stored it (one device, slot d0): what the floors write copies of. */
+  callItem: Record<string, unknown>;
 }): Promise<Floors> {
   const { doc, table } = o;
   const key = createSimulatorKey('FLOORTEAM1', 'FLOORKEY01');
@@ -57,18 +65,18 @@ export async function startFloors(o: {
     );
   let last = floorKey(0);
   return {
-    async ring(i) {
+    async ring(i, userId = 'u') {
       const k = floorKey(i);
       last = k;
       await Promise.all([
-        doc.send(new GetCommand({ TableName: table, Key: userKey('bench', 'u'), ConsistentRead: true })),
+        doc.send(new GetCommand({ TableName: table, Key: userKey('bench', userId), ConsistentRead: true })),
         counter(rateKey('floor', Math.floor(Date.now() / 10_000))),
         counter(ringingKey('floor')),
       ]);
       await doc.send(
         new PutCommand({
           TableName: table,
-          Item: { ...k, status: 'ringing', lifetimeEnd: Date.now() + 1e6 },
+          Item: { ...o.callItem, ...k, lifetimeEnd: Date.now() + 1e6 },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -89,8 +97,11 @@ export async function startFloors(o: {
         new UpdateCommand({
           TableName: table,
           Key: k,
-          UpdateExpression: 'SET delivery = :d',
-          ExpressionAttributeValues: { ':d': 'sent' },
+          UpdateExpression: 'SET answerStatus = :s, deliveredAt = :t, devices.#d.delivery = :d, devices.#d.apnsId = :a',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#d': 'd0' },
+          ExpressionAttributeValues: { ':s': 'ringing', ':t': Date.now(), ':d': 'sent', ':a': r.apnsId },
+          ReturnValues: 'ALL_NEW',
         }),
       );
       await httpHop();
@@ -100,9 +111,27 @@ export async function startFloors(o: {
         new UpdateCommand({
           TableName: table,
           Key: last,
-          UpdateExpression: 'SET confirmedAt = if_not_exists(confirmedAt, :n)',
-          ConditionExpression: 'attribute_exists(pk)',
+          UpdateExpression: 'SET devices.#d.confirmedAt = if_not_exists(devices.#d.confirmedAt, :n)',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_exists(devices.#d)',
+          ExpressionAttributeNames: { '#d': 'd0' },
           ExpressionAttributeValues: { ':n': Date.now() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      await httpHop();
+    },
+    async decide() {
+      const now = Date.now();
+      await doc.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: last,
+          UpdateExpression:
+            'SET #status = :to, answeredBy = devices.#d.deviceId, answeredAt = if_not_exists(answeredAt, :n), devices.#d.answeredAt = if_not_exists(devices.#d.answeredAt, :n)',
+          ConditionExpression:
+            'attribute_exists(pk) AND lifetimeEnd > :n AND attribute_exists(devices.#d) AND ((#status = :ringing AND expiresAt > :n) OR (#status = :to AND answeredBy = devices.#d.deviceId))',
+          ExpressionAttributeNames: { '#d': 'd0', '#status': 'status' },
+          ExpressionAttributeValues: { ':n': now, ':to': 'answered', ':ringing': 'ringing' },
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { callKey } from '../functions/adapters/table-layout.js';
 import type { ApnsSimulator } from '../local/apns-simulator/index.js';
 import { CallbackReceiver } from '../local/callback-receiver.js';

@@ -25,6 +25,10 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export async function startDynamoLocal(): Promise<RunningDynamo> {
   const port = await freePort();
   const child = spawn({ port, stdio: 'ignore' });
+  // A run that crashes or calls process.exit must not leave a Java server behind.
+  const killChild = () => child.kill();
+  process.once('exit', killChild);
+  child.once('exit', () => process.off('exit', killChild));
   const endpoint = `http://127.0.0.1:${port}`;
   const doc = documentClient({ endpoint });
   const started = Date.now();

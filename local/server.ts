@@ -18,6 +18,9 @@ export interface LocalFront {
   extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
+/** Strict and BOM-keeping; without `stream`, one decoder serves every request. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** API Gateway's own cap on a request body; the handlers enforce the contract's 16 KiB. */
 const MAX_FRONT_BODY = 10 * 1024 * 1024;
 
@@ -59,15 +62,20 @@ export function createLocalServer(front: LocalFront): Server {
   });
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FRONT_BODY) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** The body, or undefined past API Gateway's cap. Events, not an async iterator: it is per request. */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_FRONT_BODY) chunks.push(chunk);
+    });
+    req.on('end', () =>
+      resolve(size > MAX_FRONT_BODY ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
+    );
+    req.on('error', reject);
+  });
 }
 
 function eventOf(req: IncomingMessage, rawPath: string, rawQueryString: string, body: Buffer): APIGatewayProxyEventV2 {
@@ -78,7 +86,7 @@ function eventOf(req: IncomingMessage, rawPath: string, rawQueryString: string, 
   let text: string | undefined;
   try {
     // ignoreBOM keeps a leading BOM: the handler must see the bytes the PBX signed.
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+    text = UTF8.decode(body);
   } catch {
     text = undefined; // not UTF-8: API Gateway hands such bodies over base64-encoded
   }
