@@ -15,8 +15,7 @@
  * output). Apps and PBXs use the distribution's own `*.cloudfront.net` name.
  */
 import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
-import { ApiMapping, DomainName, type HttpApi, type HttpStage, SecurityPolicy } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import type { DomainName, HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   AllowedMethods,
   CachePolicy,
@@ -30,6 +29,7 @@ import {
 import { HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { apiOnDomain, CERTIFICATE_ARN, HOSTNAME } from './custom-domain.js';
 
 export interface EdgeProps {
   /**
@@ -83,8 +83,6 @@ export const CLOUDFRONT_WAF_REGION = 'us-east-1';
 /** How long CloudFront waits for API Gateway: its integrations give up after 29 s. */
 export const EDGE_ORIGIN_READ_TIMEOUT = Duration.seconds(30);
 
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[A-Za-z0-9-]+$/;
 const CLOUDFRONT_WEB_ACL_ARN = /^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[^/]+\/[A-Za-z0-9-]+$/;
 
 /** Checks the edge's settings and applies the default limit; every message names the prop. */
@@ -180,14 +178,14 @@ export function edgeInFront(scope: Construct, httpApi: HttpApi, stage: HttpStage
   const root = new Construct(scope, 'Edge');
 
   // The API on the operator's name, for CloudFront (the default endpoint answers 403).
-  const originDomain = new DomainName(root, 'OriginDomain', {
-    domainName: edge.originDomainName,
-    certificate: Certificate.fromCertificateArn(root, 'OriginCertificate', edge.originCertificateArn),
-    securityPolicy: SecurityPolicy.TLS_1_2,
-  });
-  const mapping = new ApiMapping(root, 'OriginMapping', { api: httpApi, domainName: originDomain, stage });
-  // The mapping names the stage by its name, not by a reference: it must wait for the stage.
-  mapping.node.addDependency(stage);
+  const originDomain = apiOnDomain(
+    root,
+    { domain: 'OriginDomain', certificate: 'OriginCertificate', mapping: 'OriginMapping' },
+    httpApi,
+    stage,
+    edge.originDomainName,
+    edge.originCertificateArn,
+  );
 
   const webAcl = edge.webAclArn === undefined ? rateLimitingWebAcl(root, edge.wafRateLimitPer5Min ?? 0) : undefined;
 
