@@ -105,6 +105,11 @@ export interface HouseFunctionProps {
   /** X-Ray active tracing. @default false */
   readonly tracing?: boolean;
   /**
+   * Concurrent executions reserved for the function, which are also the most it may run at once.
+   * @default - none: the function draws on the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Why a statement the caller adds to the role needs `Resource: "*"` (an action without
    * resource-level permissions), acknowledged for cdk-nag with X-Ray's reason when tracing.
    * @default - the caller adds no such statement
@@ -152,6 +157,7 @@ export class HouseFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       tracing: props.tracing === true ? Tracing.ACTIVE : Tracing.DISABLED,
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
       environment: { ...HOUSE_ENVIRONMENT, ...props.environment },
       bundling: HOUSE_BUNDLING,
     });
