@@ -12,11 +12,14 @@ import {
   type CallwakeProps,
   LOG_LEVELS,
   type LogLevelName,
+  RESERVED_CONCURRENCY_PROPS,
 } from './callwake.js';
+import type { MonitoringProps } from './monitoring.js';
 
 /**
  * The context keys the stack reads; each maps to the {@link CallwakeProps} member of that name,
- * but `logRetentionDays` (`logRetention`) and the `edge*` keys (the members of `edge`).
+ * but `logRetentionDays` (`logRetention`), the `edge*` keys (the members of `edge`), the
+ * `customDomain*` keys (`customDomain`) and the `alarm*` keys (the members of `monitoring`).
  */
 export const CONTEXT_KEYS = [
   'defaultApnsEnvironment',
@@ -39,11 +42,43 @@ export const CONTEXT_KEYS = [
   'edgeWafRateLimitPer5Min',
   'edgeWebAclArn',
   'edgeKeepExecuteApiEndpoint',
+  'customDomainName',
+  'customDomainCertificateArn',
   'logRetentionDays',
   'tableRemovalPolicy',
   'logLevel',
   'tracing',
+  'pbxApiReservedConcurrency',
+  'appApiReservedConcurrency',
+  'eventsReservedConcurrency',
+  'callbacksReservedConcurrency',
+  'ringTimerReservedConcurrency',
+  'metricsByTenant',
+  'secretsMaxAgeSeconds',
+  'monitoring',
+  'alarmApiServerErrorRatePercent',
+  'alarmWebhookLatencyP99Ms',
+  'alarmPushFailureRatePercent',
+  'alarmUnreachableCallRatePercent',
+  'alarmMinimumSamples',
+  'alarmLambdaErrors',
+  'alarmLambdaThrottles',
+  'alarmDynamoThrottles',
+  'alarmInitFailures',
 ] as const;
+
+/** The `alarm*` context keys and the {@link MonitoringProps} member each sets. */
+export const ALARM_CONTEXT_KEYS = {
+  alarmApiServerErrorRatePercent: 'apiServerErrorRatePercent',
+  alarmWebhookLatencyP99Ms: 'webhookLatencyP99Ms',
+  alarmPushFailureRatePercent: 'pushFailureRatePercent',
+  alarmUnreachableCallRatePercent: 'unreachableCallRatePercent',
+  alarmMinimumSamples: 'minimumSamples',
+  alarmLambdaErrors: 'lambdaErrors',
+  alarmLambdaThrottles: 'lambdaThrottles',
+  alarmDynamoThrottles: 'dynamoThrottles',
+  alarmInitFailures: 'initFailures',
+} as const satisfies Record<string, keyof MonitoringProps>;
 
 /** Context keys of earlier versions: refused with what replaced them, rather than silently ignored. */
 export const REMOVED_CONTEXT_KEYS: Readonly<Record<string, string>> = {
@@ -77,6 +112,13 @@ export class CallwakeStack extends Stack {
           : 'Base URL of the API through CloudFront and AWS WAF, the only way in (PBX webhooks under /v1/pbx/)',
       value: c.apiUrl,
     });
+    if (c.customDomain !== undefined) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        description: `Point ${c.customDomain.domainName} at this name (CNAME, or a Route 53 alias with CustomDomainHostedZoneId)`,
+        value: c.customDomain.domain.regionalDomainName,
+      });
+      new CfnOutput(this, 'CustomDomainHostedZoneId', { value: c.customDomain.domain.regionalHostedZoneId });
+    }
     if (c.edge !== undefined) {
       new CfnOutput(this, 'EdgeOriginTarget', {
         description: `Point ${c.edge.originDomainName} at this name (CNAME, or a Route 53 alias with EdgeOriginHostedZoneId)`,
@@ -119,6 +161,16 @@ export class CallwakeStack extends Stack {
       description: 'Ring timers that kept failing (alarmed)',
       value: c.queues.ringTimerDeadLetters.queueUrl,
     });
+    if (c.monitoring !== undefined) {
+      new CfnOutput(this, 'AlarmTopicArn', {
+        description: 'Every alarm notifies this topic (ALARM and OK); subscribe e-mail, chat or paging to it',
+        value: c.monitoring.alarmTopic.topicArn,
+      });
+      new CfnOutput(this, 'DashboardName', {
+        description: 'The CloudWatch dashboard: calls, pushes, latencies, outcomes, callbacks, Lambda, API, DynamoDB',
+        value: c.monitoring.dashboard.dashboardName,
+      });
+    }
   }
 }
 
@@ -228,6 +280,45 @@ export function callwakePropsFromContext(node: Node): CallwakeProps {
 
   const tracing = bool(get('tracing'), 'tracing');
   if (tracing !== undefined) props.tracing = tracing;
+
+  const customDomainName = str(get('customDomainName'), 'customDomainName');
+  const customDomainCertificateArn = str(get('customDomainCertificateArn'), 'customDomainCertificateArn');
+  if (customDomainName !== undefined || customDomainCertificateArn !== undefined) {
+    if (customDomainName === undefined || customDomainCertificateArn === undefined) {
+      throw new Error(
+        'context customDomainName and customDomainCertificateArn go together: the custom domain needs both',
+      );
+    }
+    props.customDomain = { domainName: customDomainName, certificate: customDomainCertificateArn };
+  }
+
+  for (const prop of Object.values(RESERVED_CONCURRENCY_PROPS)) {
+    const value = get(prop);
+    if (value === undefined) continue;
+    props[prop] = value === false || value === 'false' || value === 'none' ? false : num(value, prop);
+  }
+  const metricsByTenant = bool(get('metricsByTenant'), 'metricsByTenant');
+  if (metricsByTenant !== undefined) props.metricsByTenant = metricsByTenant;
+  const secretsMaxAgeSeconds = num(get('secretsMaxAgeSeconds'), 'secretsMaxAgeSeconds');
+  if (secretsMaxAgeSeconds !== undefined) props.secretsMaxAgeSeconds = secretsMaxAgeSeconds;
+
+  const monitoring = bool(get('monitoring'), 'monitoring');
+  const thresholds: { -readonly [K in keyof MonitoringProps]: MonitoringProps[K] } = {};
+  for (const [key, member] of Object.entries(ALARM_CONTEXT_KEYS) as [
+    keyof typeof ALARM_CONTEXT_KEYS,
+    keyof MonitoringProps,
+  ][]) {
+    const value = num(get(key), key);
+    if (value !== undefined) thresholds[member] = value;
+  }
+  if (monitoring === false) {
+    if (Object.keys(thresholds).length > 0) {
+      throw new Error('context alarm* thresholds need the monitoring, which monitoring=false turns off');
+    }
+    props.monitoring = false;
+  } else if (Object.keys(thresholds).length > 0) {
+    props.monitoring = thresholds;
+  }
 
   return props;
 }

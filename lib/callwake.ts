@@ -3,8 +3,11 @@
  * (pbx-api, app-api), three Secrets Manager secrets and one HTTP API in front; and the events
  * path behind the table's stream: three more functions (events, callbacks, ring-timer), the events
  * topic, the callback and ring-timer queues, three dead-letter queues and an alarm on each.
- * Each route of the API is throttled on its own; with `edge`, CloudFront and an AWS WAF rate
- * limit per client IP stand in front of it, the only way in (lib/edge.ts).
+ * Each route of the API is throttled on its own; with `customDomain` it is served on the
+ * operator's name (lib/custom-domain.ts); with `edge`, CloudFront and an AWS WAF rate limit per
+ * client IP stand in front of it, the only way in (lib/edge.ts). Unless `monitoring: false`, an
+ * alarm topic, alarms and a dashboard watch it all (lib/monitoring.ts). The two API functions have
+ * reserved concurrency: app-api, which carries the answers, cannot be starved by pbx-api.
  *
  * ```
  * PBX  --signed webhook-->  HTTP API  ANY /v1/pbx/{proxy+} --> pbx-api --> table, APNs
@@ -16,6 +19,7 @@
  *                                        \-> ring-timer queue (delayed) --> ring-timer --> table (expiredAt)
  *                                        \-> APNs (end-of-call alerts)
  * failures: events DLQ, callback DLQ, ring-timer DLQ, each with an alarm
+ * alarms (these and the monitoring's) --> alarm topic (SNS, its own KMS key) --> operators
  * ```
  */
 import { fileURLToPath } from 'node:url';
@@ -50,8 +54,24 @@ import {
 } from '../functions/adapters/table-layout.js';
 import { API_FUNCTION_TIMEOUT_SECONDS, DEFAULT_TENANT_LIMITS } from '../functions/config.js';
 import { APNS_ENVIRONMENTS, type ApnsEnvironment } from '../functions/core/call.js';
+import {
+  type CallwakeCustomDomain,
+  type CustomDomainProps,
+  checkCustomDomain,
+  customDomainOf,
+} from './custom-domain.js';
 import { type CallwakeEdge, type EdgeProps, edgeInFront, type ResolvedEdge, resolveEdge } from './edge.js';
 import { HOUSE_LOG_RETENTION, HouseFunction } from './lambda-defaults.js';
+import {
+  type CallwakeMonitoring,
+  type MonitoringProps,
+  type MonitoringThresholds,
+  monitoringOf,
+  resolveMonitoring,
+  SERVICE_FUNCTIONS,
+  type ServiceFunction,
+  serviceNameOf,
+} from './monitoring.js';
 
 /** Core's, re-exported: the type of {@link CallwakeProps.defaultApnsEnvironment} and the values it may take. */
 export { APNS_ENVIRONMENTS, type ApnsEnvironment };
@@ -100,6 +120,25 @@ export const MAX_RECEIVE_COUNT = 5;
 /** Callback deliveries in flight at once: a burst of hanging receivers cannot take the API's concurrency. */
 export const CALLBACKS_MAX_CONCURRENCY = 20;
 
+/**
+ * Reserved concurrency of the two API functions, within the 1,000 concurrent executions a region
+ * of an account has by default (Lambda keeps 100 of them unreserved), leaving 300 for the events
+ * path and anything else of the account. app-api carries the answers and the woken phones' held
+ * reads (up to 20 s each, one or two per ringing device): its 400 are its own whatever pbx-api
+ * does. pbx-api's 300 are also its ceiling: a ring holds an execution until APNs answers (up to
+ * the push deadline + 1 s) and a PBX's held read up to 20 s, so a slow APNs makes pbx-api's
+ * executions pile up; capped, it can take no more than its share (docs/deploy.md, Concurrency).
+ */
+export const PBX_API_RESERVED_CONCURRENCY = 300;
+export const APP_API_RESERVED_CONCURRENCY = 400;
+/** What Lambda requires to stay unreserved in an account's region. */
+export const LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100;
+/** Lambda's bounds of an SQS event source's maximum concurrency. */
+export const SQS_MAX_CONCURRENCY_MIN = 2;
+export const SQS_MAX_CONCURRENCY_MAX = 1000;
+/** The functions' bound of `SECRETS_MAX_AGE_SECONDS` (functions/config.ts secretsMaxAgeOf). */
+export const SECRETS_MAX_AGE_SECONDS_MAX = 3600;
+
 /** Bounds of `pushDeadlineMs`: the webhook must answer within it + 1 s, well under pbx-api's timeout. */
 export const PUSH_DEADLINE_MS_MIN = 1000;
 export const PUSH_DEADLINE_MS_MAX = 8000;
@@ -120,7 +159,26 @@ export const CALLWAKE_DEFAULTS = {
   tableRemovalPolicy: RemovalPolicy.RETAIN,
   logLevel: 'INFO',
   tracing: false,
+  pbxApiReservedConcurrency: PBX_API_RESERVED_CONCURRENCY,
+  appApiReservedConcurrency: APP_API_RESERVED_CONCURRENCY,
+  eventsReservedConcurrency: false,
+  callbacksReservedConcurrency: false,
+  ringTimerReservedConcurrency: false,
+  metricsByTenant: false,
+  secretsMaxAgeSeconds: 60,
 } as const;
+
+/** The props naming a function's reserved concurrency, by function. */
+export const RESERVED_CONCURRENCY_PROPS = {
+  'pbx-api': 'pbxApiReservedConcurrency',
+  'app-api': 'appApiReservedConcurrency',
+  events: 'eventsReservedConcurrency',
+  callbacks: 'callbacksReservedConcurrency',
+  'ring-timer': 'ringTimerReservedConcurrency',
+} as const satisfies Record<ServiceFunction, keyof CallwakeProps>;
+
+/** A function's reserved concurrency: a number of concurrent executions, or `false` for none. */
+export type ReservedConcurrency = number | false;
 
 export interface CallwakeProps {
   /**
@@ -157,11 +215,21 @@ export interface CallwakeProps {
    */
   readonly pushDeadlineMs?: number;
   /**
-   * Public base URL of the API when it is served on a custom domain, e.g.
-   * `https://calls.example.com` (without `/v1`). Pushes then point apps at it.
+   * Public base URL of the API when something of yours serves it under another name, e.g.
+   * `https://calls.example.com` (without `/v1`). Pushes then point apps at it. Not with
+   * `customDomain` (which sets it) nor with `edge`.
    * @default - the functions derive it from each request
    */
   readonly publicBaseUrl?: string;
+  /**
+   * The API on a DNS name of yours: an API Gateway custom domain (regional, TLS 1.2) for
+   * `domainName` with your ACM certificate, mapped to the stage. Pushes point apps at
+   * `https://<domainName>` (`PUBLIC_BASE_URL`) and `apiUrl` is it; point the name at the
+   * `CustomDomainTarget` output. With `edge`, only during its switch-over
+   * (`edge.keepExecuteApiEndpoint`): a custom domain would be a way in around the WAF.
+   * @default - none: the `execute-api` endpoint (or the edge's distribution)
+   */
+  readonly customDomain?: CustomDomainProps;
   /**
    * Steady-state requests per second API Gateway lets through to the PBX routes
    * (`ANY /v1/pbx/{proxy+}`), all tenants together; above it, 429 from API Gateway.
@@ -214,6 +282,51 @@ export interface CallwakeProps {
   readonly logLevel?: LogLevelName;
   /** X-Ray active tracing on every function. @default false */
   readonly tracing?: boolean;
+  /**
+   * The alarm topic, the alarms (with these thresholds) and the dashboard; `false` builds none of
+   * them (the dead-letter alarms stay, without an action).
+   * @default true - every threshold at its default (MONITORING_DEFAULTS)
+   */
+  readonly monitoring?: boolean | MonitoringProps;
+  /**
+   * Concurrent executions reserved for pbx-api, which are also the most it runs at once (a slow
+   * APNs cannot make it take the account's concurrency); `false`: none, no cap.
+   * @default 300
+   */
+  readonly pbxApiReservedConcurrency?: ReservedConcurrency;
+  /**
+   * Concurrent executions reserved for app-api, which carries the answers: pbx-api cannot starve
+   * it. Also its ceiling. `false`: none.
+   * @default 400
+   */
+  readonly appApiReservedConcurrency?: ReservedConcurrency;
+  /** Reserved for the events function (one execution per stream shard is all it uses). @default false */
+  readonly eventsReservedConcurrency?: ReservedConcurrency;
+  /**
+   * Reserved for the callbacks function; at least its queue's maximum concurrency
+   * (`CALLBACKS_MAX_CONCURRENCY`, 20), or deliveries are throttled back to the queue.
+   * @default false
+   */
+  readonly callbacksReservedConcurrency?: ReservedConcurrency;
+  /**
+   * Reserved for the ring-timer function; its queue's event source then polls with at most that
+   * many (up to 1,000) at once, so timers wait in the queue rather than being throttled.
+   * @default false
+   */
+  readonly ringTimerReservedConcurrency?: ReservedConcurrency;
+  /**
+   * The tenant as a dimension of the functions' metrics (`METRICS_BY_TENANT`): per-tenant graphs,
+   * one more custom metric per tenant and metric.
+   * @default false
+   */
+  readonly metricsByTenant?: boolean;
+  /**
+   * How long warm functions keep a secret before reading it again (`SECRETS_MAX_AGE_SECONDS` of
+   * pbx-api, app-api and callbacks): an added or removed tenant secret or token key takes effect
+   * everywhere within it. 1 to 3600.
+   * @default 60
+   */
+  readonly secretsMaxAgeSeconds?: number;
 }
 
 /** A secret the functions read, and its name (what goes into their environment). */
@@ -245,6 +358,10 @@ export class Callwake extends Construct {
   readonly apiUrl: string;
   /** The CloudFront distribution, web ACL and origin domain in front of the API, with `edge`. */
   readonly edge: CallwakeEdge | undefined;
+  /** The API Gateway custom domain clients call, with `customDomain`. */
+  readonly customDomain: CallwakeCustomDomain | undefined;
+  /** The alarm topic, the alarms and the dashboard; undefined with `monitoring: false`. */
+  readonly monitoring: CallwakeMonitoring | undefined;
   /**
    * Every call event, published by the events function with the message attributes `tenantId`
    * and `type` (String): subscribe with filter policies on them.
@@ -265,7 +382,7 @@ export class Callwake extends Construct {
   // always had: the logical ids of a deployed stack's resources depend on them.
   constructor(scope: Construct, id: string, props: CallwakeProps = {}) {
     super(scope, id);
-    const config = resolveProps(props);
+    const config = resolveProps(props, Stack.of(this).region);
     const secretPrefix = secretNamePrefix(this, props.secretNamePrefix);
 
     this.table = callTable(this, config.tableRemovalPolicy);
@@ -283,13 +400,21 @@ export class Callwake extends Construct {
     this.httpApi = routedHttpApi(this, this.pbxApi, this.appApi, config);
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: config.logRetention });
     this.stage = throttledStage(this, this.httpApi, this.accessLogs, config);
+    this.customDomain =
+      props.customDomain === undefined ? undefined : customDomainOf(this, this.httpApi, this.stage, props.customDomain);
     this.edge = config.edge === undefined ? undefined : edgeInFront(this, this.httpApi, this.stage, config.edge);
     if (this.edge !== undefined && config.edge?.keepExecuteApiEndpoint !== true) {
       // The request's own domain is API Gateway's origin name: pushes must carry CloudFront's.
       for (const fn of [this.pbxApi, this.appApi]) fn.function.addEnvironment('PUBLIC_BASE_URL', this.edge.baseUrl);
     }
-    // With the edge, clients' way in is the distribution (during a switch-over, the default endpoint too).
-    this.apiUrl = this.edge === undefined ? this.stage.url : `${this.edge.baseUrl}/`;
+    // With the edge, clients' way in is the distribution (during a switch-over, the default
+    // endpoint or the custom domain too); else the custom domain, else the default endpoint.
+    this.apiUrl =
+      this.edge !== undefined
+        ? `${this.edge.baseUrl}/`
+        : this.customDomain !== undefined
+          ? `${this.customDomain.baseUrl}/`
+          : this.stage.url;
 
     this.eventsTopic = encryptedEventsTopic(this);
     this.queues = eventQueues(this);
@@ -298,11 +423,37 @@ export class Callwake extends Construct {
     this.ringTimer = ringTimerFunction(this, this.table, config);
     feedEventsFromTableStream(this.events, this.table, this.queues.eventsDeadLetters);
     feedFromQueue(this.callbacks, this.queues.callbacks, { maxConcurrency: CALLBACKS_MAX_CONCURRENCY });
-    feedFromQueue(this.ringTimer, this.queues.ringTimers, {});
+    feedFromQueue(this.ringTimer, this.queues.ringTimers, ringTimerSourceConcurrency(config));
     grantEventsWebhooksAlertsTopicAndQueues(this.events, this.table, secrets, this.eventsTopic, this.queues);
     grantCallbacksTenantSecretsAndRetries(this.callbacks, secrets, this.queues);
     grantRingTimerCallExpiry(this.ringTimer, this.table);
     this.deadLetterAlarms = deadLetterAlarms(this, this.queues);
+    this.monitoring =
+      config.monitoring === undefined
+        ? undefined
+        : monitoringOf(this, this.monitoredService(config), config.monitoring);
+  }
+
+  private monitoredService(config: ResolvedProps) {
+    const q = this.queues;
+    const a = this.deadLetterAlarms;
+    return {
+      functions: {
+        'pbx-api': this.pbxApi,
+        'app-api': this.appApi,
+        events: this.events,
+        callbacks: this.callbacks,
+        'ring-timer': this.ringTimer,
+      },
+      httpApi: this.httpApi,
+      table: this.table,
+      deadLetters: [
+        { name: 'events', queue: q.eventsDeadLetters, alarm: a.events },
+        { name: 'callbacks', queue: q.callbackDeadLetters, alarm: a.callbacks },
+        { name: 'ring timers', queue: q.ringTimerDeadLetters, alarm: a.ringTimers },
+      ],
+      metricsByTenant: config.metricsByTenant,
+    };
   }
 }
 
@@ -436,8 +587,31 @@ function sharedEnvironment(table: Table, secrets: ServiceSecrets, config: Resolv
     TABLE_NAME: table.tableName,
     TOKEN_KEYS_SECRET_NAME: secrets.tokenKeys.name,
     APNS_DEFAULT_ENVIRONMENT: config.defaultApnsEnvironment,
-    LOG_LEVEL: config.logLevel,
+    SECRETS_MAX_AGE_SECONDS: String(config.secretsMaxAgeSeconds),
     ...(config.publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: config.publicBaseUrl }),
+  };
+}
+
+/**
+ * What every function's logging and metrics read (functions/adapters/observability.ts): the log
+ * level, the service name (the `service` dimension of its metrics, which the alarms and the
+ * dashboard name), and whether metrics carry the tenant.
+ */
+function observabilityEnvironment(fn: ServiceFunction, config: ResolvedProps): Record<string, string> {
+  return {
+    LOG_LEVEL: config.logLevel,
+    POWERTOOLS_SERVICE_NAME: serviceNameOf(fn),
+    METRICS_BY_TENANT: String(config.metricsByTenant),
+  };
+}
+
+/** A function's {@link HouseFunction} settings that come from the props alike for every function. */
+function operatorSettings(fn: ServiceFunction, config: ResolvedProps) {
+  const reserved = config.reservedConcurrency[fn];
+  return {
+    logRetention: config.logRetention,
+    tracing: config.tracing,
+    ...(reserved === false ? {} : { reservedConcurrency: reserved }),
   };
 }
 
@@ -457,10 +631,9 @@ function pbxApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets,
       // The default limits of a tenant whose own configuration sets none.
       TENANT_REQUESTS_PER_SECOND: String(config.tenantRequestsPerSecond),
       TENANT_RINGING_CALLS: String(config.tenantRingingCalls),
-      POWERTOOLS_SERVICE_NAME: 'callwake-pbx-api',
+      ...observabilityEnvironment('pbx-api', config),
     },
-    logRetention: config.logRetention,
-    tracing: config.tracing,
+    ...operatorSettings('pbx-api', config),
   });
 }
 
@@ -474,10 +647,9 @@ function appApiFunction(scope: Construct, table: Table, secrets: ServiceSecrets,
     timeout: APP_API_TIMEOUT,
     environment: {
       ...sharedEnvironment(table, secrets, config),
-      POWERTOOLS_SERVICE_NAME: 'callwake-app-api',
+      ...observabilityEnvironment('app-api', config),
     },
-    logRetention: config.logRetention,
-    tracing: config.tracing,
+    ...operatorSettings('app-api', config),
   });
 }
 
@@ -729,11 +901,9 @@ function eventsFunction(
       // Missed-call and alert-replacement pushes, with the rings' keys and deadline.
       APNS_KEYS_SECRET_NAME: secrets.apnsKeys.name,
       PUSH_DEADLINE_MS: String(config.pushDeadlineMs),
-      LOG_LEVEL: config.logLevel,
-      POWERTOOLS_SERVICE_NAME: 'callwake-events',
+      ...observabilityEnvironment('events', config),
     },
-    logRetention: config.logRetention,
-    tracing: config.tracing,
+    ...operatorSettings('events', config),
     wildcardResourceReason:
       "Reading the table's stream through a Lambda event source needs dynamodb:ListStreams, " +
       'which does not support resource-level permissions (IAM requires Resource "*"); the ' +
@@ -756,11 +926,10 @@ function callbacksFunction(
       TENANT_SECRETS_NAME: secrets.tenantSecrets.name,
       CALLBACK_QUEUE_URL: queues.callbacks.queueUrl,
       CALLBACK_DLQ_URL: queues.callbackDeadLetters.queueUrl,
-      LOG_LEVEL: config.logLevel,
-      POWERTOOLS_SERVICE_NAME: 'callwake-callbacks',
+      SECRETS_MAX_AGE_SECONDS: String(config.secretsMaxAgeSeconds),
+      ...observabilityEnvironment('callbacks', config),
     },
-    logRetention: config.logRetention,
-    tracing: config.tracing,
+    ...operatorSettings('callbacks', config),
   });
 }
 
@@ -772,11 +941,9 @@ function ringTimerFunction(scope: Construct, table: Table, config: ResolvedProps
     timeout: RING_TIMER_TIMEOUT,
     environment: {
       TABLE_NAME: table.tableName,
-      LOG_LEVEL: config.logLevel,
-      POWERTOOLS_SERVICE_NAME: 'callwake-ring-timer',
+      ...observabilityEnvironment('ring-timer', config),
     },
-    logRetention: config.logRetention,
-    tracing: config.tracing,
+    ...operatorSettings('ring-timer', config),
   });
 }
 
@@ -818,6 +985,15 @@ function feedEventsFromTableStream(events: HouseFunction, table: Table, deadLett
  * GetQueueAttributes): sqs:SendMessage on it is granted with the events function's other sends.
  */
 const sendOnlyDestination = (queue: Queue): IEventSourceDlq => ({ bind: () => ({ destination: queue.queueArn }) });
+
+/**
+ * The ring-timer queue's event source polls with at most the function's reserved concurrency, so
+ * timers beyond it wait in the queue instead of being throttled (and counted as receives).
+ */
+function ringTimerSourceConcurrency(config: ResolvedProps): { maxConcurrency?: number } {
+  const reserved = config.reservedConcurrency['ring-timer'];
+  return reserved === false ? {} : { maxConcurrency: Math.min(reserved, SQS_MAX_CONCURRENCY_MAX) };
+}
 
 /**
  * A queue into a function that reports partial batch failures: up to 10 messages a batch, as soon
@@ -1002,7 +1178,7 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
   sourceIp: '$context.identity.sourceIp',
 };
 
-function entry(name: 'pbx-api' | 'app-api' | 'events' | 'callbacks' | 'ring-timer'): string {
+function entry(name: ServiceFunction): string {
   return fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
 }
 
@@ -1025,10 +1201,18 @@ interface ResolvedProps {
   readonly tableRemovalPolicy: RemovalPolicy;
   readonly logLevel: LogLevelName;
   readonly tracing: boolean;
+  readonly reservedConcurrency: Readonly<Record<ServiceFunction, ReservedConcurrency>>;
+  readonly metricsByTenant: boolean;
+  readonly secretsMaxAgeSeconds: number;
+  /** Undefined: no monitoring. */
+  readonly monitoring: MonitoringThresholds | undefined;
 }
 
-/** Applies the defaults and rejects what cannot work, with a message that names the prop. */
-export function resolveProps(props: CallwakeProps): ResolvedProps {
+/**
+ * Applies the defaults and rejects what cannot work, with a message that names the prop. `region`
+ * is the stack's (a token when environment-agnostic): a certificate ARN must be in it.
+ */
+export function resolveProps(props: CallwakeProps, region: string): ResolvedProps {
   const d = CALLWAKE_DEFAULTS;
   const env = props.defaultApnsEnvironment ?? d.defaultApnsEnvironment;
   if (!APNS_ENVIRONMENTS.includes(env)) {
@@ -1088,10 +1272,42 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
       'publicBaseUrl and edge exclude each other: with edge, pushes carry the distribution URL (the only way in)',
     );
   }
+  if (props.customDomain !== undefined) {
+    checkCustomDomain('customDomain', props.customDomain, region);
+    if (props.publicBaseUrl !== undefined) {
+      throw new Error(
+        'publicBaseUrl and customDomain exclude each other: pushes carry the custom domain (https://<domainName>)',
+      );
+    }
+    if (props.edge !== undefined && props.edge.keepExecuteApiEndpoint !== true) {
+      throw new Error(
+        'customDomain and edge exclude each other but during the edge switch-over (edge.keepExecuteApiEndpoint): ' +
+          "a custom domain of API Gateway is a way in around the edge's WAF; with the edge, clients call the distribution",
+      );
+    }
+  }
+  const reservedConcurrency = Object.fromEntries(
+    SERVICE_FUNCTIONS.map((fn) => [fn, reservedConcurrencyOf(RESERVED_CONCURRENCY_PROPS[fn], props)]),
+  ) as Record<ServiceFunction, ReservedConcurrency>;
+  const secretsMaxAgeSeconds = props.secretsMaxAgeSeconds ?? d.secretsMaxAgeSeconds;
+  if (
+    !Number.isInteger(secretsMaxAgeSeconds) ||
+    secretsMaxAgeSeconds < 1 ||
+    secretsMaxAgeSeconds > SECRETS_MAX_AGE_SECONDS_MAX
+  ) {
+    throw new Error(
+      `secretsMaxAgeSeconds must be an integer from 1 to ${SECRETS_MAX_AGE_SECONDS_MAX}, got ${secretsMaxAgeSeconds}`,
+    );
+  }
   return {
     defaultApnsEnvironment: env,
     pushDeadlineMs: deadline,
-    publicBaseUrl: props.publicBaseUrl === undefined ? undefined : normalizeBaseUrl(props.publicBaseUrl),
+    publicBaseUrl:
+      props.customDomain !== undefined
+        ? `https://${props.customDomain.domainName}`
+        : props.publicBaseUrl === undefined
+          ? undefined
+          : normalizeBaseUrl(props.publicBaseUrl),
     pbx: routeLimits('pbxRateLimit', 'pbxBurstLimit'),
     app: routeLimits('appRateLimit', 'appBurstLimit'),
     unmatched: routeLimits('unmatchedRateLimit', 'unmatchedBurstLimit'),
@@ -1102,7 +1318,37 @@ export function resolveProps(props: CallwakeProps): ResolvedProps {
     tableRemovalPolicy: removal,
     logLevel,
     tracing: props.tracing ?? d.tracing,
+    reservedConcurrency,
+    metricsByTenant: props.metricsByTenant ?? d.metricsByTenant,
+    secretsMaxAgeSeconds,
+    monitoring: resolveMonitoring(props.monitoring),
   };
+}
+
+type ReservedConcurrencyProp = (typeof RESERVED_CONCURRENCY_PROPS)[ServiceFunction];
+
+/**
+ * A function's reserved concurrency: a positive integer or `false` (0 would stop the function).
+ * The queue-fed functions need at least what their event source polls with, or messages are
+ * throttled back to the queue and counted as receives on their way to the dead-letter queue.
+ */
+function reservedConcurrencyOf(prop: ReservedConcurrencyProp, props: CallwakeProps): ReservedConcurrency {
+  const value = props[prop] ?? CALLWAKE_DEFAULTS[prop];
+  if (value === false) return false;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${prop} must be a positive integer or false (none), got ${value}`);
+  }
+  if (prop === 'callbacksReservedConcurrency' && value < CALLBACKS_MAX_CONCURRENCY) {
+    throw new Error(
+      `callbacksReservedConcurrency must be at least the callback queue's maximum concurrency (${CALLBACKS_MAX_CONCURRENCY}), got ${value}`,
+    );
+  }
+  if (prop === 'ringTimerReservedConcurrency' && value < SQS_MAX_CONCURRENCY_MIN) {
+    throw new Error(
+      `ringTimerReservedConcurrency must be at least ${SQS_MAX_CONCURRENCY_MIN} (its queue's event source polls with at least 2), got ${value}`,
+    );
+  }
+  return value;
 }
 
 /** `https://calls.example.com/` -> `https://calls.example.com`; rejects anything but https. */

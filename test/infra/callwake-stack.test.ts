@@ -202,9 +202,11 @@ describe('the environment of the functions', () => {
         'APNS_DEFAULT_ENVIRONMENT',
         'APNS_KEYS_SECRET_NAME',
         'LOG_LEVEL',
+        'METRICS_BY_TENANT',
         'NODE_OPTIONS',
         'POWERTOOLS_SERVICE_NAME',
         'PUSH_DEADLINE_MS',
+        'SECRETS_MAX_AGE_SECONDS',
         'TABLE_NAME',
         'TENANT_REQUESTS_PER_SECOND',
         'TENANT_RINGING_CALLS',
@@ -218,6 +220,8 @@ describe('the environment of the functions', () => {
     expect(env['PUSH_DEADLINE_MS']).toBe('5000');
     expect(env['LOG_LEVEL']).toBe('INFO');
     expect(env['POWERTOOLS_SERVICE_NAME']).toBe('callwake-pbx-api');
+    expect(env['METRICS_BY_TENANT']).toBe('false');
+    expect(env['SECRETS_MAX_AGE_SECONDS']).toBe('60');
   });
 
   it('app-api is not even told the names of the tenant and APNs secrets', () => {
@@ -226,17 +230,23 @@ describe('the environment of the functions', () => {
       [
         'APNS_DEFAULT_ENVIRONMENT',
         'LOG_LEVEL',
+        'METRICS_BY_TENANT',
         'NODE_OPTIONS',
         'POWERTOOLS_SERVICE_NAME',
+        'SECRETS_MAX_AGE_SECONDS',
         'TABLE_NAME',
         'TOKEN_KEYS_SECRET_NAME',
       ].sort(),
     );
     expect(env['POWERTOOLS_SERVICE_NAME']).toBe('callwake-app-api');
+    expect(env['SECRETS_MAX_AGE_SECONDS']).toBe('60');
   });
 
-  /** The house variables every function gets; the rest is what its config reads. */
-  const HOUSE_VARIABLES = ['LOG_LEVEL', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
+  /**
+   * The house variables every function gets (its logging and metrics read them:
+   * functions/adapters/observability.ts); the rest is what its config reads.
+   */
+  const HOUSE_VARIABLES = ['LOG_LEVEL', 'METRICS_BY_TENANT', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
   /** A function's environment as Lambda would hand it over: references become (placeholder) strings. */
   const asProcessEnv = (env: Record<string, Json>): Record<string, string> =>
     Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `<${referencedId(v)}>`]));
@@ -262,6 +272,17 @@ describe('the environment of the functions', () => {
     }
     expect(env['POWERTOOLS_SERVICE_NAME']).toBe(`callwake-${name}`);
     expect(env['LOG_LEVEL']).toBe('INFO');
+    expect(env['METRICS_BY_TENANT']).toBe('false');
+  });
+
+  it('tells the functions that re-read secrets how old a secret may get, and only them', () => {
+    for (const name of FUNCTION_NAMES) {
+      const env = environmentOf(lambdaFunction(s.template, name)[1]);
+      const reads = name === 'pbx-api' || name === 'app-api' || name === 'callbacks';
+      expect([name, env['SECRETS_MAX_AGE_SECONDS']]).toEqual([name, reads ? '60' : undefined]);
+    }
+    const callbacksEnv = asProcessEnv(environmentOf(lambdaFunction(s.template, 'callbacks')[1]));
+    expect(callbacksConfig(callbacksEnv).secretsMaxAgeMs).toBe(60_000);
   });
 
   it('tells events the APNs keys and the push deadline, as it tells pbx-api', () => {
@@ -332,6 +353,11 @@ describe('the environment of the functions', () => {
     for (const name of FUNCTION_NAMES) {
       for (const [key, value] of Object.entries(environmentOf(lambdaFunction(s.template, name)[1]))) {
         if (!/SECRET|KEY|TOKEN|PASSWORD|PRIVATE|CREDENTIAL/i.test(key)) continue;
+        if (key === 'SECRETS_MAX_AGE_SECONDS') {
+          // How long a secret is cached, in seconds: a number, not a secret.
+          expect(value).toMatch(/^\d{1,4}$/);
+          continue;
+        }
         expect(key).toMatch(/_NAME$/);
         expect(typeof value).toBe('string');
         expect(value).toMatch(/^[A-Za-z0-9/_+=.@-]{1,512}$/);

@@ -41,7 +41,7 @@ const queue = (id: string): CfnResource => resourcesOf(s.template, 'AWS::SQS::Qu
 const fn = (name: FunctionName): CfnResource => lambdaFunction(s.template, name)[1];
 const timeoutOf = (name: FunctionName): number => Number(fn(name).Properties?.['Timeout']);
 const tableId = (): string => onlyResource(s.template, 'AWS::DynamoDB::Table')[0];
-const topicId = (): string => onlyResource(s.template, 'AWS::SNS::Topic')[0];
+const topicId = (): string => resourceIdAt(s.template, 'AWS::SNS::Topic', 'EventsTopic/Resource');
 
 /** The event source mappings of one function. */
 const mappingsOf = (name: FunctionName): CfnResource[] => {
@@ -139,7 +139,7 @@ describe("the table's stream", () => {
 
 describe('the events topic', () => {
   it('is encrypted with KMS (the AWS managed key of SNS)', () => {
-    const topic = onlyResource(s.template, 'AWS::SNS::Topic')[1];
+    const topic = resourcesOf(s.template, 'AWS::SNS::Topic')[topicId()] as CfnResource;
     expect(topic.Properties?.['KmsMasterKeyId']).toBe('alias/aws/sns');
   });
 
@@ -246,8 +246,11 @@ describe('the dead-letter alarms', () => {
         ),
       );
 
-  it('are one per dead-letter queue, and no other', () => {
-    expect(Object.keys(resourcesOf(s.template, 'AWS::CloudWatch::Alarm'))).toHaveLength(DEAD_LETTER_QUEUES.length);
+  it('are one per dead-letter queue, and no other alarm watches a queue', () => {
+    const onQueues = Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties?.['Namespace'] === 'AWS/SQS',
+    );
+    expect(onQueues).toHaveLength(DEAD_LETTER_QUEUES.length);
     for (const id of DEAD_LETTER_QUEUES) expect([id, alarmsOn(id).length]).toEqual([id, 1]);
   });
 

@@ -48,6 +48,24 @@ const configurations: [string, Record<string, unknown>, Record<string, number>, 
     },
   ],
   [
+    'an API Gateway custom domain, tenant metrics, no monitoring and no reserved concurrency',
+    {
+      customDomainName: 'calls.example.com',
+      customDomainCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      metricsByTenant: 'true',
+      monitoring: 'false',
+      pbxApiReservedConcurrency: 'none',
+      appApiReservedConcurrency: 'none',
+    },
+    {
+      'AwsSolutions-L1': 5,
+      'AwsSolutions-SMG4': 3,
+      'AwsSolutions-APIG4': 1,
+      'AwsSolutions-IAM5[Resource::*]': 1,
+      'AwsSolutions-SQS3': 1,
+    },
+  ],
+  [
     'the edge: CloudFront and a web ACL of its own, in us-east-1',
     {
       edgeOriginDomainName: 'origin.calls.example.com',

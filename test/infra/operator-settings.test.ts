@@ -41,6 +41,8 @@ const operatorContext = {
   tableRemovalPolicy: 'destroy',
   logLevel: 'debug',
   tracing: 'true',
+  metricsByTenant: 'true',
+  secretsMaxAgeSeconds: '300',
 };
 
 describe('an operator-configured deployment', () => {
@@ -81,7 +83,10 @@ describe('an operator-configured deployment', () => {
       expect.objectContaining({ APNS_KEYS_SECRET_NAME: 'ops/callwake/apns', PUSH_DEADLINE_MS: '3000' }),
     );
     for (const name of FUNCTION_NAMES) {
-      expect([name, environmentOf(lambdaFunction(s.template, name)[1])['LOG_LEVEL']]).toEqual([name, 'DEBUG']);
+      const env = environmentOf(lambdaFunction(s.template, name)[1]);
+      expect([name, env['LOG_LEVEL'], env['METRICS_BY_TENANT']]).toEqual([name, 'DEBUG', 'true']);
+      const readsSecrets = name === 'pbx-api' || name === 'app-api' || name === 'callbacks';
+      expect([name, env['SECRETS_MAX_AGE_SECONDS']]).toEqual([name, readsSecrets ? '300' : undefined]);
     }
   });
 
@@ -203,6 +208,13 @@ describe('settings', () => {
     [{ tokenKeySecretName: 42 }, /tokenKeySecretName/],
     [{ tracing: 'yes' }, /tracing/],
     [{ logLevel: 'verbose' }, /logLevel/],
+    [{ metricsByTenant: 'yes' }, /metricsByTenant/],
+    [{ secretsMaxAgeSeconds: '0' }, /secretsMaxAgeSeconds must be an integer from 1 to 3600/],
+    [{ secretsMaxAgeSeconds: '3601' }, /secretsMaxAgeSeconds/],
+    [{ secretsMaxAgeSeconds: '1.5' }, /secretsMaxAgeSeconds/],
+    [{ monitoring: 'off' }, /monitoring must be true or false/],
+    [{ alarmWebhookLatencyP99Ms: 'slow' }, /alarmWebhookLatencyP99Ms must be a number/],
+    [{ alarmPushFailureRatePercent: '150' }, /pushFailureRatePercent/],
   ])('refuses %j', (context, message) => {
     expect(() => build(context)).toThrow(message);
   });

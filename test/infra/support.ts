@@ -212,7 +212,7 @@ export function readableNames(template: Template): Record<string, string> {
     );
   return {
     [onlyResource(template, 'AWS::DynamoDB::Table')[0]]: 'table',
-    [onlyResource(template, 'AWS::SNS::Topic')[0]]: 'topic',
+    [resourceIdAt(template, 'AWS::SNS::Topic', 'EventsTopic/Resource')]: 'topic',
     ...byPath('AWS::SQS::Queue', /\/Callwake\/([A-Za-z]+)\/Resource$/),
     ...Object.fromEntries(
       Object.entries(resourcesOf(template, 'AWS::SecretsManager::Secret')).map(([id, r]) => [
@@ -302,4 +302,20 @@ export function acknowledgments(root: IConstruct): { path: string; id: string; r
           Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason })),
         ),
     );
+}
+
+// ---- CloudWatch dashboards -------------------------------------------------------------------
+
+/**
+ * The dashboard's body as JSON: its `Fn::Join` rendered with every reference replaced by
+ * `<logical id>` (`{"Ref": id}`, `{"Fn::GetAtt": [id, …]}`) or `<pseudo parameter>`.
+ */
+export function dashboardBody(dashboard: CfnResource): {
+  widgets: { type: string; properties: Record<string, Json> }[];
+} {
+  const body = dashboard.Properties?.['DashboardBody'] as Json;
+  const join = (body as { 'Fn::Join'?: [string, Json[]] })?.['Fn::Join'];
+  const parts = typeof body === 'string' ? [body] : (join?.[1] ?? []);
+  const text = parts.map((p) => (typeof p === 'string' ? p : `<${referencedId(p) ?? 'token'}>`)).join('');
+  return JSON.parse(text) as { widgets: { type: string; properties: Record<string, Json> }[] };
 }
