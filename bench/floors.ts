@@ -13,19 +13,20 @@ import { type ApnsSimulator, createSimulatorKey } from '../local/apns-simulator/
  * on items of the same size (a copy of a call the stack stored), so a ratio measures callwake's
  * own work (HTTP handling, authentication, validation, the use case, mapping) and not the size of
  * what it must store. Every API request also crosses one loopback HTTP exchange, so each floor
- * includes one, to a bare server.
+ * is one exchange with a bare HTTP server whose request handler does that I/O.
  */
 export interface Floors {
   /** The webhook: its first read with the tenant's two limit counters alongside, the conditional
    *  put of the call, one APNs request, the update that records it (returning the item); and the
    *  HTTP exchange. */
   ring(i: number, userId?: string): Promise<void>;
-  /** confirm / answer: one conditional update of a device's slot returning the item; and the HTTP exchange. */
+  /** confirm: one conditional update of a device's slot returning the item; and the HTTP exchange. */
   update(i: number): Promise<void>;
   /** answer / decline: the conditional update that decides the call, returning it; and the HTTP exchange. */
   decide(i: number): Promise<void>;
   /** A waiter learning of a change: one consistent read; and the HTTP exchange. */
   read(callKey: { pk: string; sk: string }): Promise<void>;
+  /** The HTTP exchange alone. */
   httpHop(): Promise<void>;
   close(): Promise<void>;
 }
@@ -47,12 +48,6 @@ export async function startFloors(o: {
     aps: {},
     callwake: { v: 1, token: 'x'.repeat(73), caller: { number: '+15551230000' } },
   });
-  const bare = createServer((_q, r) => r.writeHead(204).end());
-  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`;
-  const httpHop = async () => {
-    await (await fetch(bareUrl)).arrayBuffer();
-  };
   const floorKey = (i: number) => ({ pk: `FLOOR#${i}#${Math.random()}`, sk: 'CALL' });
   const counter = (k: { pk: string; sk: string }) =>
     doc.send(
@@ -64,8 +59,8 @@ export async function startFloors(o: {
       }),
     );
   let last = floorKey(0);
-  return {
-    async ring(i, userId = 'u') {
+  const io = {
+    async ring(i: number, userId: string) {
       const k = floorKey(i);
       last = k;
       await Promise.all([
@@ -104,7 +99,6 @@ export async function startFloors(o: {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      await httpHop();
     },
     async update() {
       await doc.send(
@@ -118,7 +112,6 @@ export async function startFloors(o: {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      await httpHop();
     },
     async decide() {
       const now = Date.now();
@@ -135,13 +128,46 @@ export async function startFloors(o: {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      await httpHop();
     },
-    async read(k) {
+    async read(k: { pk: string; sk: string }) {
       await doc.send(new GetCommand({ TableName: table, Key: k, ConsistentRead: true }));
-      await httpHop();
     },
-    httpHop,
+  };
+
+  // The I/O runs inside a bare server's request handler, as a path's runs inside its request:
+  // the floor is that exchange with nothing of callwake around the I/O.
+  const bare = createServer((q, r) => {
+    const url = new URL(q.url ?? '/', 'http://floor');
+    const n = Number(url.searchParams.get('i') ?? 0);
+    const work =
+      url.pathname === '/ring'
+        ? io.ring(n, url.searchParams.get('user') ?? 'u')
+        : url.pathname === '/update'
+          ? io.update()
+          : url.pathname === '/decide'
+            ? io.decide()
+            : url.pathname === '/read'
+              ? io.read({ pk: url.searchParams.get('pk') ?? '', sk: url.searchParams.get('sk') ?? '' })
+              : Promise.resolve();
+    q.resume();
+    work.then(
+      () => r.writeHead(204).end(),
+      (e: Error) => r.writeHead(500).end(e.message),
+    );
+  });
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+  const exchange = async (path: string) => {
+    const res = await fetch(`${base}${path}`, { method: 'POST' });
+    const text = await res.text();
+    if (res.status !== 204) throw new Error(`floor ${path} failed: ${text}`);
+  };
+  return {
+    ring: (i, userId = 'u') => exchange(`/ring?i=${i}&user=${encodeURIComponent(userId)}`),
+    update: () => exchange('/update'),
+    decide: () => exchange('/decide'),
+    read: (k) => exchange(`/read?pk=${encodeURIComponent(k.pk)}&sk=${encodeURIComponent(k.sk)}`),
+    httpHop: () => exchange('/'),
     async close() {
       apns.close();
       await new Promise<void>((r) => bare.close(() => r()));

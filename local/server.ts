@@ -14,12 +14,15 @@ type LambdaHandler = (
 export interface LocalFront {
   pbx: LambdaHandler;
   app: LambdaHandler;
-  /** Extra local-only routes (e.g. reading what the APNs simulator received); return false to pass. */
+  /** Extra local-only routes under /_local/ (what the APNs simulator received); return false to pass. */
   extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
 /** Strict and BOM-keeping; without `stream`, one decoder serves every request. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Lambda never aborts an invocation it still waits for; one signal serves them all. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /** API Gateway's own cap on a request body; the handlers enforce the contract's 16 KiB. */
 const MAX_FRONT_BODY = 10 * 1024 * 1024;
@@ -33,8 +36,12 @@ export function createLocalServer(front: LocalFront): Server {
   return createServer(async (req, res) => {
     try {
       const rawUrl = req.url ?? '/';
-      const url = new URL(rawUrl, 'http://local');
-      if (front.extra && (await front.extra(req, res, url))) return;
+      if (
+        front.extra &&
+        rawUrl.startsWith('/_local/') &&
+        (await front.extra(req, res, new URL(rawUrl, 'http://local')))
+      )
+        return;
       const body = await readBody(req);
       if (body === undefined)
         return send(res, {
@@ -46,10 +53,7 @@ export function createLocalServer(front: LocalFront): Server {
       const rawPath = decodePathLikeApiGateway(q === -1 ? rawUrl : rawUrl.slice(0, q));
       const event = eventOf(req, rawPath, q === -1 ? '' : rawUrl.slice(q + 1), body);
       const handler = rawPath.startsWith('/v1/pbx/') ? front.pbx : front.app;
-      send(
-        res,
-        await handler(event, contextOf(API_FUNCTION_TIMEOUT_SECONDS * 1000), { signal: new AbortController().signal }),
-      );
+      send(res, await handler(event, contextOf(API_FUNCTION_TIMEOUT_SECONDS * 1000), { signal: NEVER_ABORTED }));
     } catch (e) {
       // The handlers render every error themselves; reaching here is a bug worth seeing.
       console.error('local front: handler threw', e);
