@@ -9,9 +9,11 @@ export const powertoolsMetrics = (serviceName: string): PowertoolsMetrics =>
 
 /**
  * The Metrics port over Powertools (CloudWatch embedded metric format: metrics are log lines,
- * no API call). A metric without dimensions is buffered and written once per invocation; one
- * with a dimension (Apple's reason, a wait's outcome, the tenant when the operator opted in with
- * `METRICS_BY_TENANT`) is written on its own line.
+ * no API call). Every value is buffered once without dimensions (service alone: what the alarms
+ * and the dashboard's totals read), written once per invocation. A value with dimensions (Apple's
+ * reason, a wait's outcome, the tenant when the operator opted in with `METRICS_BY_TENANT`) is
+ * also written on its own line, one dimension set per dimension, so the by-reason series survive
+ * tenant metrics and no combination multiplies the metrics an operator pays for.
  */
 export function metricsPort(metrics: PowertoolsMetrics, byTenant: boolean): Metrics {
   const emit = (
@@ -25,12 +27,10 @@ export function metricsPort(metrics: PowertoolsMetrics, byTenant: boolean): Metr
       Outcome: dimensions.outcome,
       Tenant: byTenant ? dimensions.tenant : undefined,
     }).filter((e): e is [string, string] => e[1] !== undefined);
-    if (dims.length === 0) {
-      metrics.addMetric(name, unit, value);
-      return;
-    }
+    metrics.addMetric(name, unit, value);
+    if (dims.length === 0) return;
     const single = metrics.singleMetric();
-    for (const [k, v] of dims) single.addDimension(k, v);
+    for (const [k, v] of dims) single.addDimensions({ [k]: v });
     single.addMetric(name, unit, value);
   };
   return {

@@ -141,9 +141,13 @@ describe('the deployed metrics port (CloudWatch embedded metric format)', () => 
     pt.publishStoredMetrics();
     const lines = emf();
     expect(lines.every((l) => l._aws.CloudWatchMetrics[0]!.Namespace === METRICS_NAMESPACE)).toBe(true);
-    const failed = lines.find((l) => 'PushesFailed' in l)!;
+    const failed = lines.find((l) => 'PushesFailed' in l && 'Reason' in l)!;
     expect(failed.Reason).toBe('Unregistered');
+    expect(failed._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'Reason']]);
+    // Every value is also in the service-wide series the alarms read.
     const main = lines.find((l) => 'CallsCreated' in l)!;
+    expect(main.PushesFailed).toBe(1);
+    expect(main._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service']]);
     expect(main.WebhookLatency).toBe(12);
     expect(main._aws.CloudWatchMetrics[0]!.Metrics).toEqual(
       expect.arrayContaining([{ Name: 'WebhookLatency', Unit: MetricUnit.Milliseconds }]),
@@ -154,10 +158,23 @@ describe('the deployed metrics port (CloudWatch embedded metric format)', () => 
 
   it('with METRICS_BY_TENANT the tenant becomes a dimension', () => {
     const pt = powertoolsMetrics('callwake-test');
-    metricsPort(pt, true).count('CallsCreated', 1, { tenant: 'acme' });
+    const port = metricsPort(pt, true);
+    port.count('CallsCreated', 1, { tenant: 'acme' });
+    port.count('PushesFailed', 1, { tenant: 'acme', reason: 'BadDeviceToken' });
     pt.publishStoredMetrics();
-    const line = emf().find((l) => 'CallsCreated' in l)!;
-    expect(line.Tenant).toBe('acme');
-    expect(line._aws.CloudWatchMetrics[0]!.Dimensions[0]).toContain('Tenant');
+    const lines = emf();
+    const byTenant = lines.find((l) => 'CallsCreated' in l && 'Tenant' in l)!;
+    expect(byTenant.Tenant).toBe('acme');
+    expect(byTenant._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'Tenant']]);
+    // Reason and tenant each their own set: the by-reason series survive; no reason-by-tenant product.
+    const failed = lines.find((l) => 'PushesFailed' in l && 'Reason' in l)!;
+    expect(failed._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([
+      ['service', 'Reason'],
+      ['service', 'Tenant'],
+    ]);
+    // And the service-wide totals.
+    const totals = lines.find((l) => !('Tenant' in l))!;
+    expect([totals.CallsCreated, totals.PushesFailed]).toEqual([1, 1]);
+    expect(totals._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service']]);
   });
 });
