@@ -6,30 +6,9 @@ import { parseTenants, parseTokenKeys } from './adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from './adapters/secrets-manager.js';
 import { functionConfig } from './config.js';
 import type { ApnsEnvironment } from './core/call.js';
-import { causeOf } from './core/ids.js';
 import type { Log, Pusher } from './core/ports.js';
+import { initOnce } from './init-once.js';
 import { wire } from './wiring.js';
-
-/**
- * A deployed function's dependencies: built once per container (clients, connections, secrets
- * fetched at init), then reused by every invocation. Each function only reads the secrets its
- * environment names, and IAM lets it read no others.
- */
-export function initOnce<D>(o: Observability, build: (o: Observability) => Promise<D>): () => Promise<D> {
-  const { log } = o;
-  let built: Promise<D> | undefined;
-  const deps = () =>
-    (built ??= build(o).catch((e: unknown) => {
-      // A throttled or timed-out secret read at init must not break this container for good.
-      built = undefined;
-      log.error('initialisation failed', { error: (e as Error)?.name, cause: causeOf(e) });
-      throw e;
-    }));
-  // Start during Lambda's init phase (its CPU is not billed and the first request waits less);
-  // a failure here is retried by the first request.
-  deps().catch(() => undefined);
-  return deps;
-}
 
 /**
  * The two API functions' dependencies. Only pbx-api pushes: app-api is given no pusher, so no

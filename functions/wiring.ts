@@ -100,29 +100,6 @@ export function wireDispatch(p: {
   };
 }
 
-/** The callback function: one signed POST per delivery, retried through the queue. */
-export function wireCallbacks(p: {
-  sender: CallbackSender;
-  callbacks: CallbackQueue;
-  tenantSecrets: (tenantId: string) => Promise<readonly string[] | undefined>;
-  log: Log;
-  retry?: RetryPolicy;
-  clock?: Clock;
-  metrics?: Metrics;
-}): CallbackDeps {
-  return {
-    sender: p.sender,
-    callbacks: p.callbacks,
-    tenantSecrets: p.tenantSecrets,
-    clock: p.clock ?? systemClock,
-    timer: realTimer,
-    random: Math.random,
-    retry: p.retry ?? CALLBACK_RETRY,
-    log: p.log,
-    ...(p.metrics ? { metrics: p.metrics } : {}),
-  };
-}
-
 /** The ring-timer function: marks calls that rang out. */
 export function wireRingTimer(p: {
   doc: DynamoDBDocumentClient;

@@ -39,6 +39,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../functions/adapters/metrics.js';
 import type { MetricName } from '../functions/core/ports.js';
+import { INIT_FAILED_LOG_MESSAGE } from '../functions/init-once.js';
 import type { HouseFunction } from './lambda-defaults.js';
 
 export { METRICS_NAMESPACE };
@@ -68,8 +69,8 @@ const CONSTRUCT_PREFIX: Readonly<Record<ServiceFunction, string>> = {
   'ring-timer': 'RingTimer',
 };
 
-/** What every function logs, at ERROR, when building its dependencies fails (functions/runtime.ts initOnce). */
-export const INIT_FAILED_LOG_MESSAGE = 'initialisation failed';
+/** What every function logs, at ERROR, when building its dependencies fails (functions/init-once.ts). */
+export { INIT_FAILED_LOG_MESSAGE };
 /** The metric the log metric filters count those lines in (namespace Callwake, no dimension). */
 export const INIT_FAILURES_METRIC = 'InitFailures';
 

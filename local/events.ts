@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { httpCallbackSender } from '../functions/adapters/http-callback-sender.js';
 import { createCallbackHandler } from '../functions/callbacks/callbacks.js';
+import { wireCallbacks } from '../functions/callbacks/wiring.js';
 import type { Clock } from '../functions/core/clock.js';
 import type { RetryPolicy } from '../functions/core/deliver-callback.js';
 import type { CallwakeEvent } from '../functions/core/events.js';
@@ -15,7 +16,7 @@ import type {
 } from '../functions/core/ports.js';
 import { createEventsHandler } from '../functions/events/events.js';
 import { createRingTimerHandler } from '../functions/ring-timer/ring-timer.js';
-import { wireCallbacks, wireDispatch, wireRingTimer } from '../functions/wiring.js';
+import { wireDispatch, wireRingTimer } from '../functions/wiring.js';
 import { LocalQueue } from './queues.js';
 import { LocalStreamPoller } from './stream-poller.js';
 

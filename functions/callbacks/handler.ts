@@ -5,9 +5,9 @@ import { parseTenants } from '../adapters/secret-formats.js';
 import { CachedSecret, secretsManagerClient } from '../adapters/secrets-manager.js';
 import { SqsCallbackQueue, sqsClient } from '../adapters/sqs-queues.js';
 import { callbacksConfig } from '../config.js';
-import { initOnce } from '../runtime.js';
-import { wireCallbacks } from '../wiring.js';
+import { initOnce } from '../init-once.js';
 import { createCallbackHandler } from './callbacks.js';
+import { wireCallbacks } from './wiring.js';
 
 const observability = lambdaObservability('callwake-callbacks');
 

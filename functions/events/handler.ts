@@ -6,7 +6,7 @@ import { SnsPublisher, snsClient } from '../adapters/sns-publisher.js';
 import { SqsCallbackQueue, SqsRingTimers, sendAll, sqsClient } from '../adapters/sqs-queues.js';
 import { apnsPusher } from '../apns.js';
 import { eventsConfig } from '../config.js';
-import { initOnce } from '../runtime.js';
+import { initOnce } from '../init-once.js';
 import { wireDispatch } from '../wiring.js';
 import { createEventsHandler } from './events.js';
 

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { documentClient } from '../adapters/dynamo-table.js';
 import { lambdaObservability } from '../adapters/observability.js';
 import { ringTimerConfig } from '../config.js';
-import { initOnce } from '../runtime.js';
+import { initOnce } from '../init-once.js';
 import { wireRingTimer } from '../wiring.js';
 import { createRingTimerHandler } from './ring-timer.js';
 

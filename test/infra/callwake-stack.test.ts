@@ -177,6 +177,21 @@ describe('the functions', () => {
     expect(size).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
   });
 
+  /** The runtime's SDK clients each function loads at its cold start: those it uses, no others. */
+  const SDK_CLIENTS: Record<(typeof FUNCTION_NAMES)[number], string[]> = {
+    'pbx-api': ['client-dynamodb', 'client-secrets-manager', 'lib-dynamodb', 'util-dynamodb'],
+    'app-api': ['client-dynamodb', 'client-secrets-manager', 'lib-dynamodb', 'util-dynamodb'],
+    events: ['client-dynamodb', 'client-secrets-manager', 'client-sns', 'client-sqs', 'lib-dynamodb', 'util-dynamodb'],
+    callbacks: ['client-secrets-manager', 'client-sqs'],
+    'ring-timer': ['client-dynamodb', 'lib-dynamodb', 'util-dynamodb'],
+  };
+  it.each(FUNCTION_NAMES)('%s: imports only the SDK clients it uses', (name) => {
+    const fn = lambdaFunction(s.template, name)[1];
+    const bundle = readFileSync(join(s.outdir, String(fn.Metadata?.['aws:asset:path']), 'index.mjs'), 'utf8');
+    const imported = [...new Set([...bundle.matchAll(/from\s*"@aws-sdk\/([a-z0-9-]+)"/g)].map((m) => m[1]!))].sort();
+    expect(imported).toEqual(SDK_CLIENTS[name]);
+  });
+
   it('bundles with the house options: ESM for node22, minified, source maps without sources, the SDK external', () => {
     expect(HOUSE_BUNDLING).toEqual(
       expect.objectContaining({

@@ -11,7 +11,7 @@ import { jest } from '@jest/globals';
 import { metricsPort, powertoolsMetrics } from '../../functions/adapters/metrics.js';
 import { lambdaObservability } from '../../functions/adapters/observability.js';
 import type { MetricDimensions, MetricName } from '../../functions/core/ports.js';
-import { initOnce } from '../../functions/runtime.js';
+import { initOnce } from '../../functions/init-once.js';
 import {
   INIT_FAILED_LOG_MESSAGE,
   INIT_FAILURES_METRIC,
@@ -585,7 +585,6 @@ const readCallwakeSeries = (): string[] => {
     .filter((x) => x.startsWith(`${METRICS_NAMESPACE}/`) && !x.includes(INIT_FAILURES_METRIC))
     .sort();
 };
-
 
 describe('the contract with the code', () => {
   it('each handler names itself as its POWERTOOLS_SERVICE_NAME: the service dimension the alarms read', () => {
