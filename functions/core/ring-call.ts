@@ -81,7 +81,8 @@ export async function ringCall(
     await giveBackSlot();
     // A retry of a call already stored is not a new ringing call: it keeps its stored answer
     // (200, 409, 410) even while the tenant is at its ringing limit.
-    const existing = failed === slot && slot.reason instanceof RateLimitedError ? await deps.calls.get(callUuid) : undefined;
+    const existing =
+      failed === slot && slot.reason instanceof RateLimitedError ? await deps.calls.get(callUuid) : undefined;
     if (existing) return { created: false, answer: await answerToRetry(deps, existing, requestHash) };
     throw failed.reason;
   }
