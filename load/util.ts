@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /** Small helpers for the load generator: randomness, the contract's UUID v5, deep equality. */
 
@@ -33,19 +33,8 @@ export const newPushToken = (upper = false): string => {
   return upper ? t.toUpperCase() : t;
 };
 
-/** The contract's callUuid: RFC 9562 UUID v5 in the fixed namespace, written here independently. */
-const CALL_UUID_NAMESPACE = '699e35b5-27c0-4dae-afc1-140c9ab06c2a';
-export function callUuidOf(tenantId: string, callId: string): string {
-  const h = createHash('sha1')
-    .update(Buffer.from(CALL_UUID_NAMESPACE.replace(/-/g, ''), 'hex'))
-    .update(`${tenantId}/${callId}`, 'utf8')
-    .digest();
-  const b = Buffer.from(h.subarray(0, 16));
-  b[6] = (b[6]! & 0x0f) | 0x50;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const x = b.toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
+/** The contract's callUuid: the service's one UUID v5 (test/unit/ids.test.ts holds it to fixed vectors). */
+export { callUuidOf } from '../functions/core/ids.js';
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -70,7 +70,9 @@ function deadToken(wk: Worker, r: RegisteredDevice) {
     wk.w.sim.markUnregistered(r.token);
     wk.deliveries.markDead(r.token);
   } else if (how === 'bad-token') {
-    wk.w.sim.injectFault({ token: r.token, status: 400, reason: 'BadDeviceToken', times: 1 });
+    // A token neither environment knows: a registered device's BadDeviceToken is tried once in the
+    // other environment (a debug build's token registered as production), so both refuse it.
+    wk.w.sim.injectFault({ token: r.token, status: 400, reason: 'BadDeviceToken', times: 2 });
     wk.deliveries.expectOnNextRing(r.token, { result: 'failed', reason: 'BadDeviceToken', permanent: true });
   } else {
     wk.w.sim.bindTopic(r.token, 'com.example.elsewhere.voip');
