@@ -12,7 +12,7 @@ import { PbxClient, type Reply } from './clients.js';
  * when a callback address is given, and removes what it made. Each step prints its time; the
  * first failure ends the run with exit code 1 (2: bad arguments).
  */
-const HELP = `usage: npm run smoke -- --url <base url> --tenant <id> (--secret-file <file> | CALLWAKE_SECRET)
+const HELP = `usage: npm run smoke -- --url <base url> --tenant <id> (--secret-file <file> | CALLWAKE_SECRET | --secret <s>)
   [--push-token <hex>] [--bundle-id com.example.phone] [--team-id <TeamID>] [--environment production|sandbox]
   [--callback-url <public url that reaches --listen-port>] [--listen-port <port>]`;
 
@@ -40,6 +40,7 @@ function options(argv: string[]): Options {
       url: { type: 'string' },
       tenant: { type: 'string' },
       'secret-file': { type: 'string' },
+      secret: { type: 'string' },
       'push-token': { type: 'string' },
       'bundle-id': { type: 'string', default: 'com.example.phone' },
       'team-id': { type: 'string' },
@@ -53,7 +54,15 @@ function options(argv: string[]): Options {
     console.log(HELP);
     process.exit(0);
   }
-  const secret = values['secret-file'] ? readSecret(values['secret-file']) : process.env.CALLWAKE_SECRET;
+  if (values.secret !== undefined) {
+    // Accepted for a quick check, but a secret on a command line is in the shell's history and
+    // in every process list on the machine.
+    console.error(
+      'warning: --secret is visible to other users of this machine; prefer --secret-file or CALLWAKE_SECRET',
+    );
+  }
+  const secret =
+    values.secret ?? (values['secret-file'] ? readSecret(values['secret-file']) : process.env.CALLWAKE_SECRET);
   const url = values.url ?? process.env.CALLWAKE_URL;
   const tenant = values.tenant ?? process.env.CALLWAKE_TENANT;
   if (!url || !tenant || !secret) throw new UsageError('--url, --tenant and a secret are required');

@@ -58,12 +58,13 @@ describe('npm run smoke', () => {
     expect(added.find((i) => String(i.pk).startsWith('USER#'))?.devices).toEqual([]);
   }, 90_000);
 
-  it('a real token really rings (the simulator accepts it), and the call is cancelled', async () => {
+  it('a real token really rings (the simulator accepts it), and the call is cancelled; --secret works, with a warning', async () => {
     const token = newToken();
-    const r = await smoke(['--url', t.url, '--tenant', 'acme', '--push-token', token], {
-      CALLWAKE_SECRET: t.secrets.acme[0],
+    const r = await smoke(['--url', t.url, '--tenant', 'acme', '--secret', t.secrets.acme[0]!, '--push-token', token], {
+      CALLWAKE_SECRET: '',
     });
     expect(r.code).toBe(0);
+    expect(r.out).toContain('warning: --secret is visible to other users of this machine');
     expect(r.out).toContain('ring it (a real phone: it rings)');
     expect(t.sim.pushesFor(token).map((p) => p.status)).toEqual([200]);
   }, 90_000);
