@@ -16,6 +16,19 @@ import {
 } from './callwake.js';
 import type { MonitoringProps } from './monitoring.js';
 
+/** The context keys that are plain numbers, each setting the {@link CallwakeProps} member of its name. */
+const NUMBER_CONTEXT_KEYS = [
+  'pushDeadlineMs',
+  'pbxRateLimit',
+  'pbxBurstLimit',
+  'appRateLimit',
+  'appBurstLimit',
+  'unmatchedRateLimit',
+  'unmatchedBurstLimit',
+  'tenantRequestsPerSecond',
+  'tenantRingingCalls',
+] as const;
+
 /**
  * The context keys the stack reads; each maps to the {@link CallwakeProps} member of that name,
  * but `logRetentionDays` (`logRetention`), the `edge*` keys (the members of `edge`), the
@@ -27,16 +40,8 @@ export const CONTEXT_KEYS = [
   'apnsKeySecretName',
   'tokenKeySecretName',
   'secretNamePrefix',
-  'pushDeadlineMs',
+  ...NUMBER_CONTEXT_KEYS,
   'publicBaseUrl',
-  'pbxRateLimit',
-  'pbxBurstLimit',
-  'appRateLimit',
-  'appBurstLimit',
-  'unmatchedRateLimit',
-  'unmatchedBurstLimit',
-  'tenantRequestsPerSecond',
-  'tenantRingingCalls',
   'edgeOriginDomainName',
   'edgeOriginCertificateArn',
   'edgeWafRateLimitPer5Min',
@@ -206,17 +211,7 @@ export function callwakePropsFromContext(node: Node): CallwakeProps {
     if (node.tryGetContext(key) !== undefined) throw new Error(`context ${key} is no longer read: ${replacement}`);
   }
 
-  for (const key of [
-    'pushDeadlineMs',
-    'pbxRateLimit',
-    'pbxBurstLimit',
-    'appRateLimit',
-    'appBurstLimit',
-    'unmatchedRateLimit',
-    'unmatchedBurstLimit',
-    'tenantRequestsPerSecond',
-    'tenantRingingCalls',
-  ] as const) {
+  for (const key of NUMBER_CONTEXT_KEYS) {
     const value = num(get(key), key);
     if (value !== undefined) props[key] = value;
   }
