@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type ApnsTeamKey, ProviderTokens, teamKeyOf } from '../functions/adapters/apns-jwt.js';
 import { ApnsPusher } from '../functions/adapters/apns-pusher.js';
 import { documentClient, ensureTable } from '../functions/adapters/dynamo-table.js';
@@ -62,6 +63,8 @@ export interface RunningStack {
   url: string;
   tableName: string;
   server: Server;
+  /** The DynamoDB client every handler of this stack uses, the events path's too (tests count its requests). */
+  doc: DynamoDBDocumentClient;
   deps: ReturnType<typeof wire>;
   pusher: ApnsPusher;
   events: LocalEvents | undefined;
@@ -191,6 +194,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     url,
     tableName: o.tableName,
     server,
+    doc,
     deps,
     pusher,
     events,
