@@ -1,10 +1,9 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { MiddlewareObj } from '@middy/core';
 import type { Log, Metrics } from '../core/ports.js';
-import { logPort } from './log.js';
+import { houseLogger, logPort } from './log.js';
 import { metricsPort, powertoolsMetrics } from './metrics.js';
 
 /** A deployed function's logger and metrics, and the middlewares that tie them to each invocation. */
@@ -22,7 +21,7 @@ export interface Observability {
  * invocation. `METRICS_BY_TENANT=true` adds the tenant as a dimension (more metrics, more cost).
  */
 export function lambdaObservability(serviceName: string, env: NodeJS.ProcessEnv = process.env): Observability {
-  const logger = new Logger({ serviceName });
+  const logger = houseLogger(serviceName);
   const metrics: PowertoolsMetrics = powertoolsMetrics(serviceName);
   const apiRequestId: MiddlewareObj = {
     before: (request) => {
@@ -34,9 +33,25 @@ export function lambdaObservability(serviceName: string, env: NodeJS.ProcessEnv 
     log: logPort(logger),
     metrics: metricsPort(metrics, env.METRICS_BY_TENANT === 'true'),
     middlewares: [
-      logMetrics(metrics, { captureColdStartMetric: true }) as MiddlewareObj,
+      metricsWhenAny(metrics),
       injectLambdaContext(logger, { resetKeys: true }) as MiddlewareObj,
       apiRequestId,
     ],
   };
+}
+
+/**
+ * Powertools' `logMetrics` (the cold-start metric, the invocation's metrics written at its end),
+ * but an invocation that measured nothing writes nothing: `logMetrics` would log a warning of
+ * ~170 bytes each time (most reads, every ring timer, most stream batches; docs/cost.md).
+ */
+function metricsWhenAny(metrics: PowertoolsMetrics): MiddlewareObj {
+  const flush = logMetrics(metrics, { captureColdStartMetric: true }) as MiddlewareObj;
+  const atEnd: NonNullable<MiddlewareObj['after']> = (request) => {
+    if (metrics.hasStoredMetrics()) return flush.after!(request);
+    // What the flush would clear: nothing of this invocation's may reach the next.
+    metrics.clearDimensions();
+    metrics.clearMetadata();
+  };
+  return { before: flush.before!, after: atEnd, onError: atEnd };
 }
