@@ -8,10 +8,9 @@ import { DEFAULT_TENANT_LIMITS } from './config.js';
 import type { ApnsEnvironment } from './core/call.js';
 import type { TokenKeyRing } from './core/call-token.js';
 import { type Clock, realTimer, systemClock } from './core/clock.js';
-import { CALLBACK_RETRY, type CallbackDeps, type RetryPolicy } from './core/deliver-callback.js';
 import type { DispatchDeps } from './core/dispatch-events.js';
 import type { RingTimerDeps } from './core/expire-ring.js';
-import type { CallbackQueue, CallbackSender, EventPublisher, Log, Metrics, Pusher, RingTimers } from './core/ports.js';
+import type { CallbackQueue, EventPublisher, Log, Metrics, Pusher, RingTimers } from './core/ports.js';
 import type { TenantConfig, TenantLimits } from './core/tenants.js';
 import type { PbxDeps } from './pbx-api/deps.js';
 

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Call, CallDevice, EndReason } from '../core/call.js';
+import type { Call, EndReason } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { CallStore, DeliveryResult, TransitionResult } from '../core/ports.js';
 import { isConditionFailed, itemOfConditionFailure } from './dynamo-errors.js';

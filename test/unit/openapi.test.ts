@@ -1308,12 +1308,7 @@ describe('v1.1 user settings', () => {
         valid,
       ]);
     const described = S.SettingsTime.description.replace(/\s+/g, ' ');
-    for (const words of [
-      'must be a real calendar time',
-      '`2026-02-30`',
-      '`24:00` is refused',
-      'year 0000 a leap year',
-    ])
+    for (const words of ['must be a real calendar time', '`2026-02-30`', '`24:00` is refused', 'year 0000 a leap year'])
       expect(described).toContain(words);
   });
 

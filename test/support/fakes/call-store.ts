@@ -1,4 +1,4 @@
-import type { Call, CallDevice, EndReason } from '../../../functions/core/call.js';
+import type { Call, EndReason } from '../../../functions/core/call.js';
 import type { Clock } from '../../../functions/core/clock.js';
 import type { CallStore, DeliveryResult, TransitionResult } from '../../../functions/core/ports.js';
 
