@@ -82,6 +82,8 @@ interface ApiInvocation extends Invocation {
 interface DynamoCall {
   fn: Fn;
   op: string;
+  /** The item's partition key (the first item's, for a transaction). */
+  pk: string;
   conditionFailed: boolean;
   readUnits: number;
   writeUnits: number;
@@ -290,6 +292,7 @@ function meterDynamo(doc: DynamoDBDocumentClient, raw: DynamoDBClient, tableName
         rec.dynamo.push({
           fn,
           op,
+          pk: pkOf(input),
           conditionFailed: false,
           readUnits: op === 'GetItem' ? units : 0,
           writeUnits: op === 'GetItem' ? 0 : units,
@@ -298,11 +301,25 @@ function meterDynamo(doc: DynamoDBDocumentClient, raw: DynamoDBClient, tableName
       } catch (e) {
         const name = (e as Error).name;
         if (name !== 'ConditionalCheckFailedException') {
-          rec.dynamo.push({ fn, op: `${op} (${name})`, conditionFailed: true, readUnits: 0, writeUnits: 0 });
+          rec.dynamo.push({
+            fn,
+            op: `${op} (${name})`,
+            pk: pkOf(input),
+            conditionFailed: true,
+            readUnits: 0,
+            writeUnits: 0,
+          });
           throw e;
         }
         const key = (input['Key'] ?? input['Item']) as { pk: string; sk: string };
-        rec.dynamo.push({ fn, op, conditionFailed: true, readUnits: 0, writeUnits: writeUnitsOf(await sizeNow(key)) });
+        rec.dynamo.push({
+          fn,
+          op,
+          pk: pkOf(input),
+          conditionFailed: true,
+          readUnits: 0,
+          writeUnits: writeUnitsOf(await sizeNow(key)),
+        });
         throw e;
       }
     },
@@ -312,15 +329,27 @@ function meterDynamo(doc: DynamoDBDocumentClient, raw: DynamoDBClient, tableName
 
 /**
  * Who sent a request: an API request's function; on the events path the ring-timer function for
- * its one kind of request (an UpdateItem of a call: the events function updates calls only in
- * transactions), and the events function for the rest (callbacks never touch the table).
+ * its two kinds of request (a GetItem or an UpdateItem of a call: the events function reads no
+ * call and updates calls only in transactions), and the events function for the rest (callbacks
+ * never touch the table).
  */
 function whoSent(op: string, input: Record<string, unknown>): Fn {
   const inv = als.getStore();
   if (inv) return inv.fn;
-  const pk = (input['Key'] as { pk?: string } | undefined)?.pk ?? '';
-  return op === 'UpdateItem' && pk.startsWith(PREFIX.call) ? 'ring-timer' : 'events';
+  const pk = pkOf(input);
+  return (op === 'UpdateItem' || op === 'GetItem') && pk.startsWith(PREFIX.call) ? 'ring-timer' : 'events';
 }
+
+function pkOf(input: Record<string, unknown>): string {
+  const first = (input['TransactItems'] as Record<string, { Key?: { pk?: string }; Item?: { pk?: string } }>[])?.[0];
+  const action = first ? Object.values(first)[0] : undefined;
+  const key = (input['Key'] ?? input['Item'] ?? action?.Key ?? action?.Item) as { pk?: string } | undefined;
+  return key?.pk ?? '';
+}
+
+/** A ring timer's invocation reads its call, and writes it only if it still rings: one per call. */
+const timerInvocations = (calls: readonly DynamoCall[]): number =>
+  new Set(calls.filter((d) => d.fn === 'ring-timer').map((d) => d.pk)).size;
 
 // ---- The table's stream: the events function's input ------------------------------------------
 
@@ -562,9 +591,9 @@ function eventsPathOf(m: Measured) {
 /** The rows of the counted table (docs/cost.md), per call. */
 async function countsOf(m: Measured): Promise<Record<string, number>> {
   const path = eventsPathOf(m);
-  const ringTimerCalls = m.rec.dynamo.filter((d) => d.fn === 'ring-timer');
+  const timers = timerInvocations(m.rec.dynamo);
   // What came out of the events path is what the derivation says went in.
-  expect({ published: m.published, callbacks: m.callbacks, timers: ringTimerCalls.length }).toEqual({
+  expect({ published: m.published, callbacks: m.callbacks, timers }).toEqual({
     published: path.events,
     callbacks: path.events,
     timers: path.timers,
@@ -586,7 +615,7 @@ async function countsOf(m: Measured): Promise<Record<string, number>> {
     'API requests: app-api': api('app-api'),
     'events invocations (stream records, at most)': path.invocations,
     'callbacks invocations (deliveries)': m.callbacks,
-    'ring-timer invocations': ringTimerCalls.length,
+    'ring-timer invocations': timers,
     'DynamoDB GetItem': ops('GetItem'),
     'DynamoDB PutItem': ops('PutItem'),
     'DynamoDB UpdateItem': ops('UpdateItem'),
@@ -600,7 +629,7 @@ async function countsOf(m: Measured): Promise<Record<string, number>> {
     'events published (SNS messages)': m.published,
     'SNS PublishBatch requests': path.publishBatches,
     'SQS send requests': sqsSends,
-    'SQS messages received and deleted': m.callbacks + ringTimerCalls.length,
+    'SQS messages received and deleted': m.callbacks + timers,
     'APNs VoIP pushes': m.pushes.voip,
     'APNs alert pushes': m.pushes.alert,
     'log events': logs.events,
@@ -754,7 +783,7 @@ function invocationsOf(m: Measured, eventsInvocations: number): Invocation[] {
     ...m.rec.api,
     ...spread('events', eventsInvocations),
     ...spread('callbacks', m.callbacks),
-    ...spread('ring-timer', m.rec.dynamo.filter((d) => d.fn === 'ring-timer').length),
+    ...spread('ring-timer', timerInvocations(m.rec.dynamo)),
   ];
 }
 

@@ -27,6 +27,24 @@ export function describeExpireRing(name: string, make: MakeWorld): void {
       expect(w.log.lines.filter((l) => l.includes('call expired'))).toHaveLength(1);
     });
 
+    it('a timer that fires early for a call already ended neither waits nor writes', async () => {
+      const w = make();
+      const t = newToken();
+      const req = ringRequest({ devices: [inlineDevice(t)], ringTimeoutSeconds: 30 });
+      await ring(w, req);
+      await actOnCall(w.deps, claimsOf(w, t), req.callId, 'answer');
+      const callUuid = callUuidOf(w.tenant, req.callId);
+      const expiresAt = w.clock.now() + 30_000;
+      w.clock.advance(28_500);
+      const before = w.clock.now();
+      expect(await expireRing(w.deps, callUuid, expiresAt)).toBe(false);
+      expect(w.clock.now()).toBe(before);
+      expect(await w.deps.calls.get(callUuid)).not.toHaveProperty('expiredAt');
+      // Nor for a call that is gone (cancelled before its create, or past its lifetime).
+      expect(await expireRing(w.deps, callUuidOf(w.tenant, 'never@pbx'), expiresAt)).toBe(false);
+      expect(w.clock.now()).toBe(before);
+    });
+
     it('a timer that fires late marks it at once; a call answered in time is left alone', async () => {
       const w = make();
       const late = ringRequest({ devices: [inlineDevice(newToken())], ringTimeoutSeconds: 5 });
