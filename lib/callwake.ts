@@ -693,8 +693,12 @@ export const APP_API_CALL_ATTRIBUTES = {
   tested: ['lifetimeEnd', 'expiresAt'],
 } as const;
 
-/** What ring-timer's one UpdateItem names besides the key (dynamo-call-store.ts markExpired). */
+/**
+ * What ring-timer's requests name besides the key (dynamo-call-store.ts): its GetItem reads the
+ * status alone (isRinging), its one UpdateItem (markExpired) writes and tests the rest.
+ */
 export const RING_TIMER_CALL_ATTRIBUTES = {
+  read: ['status'],
   written: ['expiredAt'],
   tested: ['lifetimeEnd', 'status', 'expiresAt'],
 } as const;
@@ -1029,6 +1033,8 @@ interface ItemGrant {
   readonly attributes?: readonly string[];
   /** Only these `ReturnValues` when the request sets any (`dynamodb:ReturnValues`). */
   readonly returnValues?: readonly string[];
+  /** Only these `Select` values (`dynamodb:Select`): a read must name what it reads. */
+  readonly select?: readonly string[];
 }
 
 /**
@@ -1043,8 +1049,11 @@ function grantItems(fn: HouseFunction, table: Table, sid: string, grant: ItemGra
   if (grant.attributes !== undefined) {
     conditions['ForAllValues:StringEquals'] = { 'dynamodb:Attributes': [PARTITION_KEY, SORT_KEY, ...grant.attributes] };
   }
-  if (grant.returnValues !== undefined) {
-    conditions['StringEqualsIfExists'] = { 'dynamodb:ReturnValues': [...grant.returnValues] };
+  if (grant.returnValues !== undefined || grant.select !== undefined) {
+    conditions['StringEqualsIfExists'] = {
+      ...(grant.returnValues === undefined ? {} : { 'dynamodb:ReturnValues': [...grant.returnValues] }),
+      ...(grant.select === undefined ? {} : { 'dynamodb:Select': [...grant.select] }),
+    };
   }
   fn.role.addToPolicy(
     new iam.PolicyStatement({
@@ -1113,10 +1122,17 @@ function grantCallbacksTenantSecretsAndRetries(callbacks: HouseFunction, secrets
 }
 
 /**
- * ring-timer: one conditional UpdateItem on call items, naming only what markExpired names and
- * returning nothing (`ReturnValues` NONE: it may not read a call); nothing else of the table.
+ * ring-timer: a read of a call's status alone (isRinging: a call that already ended needs no
+ * wait), and one conditional UpdateItem on call items, naming only what markExpired names and
+ * returning nothing (`ReturnValues` NONE); it may read no caller, and nothing else of the table.
  */
 function grantRingTimerCallExpiry(ringTimer: HouseFunction, table: Table): void {
+  grantItems(ringTimer, table, 'ReadCallStatusOnly', {
+    actions: ['GetItem'],
+    prefixes: [PREFIX.call],
+    attributes: [...RING_TIMER_CALL_ATTRIBUTES.read],
+    select: ['SPECIFIC_ATTRIBUTES'],
+  });
   grantItems(ringTimer, table, 'ExpireCallItemsOnly', {
     actions: ['UpdateItem'],
     prefixes: [PREFIX.call],

@@ -78,6 +78,19 @@ export class DynamoCallStore implements CallStore {
     return call.lifetimeEnd > this.clock.now() ? call : undefined;
   }
 
+  async isRinging(callUuid: string): Promise<boolean> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keyOf(callUuid),
+        ProjectionExpression: '#status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.status === 'ringing';
+  }
+
   async recordDeliveries(
     callUuid: string,
     results: Record<string, DeliveryResult>,

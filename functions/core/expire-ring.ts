@@ -1,4 +1,5 @@
 import type { Clock, Timer } from './clock.js';
+import { causeOf } from './ids.js';
 import type { CallStore, Log, Metrics } from './ports.js';
 
 export interface RingTimerDeps {
@@ -18,8 +19,7 @@ export interface RingTimerDeps {
 export async function expireRing(deps: RingTimerDeps, callUuid: string, expiresAt: number): Promise<boolean> {
   const early = expiresAt - deps.clock.now();
   if (early > 0) {
-    const call = await deps.calls.get(callUuid);
-    if (call?.status !== 'ringing') return false;
+    if (!(await stillRinging(deps, callUuid))) return false;
     await deps.timer.sleep(expiresAt - deps.clock.now());
   }
   const marked = await deps.calls.markExpired(callUuid, Math.max(deps.clock.now(), expiresAt));
@@ -28,4 +28,14 @@ export async function expireRing(deps: RingTimerDeps, callUuid: string, expiresA
     deps.metrics?.count('Expiries');
   }
   return marked;
+}
+
+/** A read that fails only costs the wait it would have saved: the timer then waits and writes. */
+async function stillRinging(deps: RingTimerDeps, callUuid: string): Promise<boolean> {
+  try {
+    return await deps.calls.isRinging(callUuid);
+  } catch (e) {
+    deps.log.warn('ring timer could not read its call; it waits for the ring end', { callUuid, cause: causeOf(e) });
+    return true;
+  }
 }

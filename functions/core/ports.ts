@@ -15,6 +15,8 @@ export interface CallStore {
   /** Creates the call unless a live one holds its callUuid; then returns that one. */
   create(call: Call): Promise<{ created: true } | { created: false; existing: Call }>;
   get(callUuid: string): Promise<Call | undefined>;
+  /** Whether the call exists and still rings: its status alone is read (the ring timer may read no more). */
+  isRinging(callUuid: string): Promise<boolean>;
   /** Records push results; marks the call `unreachable` when nothing was sent and it still rings. */
   recordDeliveries(
     callUuid: string,

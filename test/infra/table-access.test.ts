@@ -95,20 +95,29 @@ describe('the item actions each function may send, on the items it sends them to
     );
   });
 
-  it('ring-timer: one update of a call, naming only what markExpired names, returning nothing', () => {
+  it("ring-timer: a read of a call's status alone, and one update naming only what markExpired names, returning nothing", () => {
     const attributes = [
       PARTITION_KEY,
       SORT_KEY,
       ...RING_TIMER_CALL_ATTRIBUTES.written,
       ...RING_TIMER_CALL_ATTRIBUTES.tested,
     ];
-    expect(itemLinesOf('ring-timer')).toEqual([
-      `Allow dynamodb:UpdateItem on table.Arn if ${JSON.stringify({
-        ...onlyItemsUnder(call),
-        'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
-        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
-      })}`,
-    ]);
+    expect(itemLinesOf('ring-timer')).toEqual(
+      [
+        `Allow dynamodb:GetItem on table.Arn if ${JSON.stringify({
+          ...onlyItemsUnder(call),
+          'ForAllValues:StringEquals': {
+            'dynamodb:Attributes': [PARTITION_KEY, SORT_KEY, ...RING_TIMER_CALL_ATTRIBUTES.read],
+          },
+          StringEqualsIfExists: { 'dynamodb:Select': ['SPECIFIC_ATTRIBUTES'] },
+        })}`,
+        `Allow dynamodb:UpdateItem on table.Arn if ${JSON.stringify({
+          ...onlyItemsUnder(call),
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+        })}`,
+      ].sort(),
+    );
   });
 
   it('callbacks: nothing of the table', () => {
@@ -172,7 +181,7 @@ describe('the leading-key conditions admit the items the code touches, and no ot
 
   it('app-api and ring-timer: calls only', () => {
     expect(admitted('app-api')).toEqual({ 'dynamodb:GetItem': ['call'], 'dynamodb:UpdateItem': ['call'] });
-    expect(admitted('ring-timer')).toEqual({ 'dynamodb:UpdateItem': ['call'] });
+    expect(admitted('ring-timer')).toEqual({ 'dynamodb:GetItem': ['call'], 'dynamodb:UpdateItem': ['call'] });
   });
 
   it('events', () => {
@@ -299,6 +308,16 @@ describe('the attributes the policies allow are the ones the requests name', () 
     const allowed = [PARTITION_KEY, SORT_KEY, ...EVENTS_UPDATE_ATTRIBUTES.written, ...EVENTS_UPDATE_ATTRIBUTES.tested];
     expect([...new Set(sent.flatMap(attributesNamedBy))].sort()).toEqual([...allowed].sort());
     for (const c of sent) expect(['NONE', undefined]).toContain(c.input.ReturnValues);
+  });
+
+  it("ring-timer: isRinging reads exactly the policy's attributes (the status), never the caller", async () => {
+    const { store, sent } = recordingCallStore();
+    await store.isRinging('3f2c8e4a-5b1d-5c6e-9f70-8a1b2c3d4e5f');
+    expect(sent.map((c) => c.command)).toEqual(['GetCommand']);
+    expect(sent[0]?.input.ProjectionExpression).toBeDefined();
+    expect([...new Set(sent.flatMap(attributesNamedBy))].sort()).toEqual(
+      [PARTITION_KEY, SORT_KEY, ...RING_TIMER_CALL_ATTRIBUTES.read].sort(),
+    );
   });
 
   it("ring-timer: markExpired names exactly the policy's attributes and asks for nothing back", async () => {

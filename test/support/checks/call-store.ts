@@ -363,6 +363,22 @@ export function describeCallStoreContract(name: string, make: MakeCallStore): vo
       });
     });
 
+    describe('isRinging', () => {
+      it('true while a call rings; false once it ended, for a tombstone and for an unknown call', async () => {
+        const { store, call, now } = await stored();
+        expect(await store.isRinging(call.callUuid)).toBe(true);
+        await store.answer(call.callUuid, 'd0', now + 1);
+        expect(await store.isRinging(call.callUuid)).toBe(false);
+        const cancelled = await stored();
+        await cancelled.store.cancel(cancelled.call.callUuid, 'remoteEnded', cancelled.now + 1);
+        expect(await cancelled.store.isRinging(cancelled.call.callUuid)).toBe(false);
+        const tomb = tombstoneOf(ringingCall(now), now);
+        await store.putTombstone(tomb);
+        expect(await store.isRinging(tomb.callUuid)).toBe(false);
+        expect(await store.isRinging(randomUUID())).toBe(false);
+      });
+    });
+
     describe('markExpired', () => {
       it('marks a call still ringing at or past its ring end, once', async () => {
         const { store, call, now } = await stored();

@@ -45,6 +45,27 @@ export function describeExpireRing(name: string, make: MakeWorld): void {
       expect(w.clock.now()).toBe(before);
     });
 
+    it('a timer that cannot read its call waits for the ring end and marks it, as before the read existed', async () => {
+      const w = make();
+      const req = ringRequest({ devices: [inlineDevice(newToken())], ringTimeoutSeconds: 30 });
+      await ring(w, req);
+      const callUuid = callUuidOf(w.tenant, req.callId);
+      const expiresAt = w.clock.now() + 30_000;
+      w.clock.advance(28_800);
+      // The deployed role may read a call's status alone; a denied read must not lose the expiry.
+      const deps = {
+        ...w.deps,
+        calls: Object.assign(Object.create(w.deps.calls), {
+          isRinging: async () => {
+            throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+          },
+        }),
+      };
+      expect(await expireRing(deps, callUuid, expiresAt)).toBe(true);
+      expect(w.clock.now()).toBe(expiresAt);
+      expect(w.log.lines.some((l) => l.includes('ring timer could not read its call'))).toBe(true);
+    });
+
     it('a timer that fires late marks it at once; a call answered in time is left alone', async () => {
       const w = make();
       const late = ringRequest({ devices: [inlineDevice(newToken())], ringTimeoutSeconds: 5 });

@@ -119,6 +119,10 @@ export class FakeCallStore implements CallStore {
     return { outcome: 'changed', call: copy(call) };
   }
 
+  async isRinging(callUuid: string): Promise<boolean> {
+    return this.items.get(callUuid)?.status === 'ringing';
+  }
+
   async markExpired(callUuid: string, now: number): Promise<boolean> {
     const call = this.live(callUuid, now);
     if (call?.status !== 'ringing' || call.expiresAt > now || call.expiredAt !== undefined) return false;
