@@ -396,10 +396,14 @@ describe('least privilege on the events path', () => {
     );
   });
 
-  it('ring-timer: consume its queue, update call items (which, and naming what: table-access.test.ts)', () => {
+  it('ring-timer: consume its queue, read and update call items (which, and naming what: table-access.test.ts)', () => {
     const lines = linesOf('ring-timer');
+    const onTable = (l: string) =>
+      l.startsWith('Allow dynamodb:UpdateItem on table.Arn if ') ||
+      l.startsWith('Allow dynamodb:GetItem on table.Arn if ');
     expect(lines.filter((l) => l.startsWith('Allow dynamodb:UpdateItem on table.Arn if '))).toHaveLength(1);
-    expect(lines.filter((l) => !l.startsWith('Allow dynamodb:UpdateItem on table.Arn if '))).toEqual(
+    expect(lines.filter((l) => l.startsWith('Allow dynamodb:GetItem on table.Arn if '))).toHaveLength(1);
+    expect(lines.filter((l) => !onTable(l))).toEqual(
       [
         'Allow logs:CreateLogStream on ring-timerLogs.Arn',
         'Allow logs:PutLogEvents on ring-timerLogs.Arn',
