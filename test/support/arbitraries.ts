@@ -459,7 +459,10 @@ export const metadataArb: fc.Arbitrary<Record<string, string>> = fc
   )
   .filter((m) => Buffer.byteLength(JSON.stringify(m)) <= 1024);
 
-/** metadata as [key, value] pairs with unique keys, any string keys (empty and Object.prototype names too), as JSON text of at most 1 KiB. */
+/**
+ * metadata as [key, value] pairs with unique keys, any string keys (empty and Object.prototype
+ * names too), as JSON text of at most 1 KiB.
+ */
 export const metadataPairsArb: fc.Arbitrary<{ pairs: [string, string][]; text: string }> = fc
   .uniqueArray(
     fc.tuple(
