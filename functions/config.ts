@@ -63,6 +63,12 @@ const positiveInt = (env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   return n;
 };
 
+/** The limits of a tenant that sets none of its own: `TENANT_REQUESTS_PER_SECOND`, `TENANT_RINGING_CALLS`. */
+export const tenantLimitsOf = (env: NodeJS.ProcessEnv, fallback: TenantLimits): TenantLimits => ({
+  requestsPerSecond: positiveInt(env, 'TENANT_REQUESTS_PER_SECOND', fallback.requestsPerSecond),
+  ringingCalls: positiveInt(env, 'TENANT_RINGING_CALLS', fallback.ringingCalls),
+});
+
 /** `SECRETS_MAX_AGE_SECONDS`, 60 by default: how soon a removed secret stops working everywhere. */
 export const secretsMaxAgeOf = (env: NodeJS.ProcessEnv): number => {
   const s = positiveInt(env, 'SECRETS_MAX_AGE_SECONDS', 60);
@@ -93,10 +99,7 @@ export function functionConfig(env: NodeJS.ProcessEnv = process.env): FunctionCo
     defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT),
     pushDeadlineMs: pushDeadlineOf(env.PUSH_DEADLINE_MS),
     waitPollMs: waitPollOf(env.WAIT_POLL_MS),
-    tenantLimits: {
-      requestsPerSecond: positiveInt(env, 'TENANT_REQUESTS_PER_SECOND', DEFAULT_TENANT_LIMITS.requestsPerSecond),
-      ringingCalls: positiveInt(env, 'TENANT_RINGING_CALLS', DEFAULT_TENANT_LIMITS.ringingCalls),
-    },
+    tenantLimits: tenantLimitsOf(env, DEFAULT_TENANT_LIMITS),
     secretsMaxAgeMs: secretsMaxAgeOf(env),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     apnsHost: env.APNS_HOST || undefined,

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseTenants } from '../functions/adapters/secret-formats.js';
-import { apnsHostsOf, environmentOf, pushDeadlineOf } from '../functions/config.js';
+import { apnsHostsOf, environmentOf, pushDeadlineOf, tenantLimitsOf } from '../functions/config.js';
 import type { ApnsEnvironment } from '../functions/core/call.js';
-import type { TenantConfig } from '../functions/core/tenants.js';
+import type { TenantConfig, TenantLimits } from '../functions/core/tenants.js';
 
 /** `npm start`'s settings, all from the environment (the names the README lists). */
 export interface LocalConfig {
@@ -22,7 +22,19 @@ export interface LocalConfig {
   tableName: string;
   defaultEnvironment: ApnsEnvironment;
   pushDeadlineMs: number;
+  /** The limits of a tenant that sets none of its own. */
+  tenantLimits: TenantLimits;
+  /** True when neither TENANT_REQUESTS_PER_SECOND nor TENANT_RINGING_CALLS was given. */
+  unlimited: boolean;
 }
+
+/**
+ * One machine has one user: a tenant without limits of its own is never refused for its request
+ * rate or its ringing calls (counted as deployed, against limits nothing reaches), so a test
+ * suite or a load run against `npm start` is never throttled. A deployed stack has the defaults
+ * of functions/config.ts; set the variables (or a tenant's `limits`) to try them here.
+ */
+const LOCAL_LIMITS: TenantLimits = { requestsPerSecond: 1_000_000, ringingCalls: 1_000_000 };
 
 export const DEMO_TENANT = 'demo';
 
@@ -49,7 +61,10 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     apnsHosts: apnsHostsOf(env),
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
     tableName: env.TABLE_NAME || 'callwake',
-    defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT || 'sandbox'),
+    // As deployed: the contract's inline devices go to production unless configured otherwise.
+    defaultEnvironment: environmentOf(env.APNS_DEFAULT_ENVIRONMENT || 'production'),
     pushDeadlineMs: pushDeadlineOf(env.PUSH_DEADLINE_MS),
+    tenantLimits: tenantLimitsOf(env, LOCAL_LIMITS),
+    unlimited: !env.TENANT_REQUESTS_PER_SECOND && !env.TENANT_RINGING_CALLS,
   };
 }

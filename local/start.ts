@@ -52,6 +52,7 @@ async function main() {
       apns,
       defaultEnvironment: config.defaultEnvironment,
       pushDeadlineMs: config.pushDeadlineMs,
+      tenantLimits: config.tenantLimits,
       log: powertoolsLog('callwake-local'),
       // Deployed, events go to SNS and the callback queue; here each is printed as one line.
       events: {},
@@ -76,6 +77,9 @@ async function main() {
       config.demoTenant
         ? `Tenant:     ${tenantId}\nSecret:     ${secrets[0]}   (a fresh demo secret; set CALLWAKE_TENANTS to choose your own)`
         : `Tenants:    ${[...config.tenants.keys()].join(', ')} (from CALLWAKE_TENANTS)`,
+      config.unlimited
+        ? 'Limits:     none per tenant (set a tenant\'s "limits", or TENANT_REQUESTS_PER_SECOND and TENANT_RINGING_CALLS)'
+        : `Limits:     ${config.tenantLimits.requestsPerSecond} requests/s, ${config.tenantLimits.ringingCalls} calls ringing, per tenant without its own`,
       '',
       config.demoTenant
         ? 'Try it:     npm run demo   (in another terminal: a PBX and a phone through one whole call)'

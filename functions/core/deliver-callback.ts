@@ -107,9 +107,10 @@ const failure = (o: PostOutcome): Record<string, unknown> =>
 
 /**
  * The path and query exactly as the request line carries them (what the receiver sees and
- * checks): `pathname + search` would drop the `?` of a URL that ends in a bare `?`.
+ * checks). HTTP clients send `pathname + search`, so a url that ends in a bare `?` goes out (and
+ * is signed) without it; the href would keep it and no receiver could verify the signature.
  */
 export function requestTargetOf(url: string): string {
   const u = new URL(url);
-  return u.href.slice(u.origin.length);
+  return `${u.pathname}${u.search}`;
 }

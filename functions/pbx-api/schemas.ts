@@ -175,9 +175,17 @@ function isIsoTime(s: string): boolean {
   );
 }
 
+/**
+ * The instants a four-digit UTC year can answer. An offset can carry a valid time just past them
+ * (`9999-12-31T23:59-01:00`, `0000-01-01T00:00+01:00`); such a time is kept as the nearest end,
+ * which means the same for Do Not Disturb and is answered as ISO 8601 (not `+010000-…`).
+ */
+const FIRST_INSTANT = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
 const isoTime = z.pipe(
   z.string().check(z.refine(isIsoTime, 'must be an ISO 8601 time with its offset, e.g. 2026-12-24T18:00:00Z')),
-  z.transform((s) => Date.parse(s)),
+  z.transform((s) => Math.min(LAST_INSTANT, Math.max(FIRST_INSTANT, Date.parse(s)))),
 );
 
 const callerEntries = z

@@ -107,6 +107,19 @@ describe('the webhook resource', () => {
 });
 
 describe('events', () => {
+  it('the signature verifies over the request line the receiver sees, however the url is spelled', async () => {
+    const hook = await receiver();
+    // A bare `?`, no path, non-ASCII, dot segments: the request line is what the WHATWG parser
+    // makes of the url, and the signed path must be that, byte for byte.
+    const spellings = ['/p?', '?', '/é/x?q=ü&r=[1]', '/a/../b/./c?x', ''];
+    for (const spelling of spellings) {
+      await t.pbx.putWebhook({ url: `${hook.url}${spelling}`, events: ['call.ringing'] });
+      const { callUuid } = await ring(1);
+      const [got] = await hook.waitFor((c) => c.event.callUuid === callUuid, 1);
+      expect({ spelling, signature: got!.signature }).toEqual({ spelling, signature: 'ok' });
+    }
+  });
+
   it('a call that rings, is confirmed, answered and cancelled: events numbered 1..n, each with the PBX view', async () => {
     const hook = await receiver();
     await t.pbx.putWebhook({ url: `${hook.url}/callwake?pbx=1` });

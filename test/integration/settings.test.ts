@@ -72,6 +72,16 @@ describe('the settings resource', () => {
         stored: new Date(Date.parse(until)).toISOString(),
       });
     }
+    // An offset can take a valid time past the four-digit years: kept as the nearest end, answered
+    // as ISO 8601 (a bare Date would answer `+010000-01-01T…` and `-000001-12-31T…`).
+    for (const [until, stored] of [
+      ['9999-12-31T23:59:59.999-23:59', '9999-12-31T23:59:59.999Z'],
+      ['9999-12-31T23:59-01:00', '9999-12-31T23:59:59.999Z'],
+      ['0000-01-01T00:00+01:00', '0000-01-01T00:00:00.000Z'],
+    ]) {
+      const r = await t.pbx.putSettings(user, { doNotDisturb: { until } });
+      expect({ until, status: r.status, stored: r.body.doNotDisturb.until }).toEqual({ until, status: 200, stored });
+    }
     const second = await t.pbx.putSettings(user, { blockedCallers: ['+1'], doNotDisturb: { until: null } });
     expect(second.body).toEqual({ ...DEFAULTS, blockedCallers: ['+1'], updatedAt: expect.stringMatching(ISO_UTC) });
     expect((await t.pbx.putSettings(user, {})).body).toEqual({ ...DEFAULTS, updatedAt: expect.any(String) });
