@@ -205,6 +205,33 @@ describe('Kamailio + callwake, real SIP', () => {
     expect((await first.view()).body).toMatchObject({ status: 'ended', endReason: 'answeredElsewhere' });
   });
 
+  test('Kamailio points the tenant’s callbacks at itself when it starts (no step of the operator’s)', async () => {
+    const r = await world.pbx.getWebhook();
+    expect(r.status).toBe(200);
+    expect(r.body.url).toBe(world.kamailio.eventsUrl);
+    expect([...r.body.events].sort()).toEqual(['call.cancelled', 'call.declined', 'call.expired']);
+  });
+
+  test('the woken phone registers twice: one INVITE still, and the call connects; a From user %2B… arrives as +…', async () => {
+    const phone = new Phone(world, 'ines');
+    await phone.register();
+    const { sipp, callId } = await ring('ines', { from: '%2B15551239999' });
+    const push = await phone.waitForPush();
+    expect(push.caller).toEqual({ number: '+15551239999', displayName: 'Bob Smith' });
+    expect((await phone.confirm()).body.status).toBe('ringing');
+    expect((await phone.answer()).body.status).toBe('answered');
+    // Answers 1.5 s after the INVITE; meanwhile its REGISTER comes again from the same Contact.
+    const uas = await phone.wake(1500);
+    await phone.registerAgain();
+
+    const final = await finalOf(sipp);
+    expect(final.status).toBe(200);
+    // A second INVITE would have failed the phone's SIPp (an unexpected message).
+    expect(await uas.done(5000)).toBe(0);
+    expect(uas.received('INVITE')).toHaveLength(1);
+    expect(await pbxView(callId)).toMatchObject({ status: 'answered' });
+  });
+
   test('the caller hangs up before the app confirms: 487 at once, the app learns remoteEnded', async () => {
     const phone = new Phone(world, 'chloe');
     await phone.register();

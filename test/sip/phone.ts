@@ -34,6 +34,7 @@ export class Phone {
   push: CallPush | undefined;
   readonly replies: Array<{ what: string; at: number; reply: Reply }> = [];
   sip: Sipp | undefined;
+  private sipPort: number | undefined;
 
   constructor(
     private readonly env: PhoneEnv,
@@ -107,7 +108,14 @@ export class Phone {
   async wake(answerAfterMs = 0): Promise<Sipp> {
     const port = await freeUdpPort();
     this.sip = this.env.sipp({ scenario: 'phone-answer.xml', port, pauseMs: answerAfterMs, timeoutSeconds: 20 });
+    this.sipPort = port;
     await this.register(port);
     return this.sip;
+  }
+
+  /** The woken SIP stack's REGISTER again, same Contact (a refresh, or a retransmission). */
+  async registerAgain(): Promise<void> {
+    if (this.sipPort === undefined) throw new Error('registerAgain before wake');
+    await this.register(this.sipPort);
   }
 }

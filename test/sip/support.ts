@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -6,7 +6,6 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Log } from '../../functions/core/ports.js';
 import { ApnsSimulator } from '../../local/apns-simulator/index.js';
 import { AppClient, PbxClient } from '../../local/clients.js';
@@ -16,7 +15,6 @@ import type { PhoneEnv } from './phone.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const KAMAILIO_CFG = join(REPO, 'examples/kamailio/kamailio.cfg');
-export const REGISTER_WEBHOOK = join(REPO, 'examples/kamailio/register-webhook.sh');
 export const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url));
 
 /** The ring timeout Kamailio asks for (the contract's minimum) and the backstop past it. */
@@ -143,6 +141,8 @@ export class Kamailio {
       `CW_BACKSTOP=${BACKSTOP_SECONDS}`,
       '-A',
       `CW_EVENTS_LISTEN=tcp:127.0.0.1:${o.eventsPort}`,
+      '-A',
+      `CW_EVENTS_URL="http://127.0.0.1:${o.eventsPort}/callwake/events"`,
       // foreground, log to stderr, runtime files in a directory of our own
       '-DD',
       '-E',
@@ -394,12 +394,8 @@ export async function startSipWorld(): Promise<SipWorld> {
     });
     started.push(() => kamailio.stop());
     const pbx = new PbxClient(callwake.url, TENANT, secret);
-    // The README's one-time step, with its script: callwake's callbacks go to Kamailio.
-    // (asynchronously: callwake answers from this very process)
-    await promisify(execFile)('sh', [REGISTER_WEBHOOK, callwake.url, TENANT, kamailio.eventsUrl], {
-      env: { ...process.env, CW_SECRET: secret },
-      timeout: 10_000,
-    });
+    // The configuration points the tenant's callbacks at itself once callwake answers.
+    await waitForWebhook(pbx, kamailio);
     const sipps: Sipp[] = [];
     started.push(async () => {
       for (const s of sipps) await s.cleanup();
@@ -426,6 +422,18 @@ export async function startSipWorld(): Promise<SipWorld> {
   }
 }
 
+/** Until Kamailio's signed PUT /v1/pbx/webhook has landed (it tries every 2 s from its start). */
+async function waitForWebhook(pbx: PbxClient, kamailio: Kamailio): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await pbx.getWebhook();
+    if (r.status === 200 && r.body.url === kamailio.eventsUrl) return;
+    if (Date.now() > deadline)
+      throw new Error(`Kamailio never registered its webhook: ${r.status}\n${kamailio.scriptLines().join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Which of the tools the suite runs are not installed (it says so instead of failing obscurely). */
 export function missingTools(): string[] {
   const missing: string[] = [];
@@ -433,7 +441,6 @@ export function missingTools(): string[] {
     ['kamailio', ['-v']],
     ['sipp', ['-v']],
     ['curl', ['--version']],
-    ['openssl', ['version']],
   ] as const) {
     try {
       execFileSync(tool, [...args], { stdio: 'ignore' });
