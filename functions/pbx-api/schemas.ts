@@ -121,10 +121,13 @@ export const noParams = z.object({});
 export const userParams = z.object({ userId: simpleId });
 export const deviceParams = z.object({ userId: simpleId, deviceId: simpleId });
 
-/** A URL callwake may POST events to: http(s), a host, no credentials, no fragment. */
+/** A URL callwake may POST events to: http(s), a host as written, no credentials, no fragment. */
 function isCallbackUrl(text: string): boolean {
   // What is stored is what is POSTed to and signed: no whitespace or control characters to trim.
   if ([...text].some((c) => c <= ' ' || c === '\x7f') || !URL.canParse(text)) return false;
+  // The parser forgives `http:///x`, `http:x` and `http:\\x` (all read as host `x`): the host must
+  // be where the sender wrote it, right after `//`.
+  if (!/^https?:\/\/[^/\\?#]/i.test(text)) return false;
   const url = new URL(text);
   return (
     (url.protocol === 'https:' || url.protocol === 'http:') &&

@@ -89,6 +89,8 @@ describe('the webhook resource', () => {
     const before = await t.scanTable();
     expectValidation(await t.pbx.putWebhook({ url: 'not a url' }), 'url');
     expectValidation(await t.pbx.putWebhook({ url: 'ftp://pbx.example.com/x' }), 'url');
+    for (const url of ['http:///x', 'http:x', 'https:/pbx.example.com/x', 'http:\\\\pbx.example.com/x'])
+      expectValidation(await t.pbx.putWebhook({ url }), 'url');
     expectValidation(await t.pbx.putWebhook({ url: 'https://user:pw@pbx.example.com/x' }), 'url');
     expectValidation(await t.pbx.putWebhook({ url: `https://pbx.example.com/${'a'.repeat(2048)}` }), 'url');
     expectValidation(
