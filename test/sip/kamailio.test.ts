@@ -18,6 +18,7 @@ import {
   type SipWorld,
   startSipWorld,
   type Traced,
+  WEBHOOK_CHECK_SECONDS,
 } from './support.js';
 
 jest.setTimeout(30_000);
@@ -205,11 +206,21 @@ describe('Kamailio + callwake, real SIP', () => {
     expect((await first.view()).body).toMatchObject({ status: 'ended', endReason: 'answeredElsewhere' });
   });
 
-  test('Kamailio points the tenant’s callbacks at itself when it starts (no step of the operator’s)', async () => {
+  test('Kamailio points the tenant’s callbacks at itself when it starts (no step of the operator’s), and again when they are gone', async () => {
     const r = await world.pbx.getWebhook();
     expect(r.status).toBe(200);
     expect(r.body.url).toBe(world.kamailio.eventsUrl);
     expect([...r.body.events].sort()).toEqual(['call.cancelled', 'call.declined', 'call.expired']);
+
+    // Gone (a callwake whose table was reset): Kamailio sets it again at its next check.
+    expect((await world.pbx.deleteWebhook()).status).toBe(204);
+    const deadline = Date.now() + (WEBHOOK_CHECK_SECONDS + 4) * 1000;
+    let again = await world.pbx.getWebhook();
+    while (again.status === 404 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      again = await world.pbx.getWebhook();
+    }
+    expect({ status: again.status, url: again.body?.url }).toEqual({ status: 200, url: world.kamailio.eventsUrl });
   });
 
   test('the woken phone registers twice: one INVITE still, and the call connects; a From user %2B… arrives as +…', async () => {

@@ -20,6 +20,8 @@ export const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url))
 /** The ring timeout Kamailio asks for (the contract's minimum) and the backstop past it. */
 export const RING_SECONDS = 5;
 export const BACKSTOP_SECONDS = 2;
+/** How often Kamailio checks that its webhook is still there (30 s by default). */
+export const WEBHOOK_CHECK_SECONDS = 2;
 export const TENANT = 't1';
 /** The app the simulated phone belongs to: the simulator's team, a VoIP topic. */
 export const TOPIC = 'LOCALTEAM1.com.example.phone.voip';
@@ -143,6 +145,8 @@ export class Kamailio {
       `CW_EVENTS_LISTEN=tcp:127.0.0.1:${o.eventsPort}`,
       '-A',
       `CW_EVENTS_URL="http://127.0.0.1:${o.eventsPort}/callwake/events"`,
+      '-A',
+      `CW_WEBHOOK_CHECK=${WEBHOOK_CHECK_SECONDS}`,
       // foreground, log to stderr, runtime files in a directory of our own
       '-DD',
       '-E',
