@@ -71,6 +71,9 @@ export function verifySignature(
     }
   }
   if (!matched) return { ok: false, code: 'bad_signature' };
-  if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) return { ok: false, code: 'stale_signature' };
+  // Whole seconds on both sides: a timestamp exactly 300 s old stays good for the whole second
+  // the server's clock is in (a client that signs at now − 300 s must not depend on milliseconds).
+  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_SKEW_SECONDS)
+    return { ok: false, code: 'stale_signature' };
   return { ok: true, tenantId };
 }

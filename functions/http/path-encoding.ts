@@ -35,6 +35,11 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const URI_COMPONENT = /^[A-Za-z0-9\-._~!*'()]$/;
 /** Only what a path segment must encode (pchar: Go's url.PathEscape and most HTTP clients). */
 const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]$/;
+/**
+ * The WHATWG URL parser's path set (`new URL()`, fetch, browsers): printable ASCII is kept but for
+ * `"`, `#`, `<`, `>`, `?`, a backtick, `{` and `}`; a client that signs `url.pathname` signs this.
+ */
+const WHATWG_PATH = /^[!$-;=@-_a-z|~]$/;
 /** Java's URLEncoder (which also encodes `~`). */
 const JAVA = /^[A-Za-z0-9\-._*]$/;
 /** Everything but letters and digits; and everything at all. */
@@ -54,7 +59,7 @@ export function pathSpellings(decodedPath: string, paramSegments?: ReadonlySet<n
   // A client encodes the ids it puts in a path, not the route's own words.
   const encodes = (i: number) => paramSegments === undefined || paramSegments.has(i);
   const spellings = new Set<string>([decodedPath]);
-  for (const keep of [UNRESERVED, URI_COMPONENT, PCHAR, JAVA, ALNUM, NOTHING]) {
+  for (const keep of [UNRESERVED, URI_COMPONENT, PCHAR, WHATWG_PATH, JAVA, ALNUM, NOTHING]) {
     for (const lower of [false, true]) {
       const encode = encodeWith(keep, lower);
       spellings.add(segments.map((s, i) => (encodes(i) ? encode(s) : s)).join('/'));

@@ -7,6 +7,8 @@
  * Each scenario asserts the caller's final SIP response and when it came, the call's final state
  * in callwake (the PBX view), and what the phone saw (its push, its app view).
  */
+import { randomUUID } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { Phone } from './phone.js';
 import {
@@ -18,7 +20,6 @@ import {
   type SipWorld,
   startSipWorld,
   type Traced,
-  WEBHOOK_CHECK_SECONDS,
 } from './support.js';
 
 jest.setTimeout(30_000);
@@ -116,6 +117,67 @@ async function pbxViewChangeFrom(callId: string, status: string, timeoutMs: numb
   return { view: r.body, at: Date.now() };
 }
 
+/**
+ * An INVITE and its CANCEL sent in one go over UDP (each once), then the ACK for the INVITE's
+ * final response: every response, with when it came.
+ */
+async function inviteAndCancelAtOnce(user: string) {
+  calls += 1;
+  const callId = `${calls}-${Date.now()}@caller.test`;
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  const [host, sipPort] = world.sipTarget.split(':') as [string, string];
+  const branch = `z9hG4bK-${randomUUID()}`;
+  const head = (method: string) => [
+    `${method} sip:${user}@${world.sipTarget} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=${branch}`,
+    `From: "Bob Smith" <sip:+15551230000@127.0.0.1:${port}>;tag=at-once`,
+    `To: <sip:${user}@${world.sipTarget}>`,
+    `Call-ID: ${callId}`,
+    `CSeq: 1 ${method}`,
+    'Max-Forwards: 70',
+  ];
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n';
+  const invite = [
+    ...head('INVITE'),
+    `Contact: <sip:+15551230000@127.0.0.1:${port}>`,
+    'Content-Type: application/sdp',
+    `Content-Length: ${sdp.length}`,
+    '',
+    sdp,
+  ].join('\r\n');
+  const cancel = [...head('CANCEL'), 'Content-Length: 0', '', ''].join('\r\n');
+  const responses: { status: number; cseq: string; at: number; sentAt: number; toTag: string }[] = [];
+  const sentAt = Date.now();
+  const finalSeen = new Promise<void>((resolve) => {
+    socket.on('message', (msg) => {
+      const text = msg.toString('utf8');
+      const status = Number(/^SIP\/2\.0 (\d{3})/.exec(text)?.[1]);
+      const cseq = /^CSeq:\s*\d+\s+(\w+)/im.exec(text)?.[1] ?? '';
+      const toTag = /^To:.*;tag=([^;\s]+)/im.exec(text)?.[1] ?? '';
+      responses.push({ status, cseq, at: Date.now(), sentAt, toTag });
+      if (cseq === 'INVITE' && status >= 200) {
+        const ack = [
+          ...head('ACK').map((l) => (l.startsWith('To:') ? `${l};tag=${toTag}` : l)),
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n');
+        socket.send(ack, Number(sipPort), host);
+        resolve();
+      }
+    });
+  });
+  socket.send(invite, Number(sipPort), host);
+  socket.send(cancel, Number(sipPort), host);
+  await Promise.race([finalSeen, new Promise((r) => setTimeout(r, (RING_SECONDS + BACKSTOP_SECONDS + 3) * 1000))]);
+  // (a 200 to the CANCEL may come after the 487)
+  await new Promise((r) => setTimeout(r, 200));
+  socket.close();
+  return { callId, responses };
+}
+
 describe('Kamailio + callwake, real SIP', () => {
   test('answered: the push wakes the app, it answers, the phone registers and takes the INVITE', async () => {
     const phone = new Phone(world, 'alice');
@@ -206,21 +268,45 @@ describe('Kamailio + callwake, real SIP', () => {
     expect((await first.view()).body).toMatchObject({ status: 'ended', endReason: 'answeredElsewhere' });
   });
 
-  test('Kamailio points the tenant’s callbacks at itself when it starts (no step of the operator’s), and again when they are gone', async () => {
+  test('Kamailio points the tenant’s callbacks at itself when it starts (no step of the operator’s)', async () => {
     const r = await world.pbx.getWebhook();
     expect(r.status).toBe(200);
     expect(r.body.url).toBe(world.kamailio.eventsUrl);
     expect([...r.body.events].sort()).toEqual(['call.cancelled', 'call.declined', 'call.expired']);
+  });
 
-    // Gone (a callwake whose table was reset): Kamailio sets it again at its next check.
+  test('callwake lost the webhook (a table reset): the next INVITE sets it again beside its create, and its decline is 603 in time', async () => {
     expect((await world.pbx.deleteWebhook()).status).toBe(204);
-    const deadline = Date.now() + (WEBHOOK_CHECK_SECONDS + 4) * 1000;
-    let again = await world.pbx.getWebhook();
-    while (again.status === 404 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      again = await world.pbx.getWebhook();
+    const phone = new Phone(world, 'mona');
+    await phone.register();
+    const { sipp, callId } = await ring('mona');
+    await phone.waitForPush();
+    const decline = await phone.decline();
+    const declinedAt = Date.now();
+    expect(decline.body.status).toBe('declined');
+    const final = await finalOf(sipp);
+    expect(final.status).toBe(603);
+    expect(final.at - declinedAt).toBeLessThan(300);
+    expect(await pbxView(callId)).toMatchObject({ status: 'declined' });
+    expect((await world.pbx.getWebhook()).body.url).toBe(world.kamailio.eventsUrl);
+  });
+
+  test('a CANCEL right behind its INVITE (maybe before the INVITE has a transaction): 487 at once, the call cancelled', async () => {
+    const phone = new Phone(world, 'nils');
+    await phone.register();
+    // SIPp cannot send two requests back to back without reading between them: a bare socket can.
+    const { callId, responses } = await inviteAndCancelAtOnce('nils');
+    const final = responses.find((r) => r.cseq === 'INVITE' && r.status >= 200);
+    expect(final?.status).toBe(487);
+    expect(final!.at - responses[0]!.sentAt).toBeLessThan(500);
+    expect(responses.some((r) => r.cseq === 'CANCEL' && r.status === 200)).toBe(true);
+    // callwake was told at once: the call is cancelled, and a push that went out finds it ended.
+    const { view } = await pbxViewChangeFrom(callId, 'ringing', 2000);
+    expect(view).toMatchObject({ status: 'cancelled', endReason: 'remoteEnded' });
+    if (acceptedPushes(phone) > 0) {
+      await phone.waitForPush();
+      expect((await phone.confirm()).body).toMatchObject({ status: 'ended', endReason: 'remoteEnded' });
     }
-    expect({ status: again.status, url: again.body?.url }).toEqual({ status: 200, url: world.kamailio.eventsUrl });
   });
 
   test('the woken phone registers twice: one INVITE still, and the call connects; a From user %2B… arrives as +…', async () => {

@@ -20,8 +20,11 @@ export const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url))
 /** The ring timeout Kamailio asks for (the contract's minimum) and the backstop past it. */
 export const RING_SECONDS = 5;
 export const BACKSTOP_SECONDS = 2;
-/** How often Kamailio checks that its webhook is still there (30 s by default). */
-export const WEBHOOK_CHECK_SECONDS = 2;
+/**
+ * How often Kamailio's timer checks that its webhook is still there (30 s by default): long here,
+ * so that a test of a lost webhook sees the INVITE's own check, not the timer's.
+ */
+const WEBHOOK_CHECK_SECONDS = 600;
 export const TENANT = 't1';
 /** The app the simulated phone belongs to: the simulator's team, a VoIP topic. */
 export const TOPIC = 'LOCALTEAM1.com.example.phone.voip';

@@ -83,6 +83,14 @@ describe('PBX signatures', () => {
       ok: false,
       code: 'stale_signature',
     });
+    // The server's clock 999 ms into its second: 300 s is still 300 s, 301 s is not.
+    const late = now + 999;
+    expect(verifySignature(signed('new-secret', { timestamp: at(-300) }), secretsOf, late).ok).toBe(true);
+    expect(verifySignature(signed('new-secret', { timestamp: at(300) }), secretsOf, late).ok).toBe(true);
+    expect(verifySignature(signed('new-secret', { timestamp: at(-301) }), secretsOf, late)).toEqual({
+      ok: false,
+      code: 'stale_signature',
+    });
     expect(verifySignature({ ...signed('wrong', { timestamp: at(-301) }) }, secretsOf, now)).toEqual({
       ok: false,
       code: 'bad_signature',
