@@ -33,7 +33,7 @@ const MAX_FRONT_BODY = 10 * 1024 * 1024;
  * v2 event, and the handler's result back into a response.
  */
 export function createLocalServer(front: LocalFront): Server {
-  return createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     try {
       const rawUrl = req.url ?? '/';
       if (
@@ -64,6 +64,22 @@ export function createLocalServer(front: LocalFront): Server {
       });
     }
   });
+  // A request Node cannot parse (a header block over its limit, bytes a request line may not
+  // hold, a malformed method) never reaches a handler: answered as API Gateway answers it, with
+  // a body that says so, rather than Node's bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = JSON.stringify({ message: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request' });
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
 }
 
 /** The body, or undefined past API Gateway's cap. Events, not an async iterator: it is per request. */

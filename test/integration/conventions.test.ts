@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   deviceBody,
@@ -580,5 +581,40 @@ describe('null is the same as absent; unknown members are ignored', () => {
     const c = await t.pbx.send('POST', `/v1/pbx/calls/${encodeURIComponent(callId)}/cancel`, {});
     expect(c.status).toBe(200);
     expect(c.body).toMatchObject({ status: 'cancelled', endReason: 'remoteEnded' });
+  });
+});
+
+describe('a request Node cannot parse (npm start, where API Gateway stands in front when deployed)', () => {
+  /** The raw answer to raw bytes, read until the server closes the connection. */
+  const rawExchange = (bytes: Buffer): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(t.url);
+      const socket = createConnection(Number(url.port), url.hostname, () => socket.end(bytes));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => socket.destroy(new Error('no answer in 5 s')));
+    });
+
+  it('is answered 400 or 431 with a JSON body saying so, as API Gateway answers, not a bare status line', async () => {
+    const nonAscii = await rawExchange(
+      Buffer.concat([
+        Buffer.from('GET /v1/pbx/calls/'),
+        Buffer.from('é', 'utf8'),
+        Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n'),
+      ]),
+    );
+    expect(nonAscii).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(nonAscii.endsWith('{"message":"Bad Request"}')).toBe(true);
+
+    const badMethod = await rawExchange(Buffer.from('FOO\x01 /v1/pbx/calls HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(badMethod).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*content-type: application\/json/);
+
+    const hugeHeader = await rawExchange(
+      Buffer.from(`GET /v1/pbx/calls/x HTTP/1.1\r\nHost: x\r\nx-callwake-signature: v1=${'0'.repeat(60_000)}\r\n\r\n`),
+    );
+    expect(hugeHeader).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(hugeHeader.endsWith('{"message":"Request Header Fields Too Large"}')).toBe(true);
   });
 });
