@@ -117,6 +117,22 @@ async function pbxViewChangeFrom(callId: string, status: string, timeoutMs: numb
   return { view: r.body, at: Date.now() };
 }
 
+/** A call to `user` that the woken app declines: the caller's 603 within 300 ms of the decline. */
+async function declinedIn300ms(user: string, o: { confirm?: boolean } = {}) {
+  const phone = new Phone(world, user);
+  await phone.register();
+  const { sipp, callId } = await ring(user);
+  await phone.waitForPush();
+  if (o.confirm) expect((await phone.confirm()).body.status).toBe('ringing');
+  const decline = await phone.decline();
+  const declinedAt = Date.now();
+  expect(decline.body.status).toBe('declined');
+  const final = await finalOf(sipp);
+  expect(final.status).toBe(603);
+  expect(final.at - declinedAt).toBeLessThan(300);
+  return { phone, callId, final, declinedAt };
+}
+
 /**
  * An INVITE and its CANCEL sent in one go over UDP (each once), then the ACK for the INVITE's
  * final response: every response, with when it came.
@@ -277,16 +293,7 @@ describe('Kamailio + callwake, real SIP', () => {
 
   test('callwake lost the webhook (a table reset): the next INVITE sets it again beside its create, and its decline is 603 in time', async () => {
     expect((await world.pbx.deleteWebhook()).status).toBe(204);
-    const phone = new Phone(world, 'mona');
-    await phone.register();
-    const { sipp, callId } = await ring('mona');
-    await phone.waitForPush();
-    const decline = await phone.decline();
-    const declinedAt = Date.now();
-    expect(decline.body.status).toBe('declined');
-    const final = await finalOf(sipp);
-    expect(final.status).toBe(603);
-    expect(final.at - declinedAt).toBeLessThan(300);
+    const { callId } = await declinedIn300ms('mona');
     expect(await pbxView(callId)).toMatchObject({ status: 'declined' });
     expect((await world.pbx.getWebhook()).body.url).toBe(world.kamailio.eventsUrl);
   });
@@ -369,18 +376,7 @@ describe('Kamailio + callwake, real SIP', () => {
   });
 
   test('declined: 603 to the caller within 300 ms of the decline', async () => {
-    const phone = new Phone(world, 'emma');
-    await phone.register();
-    const { sipp, callId } = await ring('emma');
-    await phone.waitForPush();
-    expect((await phone.confirm()).body.status).toBe('ringing');
-    const decline = await phone.decline();
-    const declinedAt = Date.now();
-    expect(decline.body.status).toBe('declined');
-
-    const final = await finalOf(sipp);
-    expect(final.status).toBe(603);
-    expect(final.at - declinedAt).toBeLessThan(300);
+    const { phone, callId, final, declinedAt } = await declinedIn300ms('emma', { confirm: true });
     note('declined', '603 after the decline was answered', final.at - declinedAt);
     const view = await pbxView(callId);
     expect(view).toMatchObject({ status: 'declined' });

@@ -516,7 +516,14 @@ export const validCreateArb = fc
       if (v !== undefined) body[k] = v;
     }
     return { callIdCore: r.callIdCore, body: withMembers(body, r.unknown) };
-  });
+  })
+  // Valid means within the 16 KiB a body may have (a huge display name escapes to 6 bytes a
+  // character), with uniqueCallIdOf's suffix on the callId.
+  .filter(
+    (v) =>
+      Buffer.byteLength(JSON.stringify({ callId: `${v.callIdCore}~${'x'.repeat(16)}`, ...(v.body as object) })) <=
+      16 * 1024,
+  );
 
 /** A valid device registration body. */
 export const validDeviceArb = fc.record(
