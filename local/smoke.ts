@@ -33,23 +33,42 @@ class SmokeFailure extends Error {}
 /** Well-formed, never issued by Apple. */
 export const BOGUS_TOKEN = '00'.repeat(32);
 
+const OPTIONS = {
+  url: { type: 'string' },
+  tenant: { type: 'string' },
+  'secret-file': { type: 'string' },
+  secret: { type: 'string' },
+  'push-token': { type: 'string' },
+  'bundle-id': { type: 'string', default: 'com.example.phone' },
+  'team-id': { type: 'string' },
+  environment: { type: 'string', default: 'production' },
+  'callback-url': { type: 'string' },
+  'listen-port': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+/**
+ * `--name value` as `--name=value` for every option that takes one: a base64url secret may start
+ * with `-`, which parseArgs would otherwise refuse as "ambiguous".
+ */
+function joinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.startsWith('--') ? argv[i]!.slice(2) : '';
+    const spec = OPTIONS[name as keyof typeof OPTIONS];
+    if (spec?.type === 'string' && i + 1 < argv.length) out.push(`--${name}=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 function options(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string' },
-      tenant: { type: 'string' },
-      'secret-file': { type: 'string' },
-      secret: { type: 'string' },
-      'push-token': { type: 'string' },
-      'bundle-id': { type: 'string', default: 'com.example.phone' },
-      'team-id': { type: 'string' },
-      environment: { type: 'string', default: 'production' },
-      'callback-url': { type: 'string' },
-      'listen-port': { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  });
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values'];
+  try {
+    ({ values } = parseArgs({ args: joinValues(argv), options: OPTIONS }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   if (values.help) {
     console.log(HELP);
     process.exit(0);

@@ -23,6 +23,8 @@ export class LocalStreamPoller {
   /** Open shards and where reading goes on in each. */
   private readonly iterators = new Map<string, string | undefined>();
   private readonly known = new Set<string>();
+  /** The last record handed over from each shard: where reading resumes if its iterator expires. */
+  private readonly lastSequence = new Map<string, string>();
   private running = false;
   private loop: Promise<void> | undefined;
   private lastRefresh = 0;
@@ -63,7 +65,11 @@ export class LocalStreamPoller {
         if (Date.now() - this.lastRefresh > SHARD_REFRESH_MS) await this.refreshShards('TRIM_HORIZON');
         for (const shardId of [...this.iterators.keys()]) busy = (await this.readShard(shardId)) || busy;
       } catch (e) {
-        if (this.running) this.log.warn('local stream read failed; trying again', { error: (e as Error)?.name });
+        if (this.running)
+          this.log.warn('local stream read failed; trying again', {
+            error: (e as Error)?.name,
+            message: (e as Error)?.message,
+          });
       }
       if (!busy) await new Promise((r) => setTimeout(r, this.idleMs));
     }
@@ -76,11 +82,13 @@ export class LocalStreamPoller {
     for (const shard of out.StreamDescription?.Shards ?? []) {
       const id = shard.ShardId!;
       if (this.known.has(id)) continue;
-      this.known.add(id);
       const it = await this.client.send(
         new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: id, ShardIteratorType: position }),
       );
+      // Known only once it has an iterator: a refused GetShardIterator is tried again next round,
+      // rather than leaving the shard unread for good.
       this.iterators.set(id, it.ShardIterator);
+      this.known.add(id);
     }
   }
 
@@ -91,11 +99,37 @@ export class LocalStreamPoller {
       this.iterators.delete(shardId); // a closed shard, read to its end
       return false;
     }
-    const out = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
-    const records = (out.Records ?? []).map(lambdaRecordOf);
-    if (records.length > 0) await this.hand(records);
+    let out: Awaited<ReturnType<typeof this.getRecords>>;
+    try {
+      out = await this.getRecords(iterator);
+    } catch (e) {
+      if ((e as Error)?.name !== 'ExpiredIteratorException') throw e;
+      // An iterator is good for 15 minutes: carry on after the last record handed over.
+      const last = this.lastSequence.get(shardId);
+      const it = await this.client.send(
+        new GetShardIteratorCommand({
+          StreamArn: this.streamArn,
+          ShardId: shardId,
+          ...(last
+            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last }
+            : { ShardIteratorType: 'TRIM_HORIZON' }),
+        }),
+      );
+      this.iterators.set(shardId, it.ShardIterator);
+      return false;
+    }
+    const raw = out.Records ?? [];
+    if (raw.length > 0) {
+      await this.hand(raw.map(lambdaRecordOf));
+      const last = raw[raw.length - 1]?.dynamodb?.SequenceNumber;
+      if (last) this.lastSequence.set(shardId, last);
+    }
     this.iterators.set(shardId, out.NextShardIterator);
-    return records.length > 0;
+    return raw.length > 0;
+  }
+
+  private getRecords(iterator: string) {
+    return this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
   }
 
   private async hand(records: DynamoDBRecord[]) {

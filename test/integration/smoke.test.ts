@@ -79,7 +79,17 @@ describe('npm run smoke', () => {
     const wrong = await smoke(['--url', t.url, '--tenant', 'acme'], { CALLWAKE_SECRET: 'w'.repeat(40) });
     expect(wrong.code).toBe(1);
     expect(wrong.out).toContain('FAILED: answered 401 bad_signature');
+    // A secret may start with '-' (base64url): taken as the secret, not as an option.
+    const dashed = await smoke(['--url', t.url, '--tenant', 'acme', '--secret', `-${'w'.repeat(40)}`], {
+      CALLWAKE_SECRET: '',
+    });
+    expect({ code: dashed.code, out: dashed.out }).toEqual({
+      code: 1,
+      out: expect.stringContaining('FAILED: answered 401 bad_signature'),
+    });
     const usage = await smoke(['--url', t.url], { CALLWAKE_SECRET: '' });
     expect(usage.code).toBe(2);
+    const unknown = await smoke(['--url', t.url, '--nope'], { CALLWAKE_SECRET: '' });
+    expect(unknown.code).toBe(2);
   }, 90_000);
 });
