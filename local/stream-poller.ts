@@ -12,6 +12,12 @@ import type { Log } from '../functions/core/ports.js';
 const MAX_BATCH_ATTEMPTS = 5;
 const RETRY_PAUSE_MS = 200;
 const SHARD_REFRESH_MS = 1000;
+/**
+ * No read may hold the loop: a request to DynamoDB Local that never answers (seen on reused
+ * sockets under load) is abandoned and tried again, instead of stopping every event for good.
+ */
+const REQUEST_TIMEOUT_MS = 5000;
+const bounded = () => ({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 
 /**
  * What Lambda's event source mapping does for the table's stream, against DynamoDB Local: read
@@ -78,12 +84,13 @@ export class LocalStreamPoller {
   /** Shards found later (DynamoDB rolls them) are read from their start. */
   private async refreshShards(position: 'LATEST' | 'TRIM_HORIZON') {
     this.lastRefresh = Date.now();
-    const out = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
+    const out = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }), bounded());
     for (const shard of out.StreamDescription?.Shards ?? []) {
       const id = shard.ShardId!;
       if (this.known.has(id)) continue;
       const it = await this.client.send(
         new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: id, ShardIteratorType: position }),
+        bounded(),
       );
       // Known only once it has an iterator: a refused GetShardIterator is tried again next round,
       // rather than leaving the shard unread for good.
@@ -114,6 +121,7 @@ export class LocalStreamPoller {
             ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last }
             : { ShardIteratorType: 'TRIM_HORIZON' }),
         }),
+        bounded(),
       );
       this.iterators.set(shardId, it.ShardIterator);
       return false;
@@ -129,7 +137,7 @@ export class LocalStreamPoller {
   }
 
   private getRecords(iterator: string) {
-    return this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+    return this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }), bounded());
   }
 
   private async hand(records: DynamoDBRecord[]) {
