@@ -111,7 +111,8 @@ export class LocalStreamPoller {
       out = await this.getRecords(iterator);
     } catch (e) {
       if ((e as Error)?.name !== 'ExpiredIteratorException') throw e;
-      // An iterator is good for 15 minutes: carry on after the last record handed over.
+      // An iterator is good for 15 minutes: carry on after the last record handed over (none
+      // since this iterator was taken means none came: LATEST misses nothing, and replays nothing).
       const last = this.lastSequence.get(shardId);
       const it = await this.client.send(
         new GetShardIteratorCommand({
@@ -119,7 +120,7 @@ export class LocalStreamPoller {
           ShardId: shardId,
           ...(last
             ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last }
-            : { ShardIteratorType: 'TRIM_HORIZON' }),
+            : { ShardIteratorType: 'LATEST' }),
         }),
         bounded(),
       );
