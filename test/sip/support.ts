@@ -150,6 +150,9 @@ export class Kamailio {
       `CW_EVENTS_URL="http://127.0.0.1:${o.eventsPort}/callwake/events"`,
       '-A',
       `CW_WEBHOOK_CHECK=${WEBHOOK_CHECK_SECONDS}`,
+      // every INVITE checks it (the operator's default waits 5 s since the last check)
+      '-A',
+      'CW_WEBHOOK_RECHECK=0',
       // foreground, log to stderr, runtime files in a directory of our own
       '-DD',
       '-E',
