@@ -41,9 +41,14 @@ export function checkCustomDomain(prop: string, props: CustomDomainProps, region
   if (certificateRegion === undefined) {
     throw new Error(`${prop}.certificate must be an ACM certificate or its ARN, got "${certificate}"`);
   }
+  checkCertificateRegion(`${prop}.certificate`, certificateRegion, region);
+}
+
+/** API Gateway's regional custom domains take a certificate of their own region only; `label` names the prop. */
+export function checkCertificateRegion(label: string, certificateRegion: string | undefined, region: string): void {
   if (!Token.isUnresolved(region) && certificateRegion !== region) {
     throw new Error(
-      `${prop}.certificate must be a certificate in the stack's region (${region}): API Gateway's regional custom domain uses it, got one in ${certificateRegion}`,
+      `${label} must be a certificate in the stack's region (${region}): API Gateway's regional custom domain uses it, got one in ${certificateRegion}`,
     );
   }
 }

@@ -29,7 +29,7 @@ import {
 import { HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { apiOnDomain, CERTIFICATE_ARN, HOSTNAME } from './custom-domain.js';
+import { apiOnDomain, CERTIFICATE_ARN, checkCertificateRegion, HOSTNAME } from './custom-domain.js';
 
 export interface EdgeProps {
   /**
@@ -169,12 +169,7 @@ export function edgeInFront(scope: Construct, httpApi: HttpApi, stage: HttpStage
         `Deploy the stack to ${CLOUDFRONT_WAF_REGION}, or create the web ACL there yourself and give its ARN as edge.webAclArn.`,
     );
   }
-  const certificateRegion = CERTIFICATE_ARN.exec(edge.originCertificateArn)?.[1];
-  if (!Token.isUnresolved(region) && certificateRegion !== region) {
-    throw new Error(
-      `edge.originCertificateArn must be a certificate in the stack's region (${region}): API Gateway's regional custom domain uses it, got one in ${certificateRegion}`,
-    );
-  }
+  checkCertificateRegion('edge.originCertificateArn', CERTIFICATE_ARN.exec(edge.originCertificateArn)?.[1], region);
   const root = new Construct(scope, 'Edge');
 
   // The API on the operator's name, for CloudFront (the default endpoint answers 403).

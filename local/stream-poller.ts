@@ -3,6 +3,7 @@ import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -106,9 +107,9 @@ export class LocalStreamPoller {
       this.iterators.delete(shardId); // a closed shard, read to its end
       return false;
     }
-    let out: Awaited<ReturnType<typeof this.getRecords>>;
+    let out: GetRecordsCommandOutput;
     try {
-      out = await this.getRecords(iterator);
+      out = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }), bounded());
     } catch (e) {
       if ((e as Error)?.name !== 'ExpiredIteratorException') throw e;
       // An iterator is good for 15 minutes: carry on after the last record handed over (none
@@ -135,10 +136,6 @@ export class LocalStreamPoller {
     }
     this.iterators.set(shardId, out.NextShardIterator);
     return raw.length > 0;
-  }
-
-  private getRecords(iterator: string) {
-    return this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }), bounded());
   }
 
   private async hand(records: DynamoDBRecord[]) {

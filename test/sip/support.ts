@@ -432,15 +432,18 @@ export async function startSipWorld(): Promise<SipWorld> {
   }
 }
 
-/** Until Kamailio's signed PUT /v1/pbx/webhook has landed (it tries every 2 s from its start). */
-async function waitForWebhook(pbx: PbxClient, kamailio: Kamailio): Promise<void> {
-  const deadline = Date.now() + 15_000;
+/**
+ * Until callwake has Kamailio's webhook (its signed PUT, made at start and again when a check finds
+ * it gone), at most `timeoutMs`.
+ */
+export async function waitForWebhook(pbx: PbxClient, kamailio: Kamailio, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await pbx.getWebhook();
     if (r.status === 200 && r.body.url === kamailio.eventsUrl) return;
     if (Date.now() > deadline)
       throw new Error(`Kamailio never registered its webhook: ${r.status}\n${kamailio.scriptLines().join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
